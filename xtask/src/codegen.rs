@@ -172,17 +172,29 @@ impl Ty {
         let s = s.trim();
         if let Some(inner) = s.strip_prefix("list<").and_then(|r| r.strip_suffix('>')) {
             let inner = Ty::parse(inner)?;
-            ensure!(!matches!(inner, Ty::List(_)), "nested lists are not supported: `{s}`");
+            ensure!(
+                !matches!(inner, Ty::List(_)),
+                "nested lists are not supported: `{s}`"
+            );
             return Ok(Ty::List(Box::new(inner)));
         }
         if let Some(args) = s.strip_prefix("decimal(").and_then(|r| r.strip_suffix(')')) {
             let (p, sc) = args
                 .split_once(',')
                 .with_context(|| format!("`{s}`: expected decimal(precision,scale)"))?;
-            let p: u8 = p.trim().parse().with_context(|| format!("`{s}`: bad precision"))?;
-            let sc: i8 = sc.trim().parse().with_context(|| format!("`{s}`: bad scale"))?;
+            let p: u8 = p
+                .trim()
+                .parse()
+                .with_context(|| format!("`{s}`: bad precision"))?;
+            let sc: i8 = sc
+                .trim()
+                .parse()
+                .with_context(|| format!("`{s}`: bad scale"))?;
             ensure!((1..=38).contains(&p), "`{s}`: precision must be 1..=38");
-            ensure!(sc >= 0 && (sc as u8) <= p, "`{s}`: scale must be 0..=precision");
+            ensure!(
+                sc >= 0 && (sc as u8) <= p,
+                "`{s}`: scale must be 0..=precision"
+            );
             return Ok(Ty::Decimal(p, sc));
         }
         Ok(match s {
@@ -279,7 +291,10 @@ pub fn load_specs(dir: &Path) -> Result<Vec<Spec>> {
             .with_context(|| format!("cannot read {}", path.display()))?;
         let spec: Spec =
             toml::from_str(&text).with_context(|| format!("{}: invalid spec", path.display()))?;
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
         check_spec(&spec, stem).with_context(|| format!("{}: invalid spec", path.display()))?;
         specs.push(spec);
     }
@@ -329,7 +344,11 @@ fn check_spec(spec: &Spec, file_stem: &str) -> Result<()> {
         "service `{}` must be get, export, reports or track",
         ep.service
     );
-    ensure!(is_xml_name(&ep.method), "method `{}` is not a name", ep.method);
+    ensure!(
+        is_xml_name(&ep.method),
+        "method `{}` is not a name",
+        ep.method
+    );
     ensure!(ep.version > 0, "version must be positive");
 
     // Parameters.
@@ -402,7 +421,10 @@ fn check_spec(spec: &Spec, file_stem: &str) -> Result<()> {
                 has("start_at_row") && has("row_limit"),
                 "[paging] needs start_at_row and row_limit parameters"
             );
-            ensure!(p.default_page_size > 0, "default_page_size must be positive");
+            ensure!(
+                p.default_page_size > 0,
+                "default_page_size must be positive"
+            );
             if let Some(max) = p.max_page_size {
                 ensure!(
                     p.default_page_size <= max,
@@ -646,7 +668,10 @@ fn render_rust(specs: &[Spec]) -> String {
          // Do not edit: change the spec and run the generator.\n\n\
          use crate::model::*;\n\n",
     );
-    let _ = writeln!(out, "/// Every report of the catalog, sorted by display name.");
+    let _ = writeln!(
+        out,
+        "/// Every report of the catalog, sorted by display name."
+    );
     let _ = writeln!(out, "pub static REPORTS: [&Report; {}] = [", specs.len());
     for s in specs {
         let _ = writeln!(out, "&{},", const_name(&s.id));
@@ -669,7 +694,11 @@ fn render_report(out: &mut String, s: &Spec) {
     // Long strings live in their own constants: rustfmt leaves an expression unformatted when
     // one of its lines cannot fit.
     let name = const_name(&s.id);
-    let _ = writeln!(out, "const {name}_DESCRIPTION: &str = {};", lit(&s.description));
+    let _ = writeln!(
+        out,
+        "const {name}_DESCRIPTION: &str = {};",
+        lit(&s.description)
+    );
     let _ = writeln!(out, "const {name}_NOTES: &str = {};\n", lit(s.notes.trim()));
     let _ = writeln!(out, "/// {} (`{}`).", s.name, s.id);
     let _ = writeln!(out, "pub static {name}: Report = Report {{");
@@ -832,7 +861,9 @@ fn render_markdown(specs: &[Spec]) -> String {
          \"Verified: no\" means the response shape or the endpoint mapping is inferred, not seen \
          in Cake's documentation or a recorded response.\n\n",
     );
-    out.push_str("| Report | Id | Endpoint | Dates | Paged | Verified |\n|---|---|---|---|---|---|\n");
+    out.push_str(
+        "| Report | Id | Endpoint | Dates | Paged | Verified |\n|---|---|---|---|---|---|\n",
+    );
     for s in specs {
         let _ = writeln!(
             out,

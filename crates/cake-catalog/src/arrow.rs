@@ -1,0 +1,38 @@
+//! Arrow schemas of the reports (feature `arrow`).
+
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+
+use crate::model::{ColumnType, Report};
+
+impl ColumnType {
+    /// The Arrow type of the column. Timestamps are microseconds in UTC, never nanoseconds.
+    pub fn to_arrow(&self) -> DataType {
+        match self {
+            ColumnType::Bool => DataType::Boolean,
+            ColumnType::Int32 => DataType::Int32,
+            ColumnType::Int64 => DataType::Int64,
+            ColumnType::Decimal { precision, scale } => DataType::Decimal128(*precision, *scale),
+            ColumnType::Utf8 => DataType::Utf8,
+            ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            ColumnType::Date => DataType::Date32,
+            ColumnType::List(inner) => {
+                DataType::List(Arc::new(Field::new_list_field(inner.to_arrow(), true)))
+            }
+        }
+    }
+}
+
+impl Report {
+    /// The report's Arrow schema: its columns, in catalog order, with their types and
+    /// nullability. Output always has exactly this schema, whatever the data holds.
+    pub fn arrow_schema(&self) -> Schema {
+        Schema::new(
+            self.columns
+                .iter()
+                .map(|c| Field::new(c.name, c.ty.to_arrow(), c.nullable))
+                .collect::<Vec<_>>(),
+        )
+    }
+}

@@ -1,0 +1,409 @@
+//! The user's choices for one report, as the connector's menus take them, and their parsers.
+//!
+//! Everything here is plain data plus string parsing, shared by the command line and config
+//! files so that both accept exactly the same forms.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+
+use crate::model::Menu;
+
+/// The options of one report, before validation. Each field is one menu entry of the
+/// connector; [`crate::plan`] checks them against the report and resolves relative dates.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Past Days: the N whole days before today (today excluded).
+    pub past_days: Option<PastDays>,
+    /// Report Date, specific: one day.
+    pub date: Option<NaiveDate>,
+    /// Report Date, relative: the day N days before today (0 is today).
+    pub days_back: Option<u32>,
+    /// Start Date, specific: first day of the range (inclusive).
+    pub start: Option<NaiveDate>,
+    /// Start Date, relative: "Days Back to Start From".
+    pub start_days_back: Option<u32>,
+    /// End Date, specific: last day of the range (inclusive, as a person reads a range).
+    pub end: Option<NaiveDate>,
+    /// End Date, relative: "Days Back to End At".
+    pub end_days_back: Option<u32>,
+    pub conversion_type: Option<ConversionType>,
+    pub offer_id: Option<PositiveId>,
+    pub advertiser_id: Option<PositiveId>,
+    pub affiliate_name: Option<String>,
+    pub search: Option<String>,
+    pub offer_name: Option<String>,
+    pub advertiser_name: Option<String>,
+}
+
+impl Options {
+    /// The options that are set, each with the menu it belongs to and the flag that sets it.
+    pub fn chosen(&self) -> Vec<(Menu, &'static str)> {
+        let mut out = Vec::new();
+        let mut push = |set: bool, menu: Menu, flag: &'static str| {
+            if set {
+                out.push((menu, flag));
+            }
+        };
+        push(self.past_days.is_some(), Menu::PastDays, "--past-days");
+        push(self.date.is_some(), Menu::ReportDate, "--date");
+        push(self.days_back.is_some(), Menu::ReportDate, "--days-back");
+        push(self.start.is_some(), Menu::StartDate, "--start");
+        push(
+            self.start_days_back.is_some(),
+            Menu::StartDate,
+            "--start-days-back",
+        );
+        push(self.end.is_some(), Menu::EndDate, "--end");
+        push(
+            self.end_days_back.is_some(),
+            Menu::EndDate,
+            "--end-days-back",
+        );
+        push(
+            self.conversion_type.is_some(),
+            Menu::ConversionType,
+            "--conversion-type",
+        );
+        push(self.offer_id.is_some(), Menu::OfferId, "--offer-id");
+        push(
+            self.advertiser_id.is_some(),
+            Menu::AdvertiserId,
+            "--advertiser-id",
+        );
+        push(
+            self.affiliate_name.is_some(),
+            Menu::AffiliateName,
+            "--affiliate-name",
+        );
+        push(self.search.is_some(), Menu::Search, "--search");
+        push(self.offer_name.is_some(), Menu::OfferName, "--offer-name");
+        push(
+            self.advertiser_name.is_some(),
+            Menu::AdvertiserName,
+            "--advertiser-name",
+        );
+        out
+    }
+
+    /// The option keys [`Options::set`] takes, as config files write them.
+    pub const KEYS: [&'static str; 14] = [
+        "past_days",
+        "date",
+        "days_back",
+        "start",
+        "start_days_back",
+        "end",
+        "end_days_back",
+        "conversion_type",
+        "offer_id",
+        "advertiser_id",
+        "affiliate_name",
+        "search",
+        "offer_name",
+        "advertiser_name",
+    ];
+
+    /// Sets one option from its key (`past_days`, `offer_id`, ...) and text value, with the
+    /// same parsing as the command line.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), ParseError> {
+        match key {
+            "past_days" => self.past_days = Some(value.parse()?),
+            "date" => self.date = Some(parse_date(value)?),
+            "days_back" => self.days_back = Some(parse_days(value)?),
+            "start" => self.start = Some(parse_date(value)?),
+            "start_days_back" => self.start_days_back = Some(parse_days(value)?),
+            "end" => self.end = Some(parse_date(value)?),
+            "end_days_back" => self.end_days_back = Some(parse_days(value)?),
+            "conversion_type" => self.conversion_type = Some(value.parse()?),
+            "offer_id" => self.offer_id = Some(value.parse()?),
+            "advertiser_id" => self.advertiser_id = Some(value.parse()?),
+            "affiliate_name" => self.affiliate_name = Some(value.to_string()),
+            "search" => self.search = Some(value.to_string()),
+            "offer_name" => self.offer_name = Some(value.to_string()),
+            "advertiser_name" => self.advertiser_name = Some(value.to_string()),
+            other => return Err(ParseError::UnknownKey(other.to_string())),
+        }
+        Ok(())
+    }
+
+    /// True when any date option is set.
+    pub fn has_dates(&self) -> bool {
+        self.chosen().iter().any(|(m, _)| {
+            matches!(
+                m,
+                Menu::PastDays | Menu::ReportDate | Menu::StartDate | Menu::EndDate
+            )
+        })
+    }
+
+    /// The same options without any date choice (the filters only).
+    pub fn filters_only(&self) -> Options {
+        Options {
+            past_days: None,
+            date: None,
+            days_back: None,
+            start: None,
+            start_days_back: None,
+            end: None,
+            end_days_back: None,
+            ..self.clone()
+        }
+    }
+}
+
+/// A parse failure of one option value, with the form that is expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("invalid Past Days `{0}`: write a whole number of days such as 30, 7Day or 30days")]
+    PastDays(String),
+    #[error("Past Days must be at least 1 (`{0}` covers no day); use --days-back 0 for today")]
+    ZeroPastDays(String),
+    #[error("invalid date `{0}`: write it as YYYY-MM-DD, for example 2026-01-31")]
+    Date(String),
+    #[error("invalid day count `{0}`: write a whole number of days, 0 or more")]
+    Days(String),
+    #[error("invalid conversion type `{0}`: use conversions, events or all")]
+    ConversionType(String),
+    #[error("invalid id `{0}`: ids are positive whole numbers such as 123")]
+    Id(String),
+    #[error("unknown option `{0}`: the options are past_days, date, days_back, start, start_days_back, end, end_days_back, conversion_type, offer_id, advertiser_id, affiliate_name, search, offer_name and advertiser_name")]
+    UnknownKey(String),
+    #[error(
+        "unknown time zone `{0}`: use an IANA name such as UTC, America/Los_Angeles or Europe/Berlin"
+    )]
+    TimeZone(String),
+}
+
+/// A number of days as the Past Days field takes it: `X`, `XDay` or `XDays`, case-insensitive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PastDays(u32);
+
+impl PastDays {
+    /// At least one day.
+    pub fn new(days: u32) -> Option<PastDays> {
+        (days > 0).then_some(PastDays(days))
+    }
+
+    pub fn days(self) -> u32 {
+        self.0
+    }
+}
+
+impl FromStr for PastDays {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let lower = s.trim().to_ascii_lowercase();
+        let digits = lower
+            .strip_suffix("days")
+            .or_else(|| lower.strip_suffix("day"))
+            .unwrap_or(&lower)
+            .trim_end();
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ParseError::PastDays(s.to_string()));
+        }
+        let days: u32 = digits
+            .parse()
+            .map_err(|_| ParseError::PastDays(s.to_string()))?;
+        PastDays::new(days).ok_or_else(|| ParseError::ZeroPastDays(s.to_string()))
+    }
+}
+
+impl fmt::Display for PastDays {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}days", self.0)
+    }
+}
+
+/// Which conversions a report counts: the Conversion Type menu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConversionType {
+    /// Macro event conversions only.
+    Conversions,
+    /// Micro events only.
+    Events,
+    /// Both (the default).
+    #[default]
+    All,
+}
+
+impl ConversionType {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ConversionType::Conversions => "conversions",
+            ConversionType::Events => "events",
+            ConversionType::All => "all",
+        }
+    }
+}
+
+impl FromStr for ConversionType {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "conversions" | "conversion" => Ok(ConversionType::Conversions),
+            "events" | "event" => Ok(ConversionType::Events),
+            "all" => Ok(ConversionType::All),
+            _ => Err(ParseError::ConversionType(s.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for ConversionType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An entity id chosen as a filter: a positive 32-bit integer (`0` means "all" on the wire and
+/// is what an unset filter sends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PositiveId(u32);
+
+impl PositiveId {
+    pub fn new(id: u32) -> Option<PositiveId> {
+        (id > 0 && id <= i32::MAX as u32).then_some(PositiveId(id))
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl FromStr for PositiveId {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ParseError::Id(s.to_string()));
+        }
+        t.parse::<u32>()
+            .ok()
+            .and_then(PositiveId::new)
+            .ok_or_else(|| ParseError::Id(s.to_string()))
+    }
+}
+
+impl fmt::Display for PositiveId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Parses a calendar date written `YYYY-MM-DD`.
+pub fn parse_date(s: &str) -> Result<NaiveDate, ParseError> {
+    let t = s.trim();
+    // chrono accepts a sign and more than four year digits; a date option does not.
+    let well_formed = t.len() == 10
+        && t.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    if !well_formed {
+        return Err(ParseError::Date(s.to_string()));
+    }
+    NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| ParseError::Date(s.to_string()))
+}
+
+/// Parses a number of days back (0 is today).
+pub fn parse_days(s: &str) -> Result<u32, ParseError> {
+    let t = s.trim();
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ParseError::Days(s.to_string()));
+    }
+    t.parse().map_err(|_| ParseError::Days(s.to_string()))
+}
+
+/// Parses an IANA time zone name (`UTC`, `America/New_York`).
+pub fn parse_timezone(s: &str) -> Result<Tz, ParseError> {
+    let t = s.trim();
+    t.parse::<Tz>()
+        .ok()
+        .or_else(|| {
+            chrono_tz::TZ_VARIANTS
+                .iter()
+                .copied()
+                .find(|tz| tz.name().eq_ignore_ascii_case(t))
+        })
+        .ok_or_else(|| ParseError::TimeZone(s.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn past_days_forms() {
+        for (input, days) in [
+            ("30days", 30),
+            ("30Days", 30),
+            ("30DAYS", 30),
+            ("7Day", 7),
+            ("7day", 7),
+            ("3", 3),
+            (" 1 ", 1),
+            ("1day", 1),
+            ("30 days", 30),
+            ("0030days", 30),
+        ] {
+            assert_eq!(input.parse::<PastDays>().unwrap().days(), days, "{input}");
+        }
+        for bad in [
+            "30dayz",
+            "days",
+            "",
+            "-3",
+            "+3",
+            "3.5",
+            "three",
+            "30d",
+            "day30",
+            "4294967296",
+        ] {
+            assert!(
+                matches!(bad.parse::<PastDays>(), Err(ParseError::PastDays(_))),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            "0days".parse::<PastDays>(),
+            Err(ParseError::ZeroPastDays("0days".into()))
+        );
+    }
+
+    #[test]
+    fn dates_ids_and_zones() {
+        assert_eq!(
+            parse_date("2024-02-29").unwrap(),
+            NaiveDate::from_ymd_opt(2024, 2, 29).unwrap()
+        );
+        for bad in [
+            "2023-02-29",
+            "2024-13-01",
+            "24-01-01",
+            "2024/01/01",
+            "+2024-01-01",
+            "2024-1-1",
+        ] {
+            assert!(parse_date(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_days("0").unwrap(), 0);
+        assert!(parse_days("-1").is_err());
+        assert_eq!("42".parse::<PositiveId>().unwrap().get(), 42);
+        for bad in ["0", "-1", "abc", "2147483648", ""] {
+            assert!(bad.parse::<PositiveId>().is_err(), "{bad}");
+        }
+        assert_eq!(parse_timezone("europe/berlin").unwrap(), Tz::Europe__Berlin);
+        assert!(parse_timezone("Mars/Olympus").is_err());
+        assert_eq!(
+            "Events".parse::<ConversionType>().unwrap(),
+            ConversionType::Events
+        );
+        assert!("sales".parse::<ConversionType>().is_err());
+    }
+}

@@ -1,0 +1,156 @@
+//! Command-line flags as parsed (the "low" arguments). Nothing here decides anything: the
+//! `args` module turns these into validated plans with the libraries' own parsers.
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+
+use cake_catalog::{ConversionType, PastDays, PositiveId};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cake-connector",
+    version,
+    about = "CAKE reports to typed Parquet, locally or on object storage.",
+    long_about = "CAKE reports to typed Parquet, locally or on object storage.\n\n\
+        Start with `cake-connector reports` to list the 37 reports and \
+        `cake-connector describe <report>` to see one report's options and columns.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the reports of the catalog.
+    Reports(ReportsArgs),
+    /// Show one report: its endpoint, parameters, options and typed columns.
+    Describe(DescribeArgs),
+    /// Pull one report into Parquet (with --dry-run: print the request plan and send nothing).
+    Pull(Box<PullArgs>),
+    /// Run the demo: every report from the embedded sandbox into Parquet.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportsArgs {
+    /// Print JSON (one array of objects) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    /// Report id (`campaigns-summary`) or display name (`"Campaigns Summary"`).
+    pub report: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Report id (`clicks`) or display name (`"Campaigns Summary"`).
+    pub report: String,
+    #[command(flatten)]
+    pub options: ReportOptionArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Print the plan (windows and requests, API key redacted) and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Output directory.
+    #[arg(long, default_value = "./cake-demo")]
+    pub out: std::path::PathBuf,
+}
+
+/// How a report's dates are cut and where they resolve.
+#[derive(Debug, Args, Clone)]
+pub struct PlanArgs {
+    /// The Cake instance's time zone (IANA name). Relative dates resolve against today there,
+    /// and Cake's datetimes (which carry no offset) are read in it.
+    #[arg(long, env = "CAKE_TIMEZONE", default_value = "UTC", value_name = "TZ")]
+    pub timezone: String,
+    /// Window per request and per output partition for dated reports.
+    #[arg(long, default_value = "day", value_name = "day|month")]
+    pub window: String,
+    /// Rows per page for paged reports (capped at the report's documented maximum).
+    #[arg(long, value_name = "ROWS")]
+    pub page_size: Option<u32>,
+}
+
+/// The connector's menus as flags. Which ones a report takes is in `describe <report>`.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Report options (see `describe <report>` for the ones it takes)")]
+pub struct ReportOptionArgs {
+    /// Past Days: the N whole days before today, today excluded (`30days`, `7Day`, `3`).
+    #[arg(long, value_name = "N[days]", value_parser = parse_past_days)]
+    pub past_days: Option<PastDays>,
+    /// Report Date: one specific day.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub date: Option<NaiveDate>,
+    /// Report Date: the day N days before today (0 is today).
+    #[arg(long, value_name = "N", value_parser = parse_days)]
+    pub days_back: Option<u32>,
+    /// Start Date, specific: first day of the range (included).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub start: Option<NaiveDate>,
+    /// Start Date, relative: "Days Back to Start From".
+    #[arg(long, value_name = "N", value_parser = parse_days)]
+    pub start_days_back: Option<u32>,
+    /// End Date, specific: last day of the range (included).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub end: Option<NaiveDate>,
+    /// End Date, relative: "Days Back to End At" (0 is today).
+    #[arg(long, value_name = "N", value_parser = parse_days)]
+    pub end_days_back: Option<u32>,
+    /// Conversion Type: conversions, events or all (default all).
+    #[arg(long, value_name = "TYPE", value_parser = parse_conversion_type)]
+    pub conversion_type: Option<ConversionType>,
+    /// Offer ID filter (a positive integer).
+    #[arg(long, value_name = "ID", value_parser = parse_id)]
+    pub offer_id: Option<PositiveId>,
+    /// Advertiser ID filter (a positive integer).
+    #[arg(long, value_name = "ID", value_parser = parse_id)]
+    pub advertiser_id: Option<PositiveId>,
+    /// Affiliate Name filter.
+    #[arg(long, value_name = "NAME")]
+    pub affiliate_name: Option<String>,
+    /// Search term.
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+    /// Offer Name filter.
+    #[arg(long, value_name = "NAME")]
+    pub offer_name: Option<String>,
+    /// Advertiser Name filter.
+    #[arg(long, value_name = "NAME")]
+    pub advertiser_name: Option<String>,
+}
+
+fn parse_past_days(s: &str) -> Result<PastDays, String> {
+    s.parse()
+        .map_err(|e: cake_catalog::ParseError| e.to_string())
+}
+
+fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    cake_catalog::parse_date(s).map_err(|e| e.to_string())
+}
+
+fn parse_days(s: &str) -> Result<u32, String> {
+    cake_catalog::parse_days(s).map_err(|e| e.to_string())
+}
+
+fn parse_conversion_type(s: &str) -> Result<ConversionType, String> {
+    s.parse()
+        .map_err(|e: cake_catalog::ParseError| e.to_string())
+}
+
+fn parse_id(s: &str) -> Result<PositiveId, String> {
+    s.parse()
+        .map_err(|e: cake_catalog::ParseError| e.to_string())
+}

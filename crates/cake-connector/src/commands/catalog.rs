@@ -1,0 +1,217 @@
+//! `reports` and `describe`: the catalog, for people and for scripts.
+
+use std::fmt::Write as _;
+
+use anyhow::Result;
+use cake_catalog::{ParamKind, Report, REPORTS};
+use serde_json::{json, Value};
+
+use crate::cli::{DescribeArgs, ReportsArgs};
+
+pub fn reports(args: &ReportsArgs) -> Result<String> {
+    if args.json {
+        let list: Vec<Value> = REPORTS.iter().map(|r| summary_json(r)).collect();
+        return Ok(serde_json::to_string_pretty(&list)? + "\n");
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<24} {:<24} {:<38} {:<6} {:<6} VERIFIED",
+        "ID", "NAME", "ENDPOINT", "DATED", "PAGED"
+    );
+    for r in REPORTS {
+        let _ = writeln!(
+            out,
+            "{:<24} {:<24} {:<38} {:<6} {:<6} {}",
+            r.id,
+            r.name,
+            r.endpoint.path(),
+            yes_no(r.is_dated()),
+            yes_no(r.is_paged()),
+            if r.verified { "yes" } else { "no (inferred)" }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{} reports. `cake-connector describe <id>` shows one report's options and columns.",
+        REPORTS.len()
+    );
+    Ok(out)
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+fn summary_json(r: &Report) -> Value {
+    json!({
+        "id": r.id,
+        "name": r.name,
+        "service": r.endpoint.service.as_str(),
+        "method": r.endpoint.method,
+        "version": r.endpoint.version,
+        "dated": r.is_dated(),
+        "paged": r.is_paged(),
+        "verified": r.verified,
+    })
+}
+
+fn param_kind_text(kind: ParamKind) -> String {
+    match kind {
+        ParamKind::Enum(values) => format!("enum({})", values.join("|")),
+        other => other.as_str().to_string(),
+    }
+}
+
+fn describe_json(r: &Report) -> Value {
+    let mut v = summary_json(r);
+    let extra = json!({
+        "description": r.description,
+        "notes": r.notes,
+        "path": r.endpoint.path(),
+        "namespace": r.endpoint.namespace(),
+        "dates": match r.dates {
+            cake_catalog::DateSemantics::Range { max_window } =>
+                json!({"kind": "range", "max_window": max_window.as_str()}),
+            other => json!({"kind": other.as_str()}),
+        },
+        "paging": r.paging.map(|p| json!({
+            "start_at_row": "1-based",
+            "default_page_size": p.default_page_size,
+            "max_page_size": p.max_page_size,
+        })),
+        "menus": r.menus.iter().map(|m| json!({
+            "key": m.key(), "label": m.label(), "flags": m.flags(),
+        })).collect::<Vec<_>>(),
+        "parameters": r.params.iter().map(|p| json!({
+            "name": p.name,
+            "kind": param_kind_text(p.kind),
+            "default": p.default,
+            "menu": p.menu.map(|m| m.key()),
+        })).collect::<Vec<_>>(),
+        "response": {
+            "root": r.response.root,
+            "collection": r.response.collection,
+            "row": r.response.row,
+            "envelope": r.response.envelope,
+            "skip": r.response.skip,
+        },
+        "columns": r.columns.iter().map(|c| json!({
+            "name": c.name,
+            "type": c.ty.arrow_name(),
+            "nullable": c.nullable,
+            "path": c.path.join("/"),
+        })).collect::<Vec<_>>(),
+        "primary_key": r.primary_key,
+        "date_field": r.date_field,
+        "cursor_field": r.cursor_field,
+    });
+    if let (Value::Object(a), Value::Object(b)) = (&mut v, extra) {
+        a.extend(b);
+    }
+    v
+}
+
+pub fn describe(args: &DescribeArgs) -> Result<String> {
+    let r = crate::args::report(&args.report)?;
+    if args.json {
+        return Ok(serde_json::to_string_pretty(&describe_json(r))? + "\n");
+    }
+    let mut out = String::new();
+    let _ = writeln!(out, "{} ({})", r.name, r.id);
+    let _ = writeln!(out, "{}\n", r.description);
+    let _ = writeln!(out, "Endpoint:  GET {}", r.endpoint.path());
+    let _ = writeln!(
+        out,
+        "Dates:     {}",
+        match r.dates {
+            cake_catalog::DateSemantics::None => "none (a snapshot each run)".to_string(),
+            cake_catalog::DateSemantics::ChangesSince => "changes since a date".to_string(),
+            cake_catalog::DateSemantics::Range { max_window } => match max_window {
+                cake_catalog::MaxWindow::Month =>
+                    "date range, at most one month per request".into(),
+                cake_catalog::MaxWindow::Unbounded => "date range".into(),
+            },
+        }
+    );
+    match r.paging {
+        Some(p) => {
+            let _ = writeln!(
+                out,
+                "Paging:    {} rows per page{}",
+                p.default_page_size,
+                p.max_page_size
+                    .map(|m| format!(" (maximum {m})"))
+                    .unwrap_or_default()
+            );
+        }
+        None => out.push_str("Paging:    none\n"),
+    }
+    let _ = writeln!(
+        out,
+        "Verified:  {}",
+        if r.verified {
+            "yes"
+        } else {
+            "no: the response shape or the endpoint mapping is inferred"
+        }
+    );
+    let _ = writeln!(out, "Notes:     {}\n", r.notes);
+    if r.menus.is_empty() {
+        out.push_str("Options:   none\n");
+    } else {
+        out.push_str("Options:\n");
+        for m in r.menus {
+            if m.flags().is_empty() {
+                continue;
+            }
+            let _ = writeln!(out, "  {:<16} {}", m.label(), m.flags().join(", "));
+        }
+    }
+    out.push_str("\nParameters (sent in this order):\n");
+    for p in r.params {
+        let value = match p.kind {
+            ParamKind::ApiKey => "(API key)".to_string(),
+            ParamKind::StartDate => "(window start)".into(),
+            ParamKind::EndDate => "(window end, exclusive)".into(),
+            ParamKind::ChangesSince => "(start of the change feed)".into(),
+            ParamKind::StartAtRow => "(1-based first row of the page)".into(),
+            ParamKind::RowLimit => "(page size)".into(),
+            _ if p.default.is_empty() => "(empty)".into(),
+            _ => p.default.to_string(),
+        };
+        let menu = p
+            .menu
+            .map(|m| format!("  <- {}", m.flags().join(", ")))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {:<32} {:<16} {value}{menu}",
+            p.name,
+            param_kind_text(p.kind)
+        );
+    }
+    out.push_str("\nColumns:\n");
+    for c in r.columns {
+        let _ = writeln!(
+            out,
+            "  {:<36} {:<28} {:<9} {}",
+            c.name,
+            c.ty.arrow_name(),
+            if c.nullable { "" } else { "not null" },
+            c.path.join("/")
+        );
+    }
+    let _ = writeln!(out, "\nPrimary key: {}", r.primary_key.join(", "));
+    if let Some(d) = r.date_field {
+        let _ = writeln!(out, "Date field:  {d}");
+    }
+    if let Some(c) = r.cursor_field {
+        let _ = writeln!(out, "Cursor:      {c}");
+    }
+    Ok(out)
+}
