@@ -31,6 +31,81 @@ pub enum Command {
     Pull(Box<PullArgs>),
     /// Run the demo: every report from the embedded sandbox into Parquet.
     Demo(DemoArgs),
+    /// Convert saved Cake responses (HTTP GET or SOAP form) to Parquet.
+    Convert(Box<ConvertArgs>),
+    /// Run the Cake-compatible sandbox server in the foreground.
+    Sandbox(Box<SandboxArgs>),
+    /// Check a Cake instance and API key with one cheap authenticated call.
+    Check(Box<CheckArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// Report the responses belong to (id or display name).
+    #[arg(long)]
+    pub report: String,
+    /// The Cake instance's time zone (IANA name): Cake's datetimes are read in it.
+    #[arg(long, env = "CAKE_TIMEZONE", default_value = "UTC", value_name = "TZ")]
+    pub timezone: String,
+    /// Fail on elements the catalog does not know instead of counting them.
+    #[arg(long)]
+    pub strict: bool,
+    /// Saved responses.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<std::path::PathBuf>,
+    /// Output: a `.parquet` file, or a directory to write into.
+    #[arg(long, value_name = "PATH")]
+    pub out: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Seed of the synthetic data and of the faults.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The API key the sandbox accepts.
+    #[arg(long, default_value = "sandbox-key")]
+    pub api_key: String,
+    /// Rows per day of the click and conversion level reports.
+    #[arg(long, default_value_t = 200)]
+    pub rows_per_day: u32,
+    /// Latency added to every request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Share of requests answered `success=false` `Restricted` (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    pub restricted_rate: f64,
+    /// Share of requests answered HTTP 500 or 503 (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Share of responses whose connection is reset in the middle of the body (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    pub reset_rate: f64,
+    /// Share of responses whose body is cut short (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    pub truncate_rate: f64,
+    /// Share of text values carrying forbidden control-character references (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    pub control_char_rate: f64,
+    /// Send bodies slowly, in small pieces.
+    #[arg(long)]
+    pub trickle: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Cake domain: `mycompany` (for mycompany.cake.com), a host name, or an https:// URL.
+    #[arg(long, env = "CAKE_DOMAIN")]
+    pub domain: String,
+    /// Cake API key (prefer the CAKE_API_KEY environment variable: flags show in process lists).
+    #[arg(long, env = "CAKE_API_KEY", hide_env_values = true)]
+    pub api_key: String,
+    /// Allow plain http:// to a host that is not on loopback.
+    #[arg(long)]
+    pub allow_insecure_http: bool,
 }
 
 #[derive(Debug, Args)]

@@ -17,6 +17,9 @@ fn main() -> ExitCode {
         cli::Command::Reports(a) => commands::catalog::reports(a),
         cli::Command::Describe(a) => commands::catalog::describe(a),
         cli::Command::Pull(a) => commands::pull::pull(a),
+        cli::Command::Convert(a) => commands::convert::run(a),
+        cli::Command::Sandbox(a) => commands::sandbox::run(a),
+        cli::Command::Check(a) => commands::check::run(a),
         cli::Command::Demo(_) => Err(anyhow::anyhow!(
             "the demo pulls every report from the embedded sandbox through the HTTP transport \
              into Parquet; the sandbox, the transport and the sink are not built yet. \
