@@ -40,7 +40,15 @@ pub fn run(names: &[&str]) -> Result<()> {
     for (name, package, example, what) in selected {
         println!("== bench {name}: {what}");
         let status = Command::new(env!("CARGO"))
-            .args(["run", "--quiet", "--release", "-p", package, "--example", example])
+            .args([
+                "run",
+                "--quiet",
+                "--release",
+                "-p",
+                package,
+                "--example",
+                example,
+            ])
             .status()
             .with_context(|| format!("cannot run cargo for bench {name}"))?;
         if !status.success() {

@@ -1,1 +1,157 @@
-//! cake-arrow
+//! Cake XML responses to typed Arrow record batches, streaming.
+//!
+//! **Invariant: no network.** The input is bytes, pushed as they arrive ([`Decoder`]) or read
+//! from any `BufRead` ([`decode_reader`]); the output is `RecordBatch`es with exactly the
+//! report's catalog schema (`Report::arrow_schema`).
+//!
+//! The decoder reads both wire forms of a response: the HTTP GET document (whatever its root
+//! is called) and the SOAP 1.1 / 1.2 envelope of the same content, matching elements by local
+//! name. It never builds a DOM and never holds the whole body: only the unparsed tail of the
+//! input and the batch being filled. See `docs/decoder.md` for how it works.
+//!
+//! ```
+//! use cake_arrow::{Decoder, DecoderOptions};
+//!
+//! let report = cake_catalog::find("account-status").unwrap();
+//! let mut decoder = Decoder::new(report, DecoderOptions::default());
+//! let body = br#"<account_statuses_response xmlns="http://cakemarketing.com/api/1/">
+//!   <success>true</success><row_count>2</row_count>
+//!   <account_statuses>
+//!     <account_status><account_status_id>1</account_status_id><account_status_name>Active</account_status_name></account_status>
+//!     <account_status><account_status_id>2</account_status_id><account_status_name>Inactive</account_status_name></account_status>
+//!   </account_statuses>
+//! </account_statuses_response>"#;
+//! for chunk in body.chunks(7) {
+//!     decoder.push(chunk).unwrap();
+//! }
+//! let summary = decoder.finish().unwrap();
+//! assert_eq!(summary.rows, 2);
+//! assert_eq!(summary.envelope.row_count, Some(2));
+//! let batch = decoder.pop_batch().unwrap();
+//! assert_eq!(batch.num_rows(), 2);
+//! ```
+
+mod batch;
+mod decoder;
+mod error;
+mod parse;
+mod paths;
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+
+use arrow_array::RecordBatch;
+use cake_catalog::Report;
+
+pub use decoder::Decoder;
+pub use error::{CakeRefusal, DecodeError, ErrorKind};
+
+/// How a [`Decoder`] reads a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecoderOptions {
+    /// Rows per record batch (default 8192). A batch also ends early when its text passes
+    /// 64 MiB.
+    pub batch_size: usize,
+    /// The Cake instance's time zone: Cake's datetimes are wall-clock times in it.
+    pub timezone: chrono_tz::Tz,
+    /// Fail on elements the catalog does not know instead of counting them.
+    pub strict: bool,
+    /// Deepest element nesting accepted (default 128).
+    pub max_depth: usize,
+    /// Largest text node (or tag) accepted, in bytes (default 16 MiB).
+    pub max_text_bytes: usize,
+}
+
+impl Default for DecoderOptions {
+    fn default() -> Self {
+        DecoderOptions {
+            batch_size: 8192,
+            timezone: chrono_tz::Tz::UTC,
+            strict: false,
+            max_depth: 128,
+            max_text_bytes: 16 << 20,
+        }
+    }
+}
+
+/// The response envelope: what Cake says about the request, apart from the rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Envelope {
+    /// `success`; `None` for documents without an envelope (`ArrayOf...`).
+    pub success: Option<bool>,
+    /// `message`, present on failures.
+    pub message: Option<String>,
+    /// `row_count`: the total number of rows matching the request (not the page size).
+    pub row_count: Option<u64>,
+}
+
+/// What a completed decode saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DecodeSummary {
+    /// Rows decoded.
+    pub rows: u64,
+    pub envelope: Envelope,
+    /// Character references to control characters XML 1.0 forbids (`&#x16;`), dropped.
+    pub stripped_control_chars: u64,
+    /// Elements the catalog does not know, by path (`click/new_field`), with their counts.
+    pub unknown_elements: BTreeMap<String, u64>,
+}
+
+/// The schema of every batch decoded for `report`: exactly `report.arrow_schema()`.
+pub fn schema(report: &Report) -> arrow_schema::SchemaRef {
+    std::sync::Arc::new(report.arrow_schema())
+}
+
+/// Decodes a whole response from `reader`, handing each batch to `on_batch` as soon as it is
+/// complete. This is the push [`Decoder`] driven by `BufRead::fill_buf`.
+pub fn decode_reader<R, E>(
+    report: &'static Report,
+    options: DecoderOptions,
+    mut reader: R,
+    mut on_batch: impl FnMut(RecordBatch) -> Result<(), E>,
+) -> Result<DecodeSummary, E>
+where
+    R: BufRead,
+    E: From<DecodeError>,
+{
+    let mut decoder = Decoder::new(report, options);
+    loop {
+        let chunk = match reader.fill_buf() {
+            Ok(chunk) => chunk,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(DecodeError::Io {
+                    report: report.id,
+                    message: e.to_string(),
+                }
+                .into())
+            }
+        };
+        if chunk.is_empty() {
+            break;
+        }
+        let n = chunk.len();
+        decoder.push(chunk)?;
+        reader.consume(n);
+        while let Some(batch) = decoder.pop_batch() {
+            on_batch(batch)?;
+        }
+    }
+    let summary = decoder.finish()?;
+    while let Some(batch) = decoder.pop_batch() {
+        on_batch(batch)?;
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_decoder_is_send() {
+        fn send<T: Send>() {}
+        send::<Decoder>();
+        send::<DecodeError>();
+    }
+}

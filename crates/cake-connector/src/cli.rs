@@ -29,6 +29,8 @@ pub enum Command {
     Describe(DescribeArgs),
     /// Pull one report into Parquet (with --dry-run: print the request plan and send nothing).
     Pull(Box<PullArgs>),
+    /// Pull many reports from a config file, incrementally.
+    Sync(Box<SyncArgs>),
     /// Run the demo: every report from the embedded sandbox into Parquet.
     Demo(DemoArgs),
     /// Convert saved Cake responses (HTTP GET or SOAP form) to Parquet.
@@ -106,6 +108,9 @@ pub struct CheckArgs {
     /// Allow plain http:// to a host that is not on loopback.
     #[arg(long)]
     pub allow_insecure_http: bool,
+    /// Seconds to wait for the instance before giving up.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -132,16 +137,91 @@ pub struct PullArgs {
     pub options: ReportOptionArgs,
     #[command(flatten)]
     pub plan: PlanArgs,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Print the plan (windows and requests, API key redacted) and send nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// Where the Cake instance is and how to talk to it.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Connection")]
+pub struct ConnectionArgs {
+    /// Cake domain: `mycompany` (for mycompany.cake.com), a host name, or an https:// URL.
+    #[arg(long, env = "CAKE_DOMAIN")]
+    pub domain: Option<String>,
+    /// Cake API key (prefer the CAKE_API_KEY environment variable: flags show in process lists).
+    #[arg(long, env = "CAKE_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Allow plain http:// to a host that is not on loopback.
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub concurrency: usize,
+    /// Most requests started per minute (no limit by default).
+    #[arg(long, value_name = "N")]
+    pub requests_per_minute: Option<u32>,
+    /// Seconds without a byte before a response is abandoned (and retried).
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub idle_timeout: u64,
+}
+
+/// Where and how the Parquet output is written.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// Output location: a directory or s3://bucket/prefix.
+    #[arg(long, value_name = "DIR|s3://bucket/prefix")]
+    pub out: Option<String>,
+    /// replace: each window's partition holds exactly the new data (re-runs are idempotent);
+    /// append: add files to it.
+    #[arg(long, default_value = "replace", value_name = "replace|append")]
+    pub mode: String,
+    /// Keep each raw response, gzip'd, under <out>/_raw/ (replayable with `convert`).
+    #[arg(long)]
+    pub keep_raw: bool,
+    /// Fail on elements the catalog does not know instead of counting them.
+    #[arg(long)]
+    pub strict: bool,
+    /// Write rows, bytes, requests, retries and time per report and window as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The sync config file (see docs/sync.md).
+    #[arg(long, value_name = "FILE")]
+    pub config: std::path::PathBuf,
+    /// Ignore saved state: start every dated report from its configured start.
+    #[arg(long)]
+    pub full_refresh: bool,
+    /// Cake API key, overriding the config (prefer the CAKE_API_KEY environment variable).
+    #[arg(long, env = "CAKE_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Cake domain, overriding the config.
+    #[arg(long, env = "CAKE_DOMAIN")]
+    pub domain: Option<String>,
+    /// Write rows, bytes, requests, retries and time per report and window as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Output directory.
     #[arg(long, default_value = "./cake-demo")]
-    pub out: std::path::PathBuf,
+    pub out: String,
+    /// Days pulled for dated reports (the days before today).
+    #[arg(long, default_value_t = 3)]
+    pub days: u32,
+    /// Clicks and conversions per day in the sandbox.
+    #[arg(long, default_value_t = 500)]
+    pub rows_per_day: u32,
 }
 
 /// How a report's dates are cut and where they resolve.

@@ -10,31 +10,39 @@ mod args;
 mod cli;
 mod commands;
 mod exit;
+mod logging;
+mod progress;
+
+/// The async runtime of the commands that talk to the network.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
 
 fn main() -> ExitCode {
+    logging::init();
     let cli = cli::Cli::parse();
     let result = match &cli.command {
         cli::Command::Reports(a) => commands::catalog::reports(a),
         cli::Command::Describe(a) => commands::catalog::describe(a),
-        cli::Command::Pull(a) => commands::pull::pull(a),
+        cli::Command::Pull(a) => commands::pull::run(a),
         cli::Command::Convert(a) => commands::convert::run(a),
         cli::Command::Sandbox(a) => commands::sandbox::run(a),
         cli::Command::Check(a) => commands::check::run(a),
-        cli::Command::Demo(_) => Err(anyhow::anyhow!(
-            "the demo pulls every report from the embedded sandbox through the HTTP transport \
-             into Parquet; the sandbox, the transport and the sink are not built yet. \
-             `cake-connector reports` lists the catalog meanwhile"
-        )),
+        cli::Command::Sync(a) => commands::sync::run(a),
+        cli::Command::Demo(a) => commands::demo::run(a),
     };
     match result {
         Ok(text) => {
             let mut stdout = std::io::stdout().lock();
             // A closed pipe (`| head`) is not an error worth a message.
-            let _ = stdout.write_all(text.as_bytes());
+            let _ = stdout.write_all(logging::redact(&text).as_bytes());
             ExitCode::from(exit::OK)
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", logging::redact(&format!("{e:#}")));
             ExitCode::from(exit::code_for(&e))
         }
     }

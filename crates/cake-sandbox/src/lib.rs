@@ -1,1 +1,167 @@
-//! cake-sandbox
+//! A CAKE-compatible HTTP server for the demo, the tests and the benchmarks.
+//!
+//! It answers Cake's admin API over HTTP GET (`/api/{version}/{service}.asmx/{Method}?...`) for
+//! every report of the catalog, with deterministic synthetic data generated from the catalog's
+//! column types and a seed, Cake's semantics (parameter binding errors as HTTP 500 plain text,
+//! `Invalid API Key` as HTTP 200 `success=false`, exclusive end dates, the one-month cap of the
+//! summary reports, 1-based `start_at_row`, `row_count` as the total) and injectable faults
+//! (latency, `Restricted`, HTTP 500/503, connection resets, truncated bodies, forbidden
+//! control-character references, trickling bodies).
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use cake_sandbox::{Sandbox, SandboxConfig};
+//!
+//! let sandbox = Sandbox::start(SandboxConfig::default()).await?;
+//! let url = format!(
+//!     "{}/api/1/get.asmx/AccountStatuses?api_key={}",
+//!     sandbox.url(),
+//!     sandbox.api_key()
+//! );
+//! // ... GET `url` with any HTTP client ...
+//! sandbox.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`respond`] gives the same bytes without a server, for tests and benchmarks.
+
+mod hash;
+mod request;
+mod rows;
+mod server;
+mod shape;
+mod tables;
+mod values;
+mod world;
+mod xml;
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+
+pub use request::{TEXT as TEXT_CONTENT_TYPE, XML as XML_CONTENT_TYPE};
+pub use rows::ROWS_PER_DAY_MAX;
+pub use server::{FaultCounts, FaultPlan, Sandbox, Stats};
+
+/// How a sandbox is set up.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Seed of the synthetic data and of the fault draws. Same seed, same bytes.
+    pub seed: u64,
+    /// The only API key the sandbox accepts.
+    pub api_key: String,
+    /// Rows per day of the click- and conversion-level reports (at most [`ROWS_PER_DAY_MAX`]).
+    /// Lead reports have a tenth of it (at least one), Login Export three per day.
+    pub rows_per_day: u32,
+    /// Port on 127.0.0.1; `0` takes any free port.
+    pub port: u16,
+    /// Anchor of the synthetic world: entities are created before it and dated rows exist up to
+    /// and including it (and at most three years back).
+    pub today: NaiveDate,
+    pub faults: Faults,
+}
+
+impl Default for SandboxConfig {
+    /// Seed 1, key `sandbox-key`, 200 rows per day, any port, today's UTC date, no faults.
+    fn default() -> SandboxConfig {
+        SandboxConfig {
+            seed: 1,
+            api_key: "sandbox-key".to_string(),
+            rows_per_day: 200,
+            port: 0,
+            today: chrono::Utc::now().date_naive(),
+            faults: Faults::default(),
+        }
+    }
+}
+
+/// Faults the server injects. Every draw is deterministic: it hashes the seed, the fault kind,
+/// the request's path and query without `api_key`, and the attempt number of that same query
+/// (0 for its first request), so a retry sees a fresh but reproducible draw.
+/// [`Faults::plan`] tells in advance what a given attempt gets.
+#[derive(Clone, Debug)]
+pub struct Faults {
+    /// Added before every answer.
+    pub latency: Duration,
+    /// Share of requests answered HTTP 200 `success=false` `Restricted` (Cake's throttle).
+    pub restricted_rate: f64,
+    /// Share of requests answered HTTP 500 or 503 (alternating by draw) with a short body.
+    pub error_rate: f64,
+    /// Share of responses whose connection is dropped part-way through the body.
+    pub reset_rate: f64,
+    /// Share of responses whose body stops part-way (a clean HTTP response, incomplete XML).
+    pub truncate_rate: f64,
+    /// Share of text values that carry a `&#x16;` or `&#x13;` reference (not well-formed XML).
+    pub control_char_rate: f64,
+    /// Send every body in `trickle_chunk`-byte pieces with `trickle_pause` between them.
+    pub trickle: bool,
+    /// Piece size when trickling (default 1 KiB).
+    pub trickle_chunk: usize,
+    /// Pause between pieces when trickling (default 2 ms).
+    pub trickle_pause: Duration,
+}
+
+impl Default for Faults {
+    fn default() -> Faults {
+        Faults {
+            latency: Duration::ZERO,
+            restricted_rate: 0.0,
+            error_rate: 0.0,
+            reset_rate: 0.0,
+            truncate_rate: 0.0,
+            control_char_rate: 0.0,
+            trickle: false,
+            trickle_chunk: 1024,
+            trickle_pause: Duration::from_millis(2),
+        }
+    }
+}
+
+/// A fault rate outside `0..=1`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{name} is {value}: a rate is a share of requests from 0 to 1 (0.1 is one in ten)")]
+pub struct InvalidRate {
+    pub name: &'static str,
+    pub value: f64,
+}
+
+impl Faults {
+    /// Checks that every rate lies in `0..=1`.
+    pub fn validate(&self) -> Result<(), InvalidRate> {
+        for (name, value) in [
+            ("restricted rate", self.restricted_rate),
+            ("error rate", self.error_rate),
+            ("reset rate", self.reset_rate),
+            ("truncate rate", self.truncate_rate),
+            ("control-char rate", self.control_char_rate),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(InvalidRate { name, value });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An answer: HTTP status, content type and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The body as text (lossy for invalid UTF-8, which the sandbox never writes).
+    pub fn text(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.body)
+    }
+}
+
+/// Answers one GET request (`/api/12/reports.asmx/Clicks?api_key=...&...`) without a server and
+/// without faults. The server answers with exactly these bytes, plus the faults it injects.
+pub fn respond(config: &SandboxConfig, path_and_query: &str) -> Response {
+    request::answer(config, path_and_query, None).0
+}

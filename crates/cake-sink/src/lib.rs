@@ -1,1 +1,26 @@
-//! cake-sink
+//! Typed Parquet output for data lakes. **Invariant: knows nothing of Cake's XML**; input is
+//! Arrow record batches and plain key/value metadata.
+//!
+//! [`Sink`] opens an output location (a directory, or `s3://bucket/prefix` through the
+//! `object_store` crate) and writes tables in a hive-partitioned layout
+//! (`<table>/date=YYYY-MM-DD/part-00000.parquet`) a partition at a time: a
+//! [`PartitionWriter`] stages files privately and [`PartitionWriter::commit`] publishes them as
+//! a unit with a `_SUCCESS` manifest written last (see the `partition` module for what
+//! "a unit" means on each kind of storage).
+//!
+//! [`ParquetFile`] writes one local Parquet file atomically: into a temporary file beside the
+//! target (`.<name>.<pid>-<n>.tmp`), then fsync, rename over the target and fsync of the
+//! directory. A file that is dropped before [`ParquetFile::finish`] leaves nothing behind.
+//! While a row group is being written, its finished pages wait in unnamed temporary files in
+//! the same directory rather than in memory, so memory does not grow with the row group.
+
+mod file;
+mod partition;
+mod spill;
+mod store;
+
+pub use file::{FileInfo, ParquetFile, SinkError, WriteOptions};
+pub use partition::{
+    Committed, Manifest, ManifestFile, PartitionWriter, Sink, SinkOptions, WriteMode, MANIFEST,
+};
+pub use store::Store;

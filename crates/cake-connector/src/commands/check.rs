@@ -1,9 +1,31 @@
-//! `check`.
+//! `check`: is this a Cake instance, and does it take this key?
 
-use anyhow::{bail, Result};
+use anyhow::Result;
+use cake_transport::{ApiKey, Client, ClientOptions, Instance, RetryPolicy};
 
 use crate::cli::CheckArgs;
+use crate::exit::UsageError;
 
-pub fn run(_args: &CheckArgs) -> Result<String> {
-    bail!("`check` is not built yet")
+pub fn run(args: &CheckArgs) -> Result<String> {
+    let instance =
+        Instance::parse(&args.domain, args.allow_insecure_http).map_err(UsageError::from)?;
+    crate::logging::add_secret(&args.api_key);
+    let key = ApiKey::new(args.api_key.clone()).map_err(UsageError::from)?;
+    // A check should answer quickly: two attempts, the user's timeout.
+    let timeout = std::time::Duration::from_secs(args.timeout.max(1));
+    let options = ClientOptions {
+        connect_timeout: timeout,
+        request_timeout: timeout,
+        idle_timeout: timeout,
+        retry: RetryPolicy {
+            max_attempts: 2,
+            ..RetryPolicy::default()
+        },
+        ..ClientOptions::default()
+    };
+    let client = Client::new(instance, key, options)?;
+    let runtime = crate::runtime()?;
+    let temp = std::env::temp_dir();
+    let report = runtime.block_on(cake_pipeline::check(&client, &temp))?;
+    Ok(format!("{report}\n"))
 }

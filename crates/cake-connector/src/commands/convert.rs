@@ -1,9 +1,264 @@
-//! `convert`.
+//! `convert`: saved Cake responses (GET or SOAP form) to Parquet, with the report's schema.
+//!
+//! `--out x.parquet` writes every input into one file; `--out DIR` (an existing directory, or a
+//! path without `.parquet`) writes `<input stem>.parquet` per input. Output appears only when
+//! every input decoded: a single file is committed by its atomic rename; per-input files are
+//! staged under hidden names and renamed into place at the end. On any error nothing new is
+//! left in the output location.
 
-use anyhow::{bail, Result};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use cake_arrow::{decode_reader, DecodeSummary, DecoderOptions};
+use cake_catalog::Report;
+use cake_sink::{ParquetFile, WriteOptions};
 
 use crate::cli::ConvertArgs;
+use crate::exit::UsageError;
 
-pub fn run(_args: &ConvertArgs) -> Result<String> {
-    bail!("`convert` is not built yet")
+/// Read size for the inputs.
+const READ_BUFFER: usize = 256 << 10;
+
+pub fn run(args: &ConvertArgs) -> Result<String> {
+    let report = crate::args::report(&args.report)?;
+    let timezone = cake_catalog::parse_timezone(&args.timezone).map_err(UsageError::from)?;
+    let options = DecoderOptions {
+        timezone,
+        strict: args.strict,
+        ..DecoderOptions::default()
+    };
+    let plan = OutputPlan::new(&args.out, &args.files)?;
+    let mut totals = Totals::default();
+    match plan {
+        OutputPlan::Single(path) => {
+            let metadata = metadata(report, &args.timezone, &args.files);
+            let mut out =
+                ParquetFile::create(&path, cake_arrow::schema(report), write_options(metadata))?;
+            for input in &args.files {
+                let summary = convert_one(report, options, input, &mut out)?;
+                totals.add(input, &path, summary);
+            }
+            out.finish()?;
+        }
+        OutputPlan::PerInput(dir) => {
+            let mut staged = Staged::default();
+            if !dir.exists() {
+                std::fs::create_dir_all(&dir).with_context(|| {
+                    format!("cannot create the output directory {}", dir.display())
+                })?;
+                staged.created_dir = Some(dir.clone());
+            }
+            for input in &args.files {
+                let target = dir.join(format!("{}.parquet", stem(input)));
+                let stage = dir.join(format!(
+                    ".{}.convert-{}.tmp",
+                    stem(input),
+                    std::process::id()
+                ));
+                let metadata = metadata(report, &args.timezone, std::slice::from_ref(input));
+                let mut out = ParquetFile::create(
+                    &stage,
+                    cake_arrow::schema(report),
+                    write_options(metadata),
+                )?;
+                staged.files.push((stage.clone(), target.clone()));
+                let summary = convert_one(report, options, input, &mut out)?;
+                out.finish()?;
+                totals.add(input, &target, summary);
+            }
+            staged.commit()?;
+        }
+    }
+    Ok(totals.render(report))
+}
+
+/// Streams one saved response into `out`.
+fn convert_one(
+    report: &'static Report,
+    options: DecoderOptions,
+    input: &Path,
+    out: &mut ParquetFile,
+) -> Result<DecodeSummary> {
+    let file = File::open(input).with_context(|| {
+        format!(
+            "cannot open {}: check the path of the saved response",
+            input.display()
+        )
+    })?;
+    let reader = BufReader::with_capacity(READ_BUFFER, file);
+    decode_reader(report, options, reader, |batch| {
+        out.write(&batch).map_err(anyhow::Error::from)
+    })
+    .with_context(|| format!("{} was not converted", input.display()))
+}
+
+fn write_options(metadata: Vec<(String, String)>) -> WriteOptions {
+    WriteOptions {
+        metadata,
+        ..WriteOptions::default()
+    }
+}
+
+fn metadata(report: &Report, timezone: &str, inputs: &[PathBuf]) -> Vec<(String, String)> {
+    let sources: Vec<String> = inputs.iter().map(|p| file_name(p)).collect();
+    vec![
+        ("cake.report".into(), report.id.into()),
+        (
+            "cake.api_version".into(),
+            report.endpoint.version.to_string(),
+        ),
+        ("cake.endpoint".into(), report.endpoint.path()),
+        ("cake.timezone".into(), timezone.into()),
+        (
+            "cake.connector_version".into(),
+            env!("CARGO_PKG_VERSION").into(),
+        ),
+        ("cake.source_files".into(), sources.join(",")),
+    ]
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}
+
+fn stem(p: &Path) -> String {
+    p.file_stem()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "response".into())
+}
+
+enum OutputPlan {
+    Single(PathBuf),
+    PerInput(PathBuf),
+}
+
+impl OutputPlan {
+    fn new(out: &Path, inputs: &[PathBuf]) -> Result<OutputPlan> {
+        let is_parquet = out
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+        if is_parquet && !out.is_dir() {
+            return Ok(OutputPlan::Single(out.to_path_buf()));
+        }
+        if out.exists() && !out.is_dir() {
+            return Err(UsageError::new(format!(
+                "--out {} exists and is not a directory: name a `.parquet` file or a directory",
+                out.display()
+            ))
+            .into());
+        }
+        let mut seen = BTreeSet::new();
+        for input in inputs {
+            if !seen.insert(stem(input)) {
+                return Err(UsageError::new(format!(
+                    "two inputs would both be written to {}.parquet in {}: rename one, or write \
+                     all inputs into one file with --out FILE.parquet",
+                    stem(input),
+                    out.display()
+                ))
+                .into());
+            }
+        }
+        Ok(OutputPlan::PerInput(out.to_path_buf()))
+    }
+}
+
+/// Per-input files written under hidden names, renamed into place once all succeeded, removed
+/// otherwise (with the output directory, when this run created it and it is empty).
+#[derive(Default)]
+struct Staged {
+    files: Vec<(PathBuf, PathBuf)>,
+    /// The output directory, when this run created it.
+    created_dir: Option<PathBuf>,
+    committed: bool,
+}
+
+impl Staged {
+    fn commit(mut self) -> Result<()> {
+        for (stage, target) in &self.files {
+            std::fs::rename(stage, target).with_context(|| {
+                format!("cannot move the output into place at {}", target.display())
+            })?;
+        }
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            for (stage, _) in &self.files {
+                let _ = std::fs::remove_file(stage);
+            }
+            if let Some(dir) = &self.created_dir {
+                // Only when empty: nothing else is ever removed.
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Totals {
+    lines: Vec<String>,
+    rows: u64,
+    stripped: u64,
+    unknown: BTreeMap<String, u64>,
+    outputs: BTreeSet<PathBuf>,
+}
+
+impl Totals {
+    fn add(&mut self, input: &Path, output: &Path, summary: DecodeSummary) {
+        self.lines.push(format!(
+            "  {} -> {}: {} rows",
+            input.display(),
+            output.display(),
+            summary.rows
+        ));
+        self.rows += summary.rows;
+        self.stripped += summary.stripped_control_chars;
+        for (k, v) in summary.unknown_elements {
+            *self.unknown.entry(k).or_default() += v;
+        }
+        self.outputs.insert(output.to_path_buf());
+    }
+
+    fn render(&self, report: &Report) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "converted {} file(s) of {} into {} Parquet file(s): {} rows",
+            self.lines.len(),
+            report.id,
+            self.outputs.len(),
+            self.rows
+        );
+        for line in &self.lines {
+            let _ = writeln!(out, "{line}");
+        }
+        if self.stripped > 0 {
+            let _ = writeln!(
+                out,
+                "stripped control characters (forbidden in XML): {}",
+                self.stripped
+            );
+        }
+        if !self.unknown.is_empty() {
+            let _ = writeln!(
+                out,
+                "elements not in the catalog (ignored; --strict refuses them):"
+            );
+            for (name, n) in &self.unknown {
+                let _ = writeln!(out, "  {name}: {n}");
+            }
+        }
+        out
+    }
 }

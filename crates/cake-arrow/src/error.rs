@@ -1,0 +1,367 @@
+//! Decoding errors and their classification.
+
+use std::fmt;
+
+/// What kind of failure a [`DecodeError`] is, for callers that decide between retrying,
+/// stopping and asking the user to fix something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// Cake answered `success=false` with `Restricted`: throttling. Retry after a pause.
+    Throttled,
+    /// Cake answered `success=false` with `Invalid API Key`. Retrying does not help.
+    Authentication,
+    /// Cake refused the request (any other `success=false` message, or a SOAP Fault).
+    Request,
+    /// The body is not a well-formed Cake document: not XML at all (plain text, an HTML page),
+    /// empty, truncated, mismatched tags, invalid UTF-8, a DOCTYPE, an unknown entity, or a
+    /// size or nesting limit. A truncated or empty body ([`DecodeError::is_truncated`]) is
+    /// what a dropped connection leaves, so a transport may retry it.
+    Malformed,
+    /// A value does not parse as its column's type, or a required column has no value.
+    Value,
+    /// An element the catalog does not know, in strict mode.
+    Drift,
+    /// Reading the input failed (only [`crate::decode_reader`] reads; the push decoder never
+    /// does I/O).
+    Io,
+}
+
+impl ErrorKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Throttled => "throttled",
+            ErrorKind::Authentication => "authentication",
+            ErrorKind::Request => "request",
+            ErrorKind::Malformed => "malformed",
+            ErrorKind::Value => "value",
+            ErrorKind::Drift => "drift",
+            ErrorKind::Io => "io",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How Cake's own `success=false` message is classified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CakeRefusal {
+    /// `Restricted`.
+    Throttled,
+    /// `Invalid API Key`.
+    InvalidApiKey,
+    /// Anything else.
+    Other,
+}
+
+impl CakeRefusal {
+    /// Classifies Cake's message (case-insensitive, surrounding spaces ignored).
+    pub fn classify(message: &str) -> CakeRefusal {
+        let m = message.trim();
+        if m.eq_ignore_ascii_case("restricted") {
+            CakeRefusal::Throttled
+        } else if m.to_ascii_lowercase().contains("invalid api key") {
+            CakeRefusal::InvalidApiKey
+        } else {
+            CakeRefusal::Other
+        }
+    }
+}
+
+/// An error while decoding one response. Every variant names the report; value errors also
+/// name the column, the 1-based row number within the response and the raw value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("{}", cake_message(report, message, *refusal))]
+    Cake {
+        report: &'static str,
+        message: String,
+        refusal: CakeRefusal,
+    },
+
+    #[error(
+        "{report}: Cake answered with a SOAP fault ({code}): \"{reason}\" The request was \
+         rejected; check its parameters"
+    )]
+    SoapFault {
+        report: &'static str,
+        code: String,
+        reason: String,
+    },
+
+    #[error(
+        "{report}: the response is not XML but text: \"{excerpt}\". Cake answers a missing or \
+         invalid parameter this way; check the request"
+    )]
+    NotXml {
+        report: &'static str,
+        excerpt: String,
+    },
+
+    #[error(
+        "{report}: the response is an HTML page, not Cake XML: \"{excerpt}\". The server failed \
+         or the URL is not a Cake API endpoint"
+    )]
+    Html {
+        report: &'static str,
+        excerpt: String,
+    },
+
+    #[error("{report}: the response is empty: no XML document was received; retry the request")]
+    Empty { report: &'static str },
+
+    #[error(
+        "{report}: the document ends early at byte {offset} ({context}): the response was cut \
+         off; retry the request"
+    )]
+    Truncated {
+        report: &'static str,
+        offset: u64,
+        context: String,
+    },
+
+    #[error("{report}: malformed XML at byte {offset}: {detail}")]
+    Syntax {
+        report: &'static str,
+        offset: u64,
+        detail: String,
+    },
+
+    #[error(
+        "{report}: malformed XML at byte {offset}: the end tag </{found}> does not match the \
+         open element <{expected}>"
+    )]
+    Mismatched {
+        report: &'static str,
+        offset: u64,
+        expected: String,
+        found: String,
+    },
+
+    #[error(
+        "{report}: invalid UTF-8 at byte {offset}: Cake responses are UTF-8; the data is damaged \
+         or in another encoding"
+    )]
+    InvalidUtf8 { report: &'static str, offset: u64 },
+
+    #[error(
+        "{report}: the document has a DOCTYPE declaration at byte {offset}: DTDs and entity \
+         declarations are rejected, never expanded (Cake responses have none)"
+    )]
+    Doctype { report: &'static str, offset: u64 },
+
+    #[error(
+        "{report}: unknown entity reference `&{name};` at byte {offset}: only the five XML \
+         entities (&amp; &lt; &gt; &quot; &apos;) and character references are allowed"
+    )]
+    UnknownEntity {
+        report: &'static str,
+        offset: u64,
+        name: String,
+    },
+
+    #[error("{report}: invalid character reference `&{reference};` at byte {offset}")]
+    BadCharRef {
+        report: &'static str,
+        offset: u64,
+        reference: String,
+    },
+
+    #[error(
+        "{report}: elements nest deeper than {max} levels at byte {offset}; raise the decoder's \
+         `max_depth` if the document is genuine"
+    )]
+    TooDeep {
+        report: &'static str,
+        offset: u64,
+        max: usize,
+    },
+
+    #[error(
+        "{report}: a text node or tag starting at byte {offset} is larger than {max} bytes; \
+         raise the decoder's `max_text_bytes` if the document is genuine"
+    )]
+    TextTooLarge {
+        report: &'static str,
+        offset: u64,
+        max: usize,
+    },
+
+    #[error(
+        "{report}: row {row} holds more text than one batch can index (4 GiB); lower \
+         `max_text_bytes` or check the document"
+    )]
+    BatchTooLarge { report: &'static str, row: u64 },
+
+    #[error("{report}: content after the end of the document at byte {offset}")]
+    TrailingContent { report: &'static str, offset: u64 },
+
+    #[error("{report}: column `{column}`, row {row}: cannot read {value:?}: {reason}")]
+    Value {
+        report: &'static str,
+        column: &'static str,
+        row: u64,
+        value: String,
+        reason: String,
+    },
+
+    #[error(
+        "{report}: column `{column}`, row {row}: no value (element missing, nil or empty) but \
+         the catalog says the column is never null"
+    )]
+    Missing {
+        report: &'static str,
+        column: &'static str,
+        row: u64,
+    },
+
+    #[error("{report}: envelope element `{field}`: cannot read {value:?}: {reason}")]
+    Envelope {
+        report: &'static str,
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
+
+    #[error(
+        "{report}: element `{element}`{} is not in the catalog and strict mode is on: the API may \
+         be newer than the catalog; update the report's spec or decode without strict mode",
+        row_suffix(*row)
+    )]
+    UnknownElement {
+        report: &'static str,
+        element: String,
+        row: Option<u64>,
+    },
+
+    #[error("{report}: reading the response failed: {message}")]
+    Io {
+        report: &'static str,
+        message: String,
+    },
+
+    #[error("{report}: cannot assemble a record batch: {detail}")]
+    Internal {
+        report: &'static str,
+        detail: String,
+    },
+}
+
+fn cake_message(report: &str, message: &str, refusal: CakeRefusal) -> String {
+    match refusal {
+        CakeRefusal::Throttled => format!(
+            "{report}: Cake answered success=false with \"{message}\": the instance is throttling \
+             API calls; retry after a pause, with fewer concurrent requests"
+        ),
+        CakeRefusal::InvalidApiKey => format!(
+            "{report}: Cake answered success=false with \"{message}\": the API key does not exist \
+             or has expired; check the key configured for this instance"
+        ),
+        CakeRefusal::Other => format!(
+            "{report}: Cake answered success=false with \"{message}\": the request was refused; \
+             check the report's options"
+        ),
+    }
+}
+
+fn row_suffix(row: Option<u64>) -> String {
+    match row {
+        Some(r) => format!(" (row {r})"),
+        None => String::new(),
+    }
+}
+
+impl DecodeError {
+    /// The error's class.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            DecodeError::Cake { refusal, .. } => match refusal {
+                CakeRefusal::Throttled => ErrorKind::Throttled,
+                CakeRefusal::InvalidApiKey => ErrorKind::Authentication,
+                CakeRefusal::Other => ErrorKind::Request,
+            },
+            DecodeError::SoapFault { .. } => ErrorKind::Request,
+            DecodeError::NotXml { .. }
+            | DecodeError::Html { .. }
+            | DecodeError::Empty { .. }
+            | DecodeError::Truncated { .. }
+            | DecodeError::Syntax { .. }
+            | DecodeError::Mismatched { .. }
+            | DecodeError::InvalidUtf8 { .. }
+            | DecodeError::Doctype { .. }
+            | DecodeError::UnknownEntity { .. }
+            | DecodeError::BadCharRef { .. }
+            | DecodeError::TooDeep { .. }
+            | DecodeError::TextTooLarge { .. }
+            | DecodeError::BatchTooLarge { .. }
+            | DecodeError::TrailingContent { .. } => ErrorKind::Malformed,
+            DecodeError::Value { .. }
+            | DecodeError::Missing { .. }
+            | DecodeError::Envelope { .. }
+            | DecodeError::Internal { .. } => ErrorKind::Value,
+            DecodeError::UnknownElement { .. } => ErrorKind::Drift,
+            DecodeError::Io { .. } => ErrorKind::Io,
+        }
+    }
+
+    /// True when the body stopped before the document was complete (or held nothing): what a
+    /// reset connection leaves behind. Such a response is worth requesting again.
+    pub fn is_truncated(&self) -> bool {
+        matches!(
+            self,
+            DecodeError::Truncated { .. } | DecodeError::Empty { .. }
+        )
+    }
+
+    /// Cake's own message for a `success=false` answer or a SOAP Fault.
+    pub fn cake_message(&self) -> Option<&str> {
+        match self {
+            DecodeError::Cake { message, .. } => Some(message),
+            DecodeError::SoapFault { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// The report the response belongs to.
+    pub fn report(&self) -> &'static str {
+        match self {
+            DecodeError::Cake { report, .. }
+            | DecodeError::SoapFault { report, .. }
+            | DecodeError::NotXml { report, .. }
+            | DecodeError::Html { report, .. }
+            | DecodeError::Empty { report }
+            | DecodeError::Truncated { report, .. }
+            | DecodeError::Syntax { report, .. }
+            | DecodeError::Mismatched { report, .. }
+            | DecodeError::InvalidUtf8 { report, .. }
+            | DecodeError::Doctype { report, .. }
+            | DecodeError::UnknownEntity { report, .. }
+            | DecodeError::BadCharRef { report, .. }
+            | DecodeError::TooDeep { report, .. }
+            | DecodeError::TextTooLarge { report, .. }
+            | DecodeError::BatchTooLarge { report, .. }
+            | DecodeError::TrailingContent { report, .. }
+            | DecodeError::Value { report, .. }
+            | DecodeError::Missing { report, .. }
+            | DecodeError::Envelope { report, .. }
+            | DecodeError::UnknownElement { report, .. }
+            | DecodeError::Io { report, .. }
+            | DecodeError::Internal { report, .. } => report,
+        }
+    }
+}
+
+/// Longest raw value quoted in an error, in characters.
+const EXCERPT_CHARS: usize = 200;
+
+/// A raw value as quoted in an error: lossy UTF-8, cut to about 200 characters.
+pub(crate) fn excerpt(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    match text.char_indices().nth(EXCERPT_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.into_owned(),
+    }
+}

@@ -1,0 +1,90 @@
+//! Progress on stderr: bars when stderr is a terminal, one plain line per window otherwise.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::sync::Mutex;
+
+use cake_pipeline::{Progress, WindowSummary};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+pub struct Reporter {
+    bars: Option<MultiProgress>,
+    per_report: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Reporter {
+    pub fn new() -> Reporter {
+        Reporter {
+            bars: std::io::stderr().is_terminal().then(MultiProgress::new),
+            per_report: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl Progress for Reporter {
+    fn start(&self, report: &str, windows: usize) {
+        if let Some(multi) = &self.bars {
+            let bar = multi.add(ProgressBar::new(windows as u64));
+            bar.set_style(
+                ProgressStyle::with_template("{prefix:>24} [{bar:30}] {pos}/{len} windows  {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar.set_prefix(report.to_string());
+            self.per_report
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(report.to_string(), bar);
+        } else {
+            eprintln!("{report}: {windows} window(s) to pull");
+        }
+    }
+
+    fn page(&self, report: &str, rows: u64, _bytes: u64) {
+        if let Some(bar) = self
+            .per_report
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(report)
+        {
+            let total = bar
+                .message()
+                .split(' ')
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
+            bar.set_message(format!("{} rows", total + rows));
+        }
+    }
+
+    fn window(&self, report: &str, w: &WindowSummary) {
+        match self
+            .per_report
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(report)
+        {
+            Some(bar) => bar.inc(1),
+            None => eprintln!(
+                "{report}: committed {} ({} rows, {} pages, {} requests, {} retries, {:.1} s)",
+                w.path, w.rows, w.pages, w.requests, w.retries, w.seconds
+            ),
+        }
+        for warning in &w.warnings {
+            eprintln!("warning: {report}: {warning}");
+        }
+    }
+}
+
+impl Drop for Reporter {
+    fn drop(&mut self) {
+        for bar in self
+            .per_report
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+        {
+            bar.finish();
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! The transport's page handler that decodes bodies into Arrow as they arrive.
+//!
+//! One [`DecodeHandler`] reads one attempt at one page. Its batches stay in memory up to a
+//! bound and are spilled to a temporary Arrow IPC file beyond it, so a page of any size is held
+//! in bounded memory until the transport accepts it; a failed attempt's handler is dropped with
+//! its batches and its spill file. With `keep_raw`, the body is also written gzip'd to a
+//! temporary file, with the API key scrubbed, for `convert` to replay later.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::PathBuf;
+
+use arrow_array::RecordBatch;
+use arrow_ipc::reader::StreamReader;
+use arrow_ipc::writer::StreamWriter;
+use cake_arrow::{DecodeError, DecodeSummary, Decoder, DecoderOptions, ErrorKind};
+use cake_catalog::Report;
+use cake_transport::{BodyError, HandlerFactory, PageHandler, PageOutcome, PageRequest};
+use tempfile::NamedTempFile;
+
+/// Makes a [`DecodeHandler`] for every attempt at every page of one report.
+#[derive(Debug, Clone)]
+pub struct DecodeFactory {
+    pub report: &'static Report,
+    pub options: DecoderOptions,
+    /// Bytes of batches kept in memory per page before spilling to disk.
+    pub spill_threshold: usize,
+    /// Directory of spill and raw files.
+    pub temp_dir: PathBuf,
+    /// Keep each body, gzip'd, with these strings (the API key) replaced.
+    pub keep_raw: Option<Vec<String>>,
+}
+
+impl DecodeFactory {
+    pub fn new(report: &'static Report, options: DecoderOptions, temp_dir: PathBuf) -> Self {
+        DecodeFactory {
+            report,
+            options,
+            spill_threshold: 64 << 20,
+            temp_dir,
+            keep_raw: None,
+        }
+    }
+}
+
+impl HandlerFactory for DecodeFactory {
+    type Handler = DecodeHandler;
+
+    fn handler(&self, request: &PageRequest) -> DecodeHandler {
+        DecodeHandler {
+            decoder: Decoder::new(self.report, self.options),
+            report: self.report,
+            page: *request,
+            memory: Vec::new(),
+            memory_bytes: 0,
+            spill_threshold: self.spill_threshold,
+            spill: None,
+            temp_dir: self.temp_dir.clone(),
+            raw: self.keep_raw.as_ref().map(|secrets| RawWriter {
+                secrets: secrets.clone(),
+                state: None,
+                tail: Vec::new(),
+            }),
+        }
+    }
+}
+
+/// Reads one body.
+pub struct DecodeHandler {
+    decoder: Decoder,
+    report: &'static Report,
+    page: PageRequest,
+    memory: Vec<RecordBatch>,
+    memory_bytes: usize,
+    spill_threshold: usize,
+    spill: Option<Spill>,
+    temp_dir: PathBuf,
+    raw: Option<RawWriter>,
+}
+
+struct Spill {
+    file: NamedTempFile,
+    writer: StreamWriter<BufWriter<File>>,
+}
+
+/// A decoded page, accepted by the transport.
+#[derive(Debug)]
+pub struct DecodedPage {
+    pub page: PageRequest,
+    pub summary: DecodeSummary,
+    batches: Batches,
+    /// The raw body, gzip'd, when raw responses are kept.
+    pub raw: Option<NamedTempFile>,
+}
+
+#[derive(Debug)]
+enum Batches {
+    Memory(Vec<RecordBatch>),
+    Spilled(NamedTempFile),
+}
+
+/// Reading a page back, or spilling it, failed.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot {action} the decoded rows in {dir}: {message}; check free space and permissions there"
+)]
+pub struct SpillError {
+    pub action: &'static str,
+    pub dir: String,
+    pub message: String,
+}
+
+impl DecodedPage {
+    /// Hands every batch, in order, to `f`.
+    pub fn for_each_batch<E>(self, mut f: impl FnMut(RecordBatch) -> Result<(), E>) -> Result<(), E>
+    where
+        E: From<SpillError>,
+    {
+        match self.batches {
+            Batches::Memory(batches) => batches.into_iter().try_for_each(f),
+            Batches::Spilled(file) => {
+                let err = |message: String| SpillError {
+                    action: "read back",
+                    dir: file.path().display().to_string(),
+                    message,
+                };
+                let reader = StreamReader::try_new(
+                    BufReader::new(file.reopen().map_err(|e| err(e.to_string()))?),
+                    None,
+                )
+                .map_err(|e| err(e.to_string()))?;
+                for batch in reader {
+                    f(batch.map_err(|e| err(e.to_string()))?)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl DecodeHandler {
+    fn drain(&mut self) -> Result<(), BodyError> {
+        while let Some(batch) = self.decoder.pop_batch() {
+            if let Some(spill) = &mut self.spill {
+                spill
+                    .writer
+                    .write(&batch)
+                    .map_err(|e| spill_failure(&self.temp_dir, e))?;
+                continue;
+            }
+            self.memory_bytes += batch.get_array_memory_size();
+            self.memory.push(batch);
+            if self.memory_bytes > self.spill_threshold {
+                self.start_spill()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn start_spill(&mut self) -> Result<(), BodyError> {
+        let file = tempfile::Builder::new()
+            .prefix(".cake-spill-")
+            .tempfile_in(&self.temp_dir)
+            .map_err(|e| spill_failure(&self.temp_dir, e))?;
+        let out = file
+            .reopen()
+            .map_err(|e| spill_failure(&self.temp_dir, e))?;
+        let schema = std::sync::Arc::new(self.report.arrow_schema());
+        let mut writer = StreamWriter::try_new(BufWriter::new(out), &schema)
+            .map_err(|e| spill_failure(&self.temp_dir, e))?;
+        for batch in self.memory.drain(..) {
+            writer
+                .write(&batch)
+                .map_err(|e| spill_failure(&self.temp_dir, e))?;
+        }
+        self.memory_bytes = 0;
+        self.spill = Some(Spill { file, writer });
+        Ok(())
+    }
+}
+
+fn spill_failure(dir: &std::path::Path, e: impl std::fmt::Display) -> BodyError {
+    BodyError::Invalid(
+        SpillError {
+            action: "spill",
+            dir: dir.display().to_string(),
+            message: e.to_string(),
+        }
+        .to_string(),
+    )
+}
+
+/// How a decoding failure steers the transport.
+pub fn body_error(e: DecodeError) -> BodyError {
+    let text = e.to_string();
+    match e.kind() {
+        ErrorKind::Throttled => BodyError::Throttled(text),
+        ErrorKind::Authentication => BodyError::Authentication(text),
+        ErrorKind::Request => BodyError::Rejected(text),
+        ErrorKind::Malformed if e.is_truncated() => BodyError::Incomplete(text),
+        ErrorKind::Malformed | ErrorKind::Value | ErrorKind::Drift | ErrorKind::Io => {
+            BodyError::Invalid(text)
+        }
+    }
+}
+
+impl PageHandler for DecodeHandler {
+    type Output = DecodedPage;
+
+    fn feed(&mut self, chunk: &[u8]) -> Result<(), BodyError> {
+        if let Some(raw) = &mut self.raw {
+            raw.write(chunk, &self.temp_dir)?;
+        }
+        self.decoder.push(chunk).map_err(body_error)?;
+        self.drain()
+    }
+
+    fn finish(mut self) -> Result<PageOutcome<DecodedPage>, BodyError> {
+        let summary = self.decoder.finish().map_err(body_error)?;
+        self.drain()?;
+        let batches = match self.spill.take() {
+            None => Batches::Memory(std::mem::take(&mut self.memory)),
+            Some(mut spill) => {
+                spill
+                    .writer
+                    .finish()
+                    .map_err(|e| spill_failure(&self.temp_dir, e))?;
+                Batches::Spilled(spill.file)
+            }
+        };
+        let raw = match self.raw.take() {
+            Some(raw) => Some(raw.finish(&self.temp_dir)?),
+            None => None,
+        };
+        Ok(PageOutcome {
+            rows: summary.rows,
+            row_count: summary.envelope.row_count,
+            output: DecodedPage {
+                page: self.page,
+                summary,
+                batches,
+                raw,
+            },
+        })
+    }
+}
+
+/// The raw body, gzip'd, with secrets scrubbed. A secret split across two chunks is still
+/// found: the last bytes of each chunk are held back until the next one arrives.
+struct RawWriter {
+    secrets: Vec<String>,
+    state: Option<(NamedTempFile, flate2::write::GzEncoder<BufWriter<File>>)>,
+    tail: Vec<u8>,
+}
+
+impl RawWriter {
+    fn hold_back(&self) -> usize {
+        self.secrets
+            .iter()
+            .map(String::len)
+            .max()
+            .unwrap_or(1)
+            .saturating_sub(1)
+    }
+
+    fn write(&mut self, chunk: &[u8], dir: &std::path::Path) -> Result<(), BodyError> {
+        if self.state.is_none() {
+            let file = tempfile::Builder::new()
+                .prefix(".cake-raw-")
+                .tempfile_in(dir)
+                .map_err(|e| spill_failure(dir, e))?;
+            let out = file.reopen().map_err(|e| spill_failure(dir, e))?;
+            let gz =
+                flate2::write::GzEncoder::new(BufWriter::new(out), flate2::Compression::fast());
+            self.state = Some((file, gz));
+        }
+        self.tail.extend_from_slice(chunk);
+        let scrubbed = scrub(&self.tail, &self.secrets);
+        let keep = self.hold_back().min(scrubbed.len());
+        let (ready, rest) = scrubbed.split_at(scrubbed.len() - keep);
+        if let Some((_, gz)) = &mut self.state {
+            gz.write_all(ready).map_err(|e| spill_failure(dir, e))?;
+        }
+        self.tail = rest.to_vec();
+        Ok(())
+    }
+
+    fn finish(mut self, dir: &std::path::Path) -> Result<NamedTempFile, BodyError> {
+        if self.state.is_none() {
+            self.write(&[], dir)?;
+        }
+        let (file, mut gz) = self
+            .state
+            .take()
+            .ok_or_else(|| spill_failure(dir, "no raw file"))?;
+        let tail = scrub(&self.tail, &self.secrets);
+        gz.write_all(&tail).map_err(|e| spill_failure(dir, e))?;
+        let mut out = gz.finish().map_err(|e| spill_failure(dir, e))?;
+        out.flush().map_err(|e| spill_failure(dir, e))?;
+        Ok(file)
+    }
+}
+
+/// `bytes` with every secret replaced by `<redacted>`.
+fn scrub(bytes: &[u8], secrets: &[String]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        let needle = s.as_bytes();
+        let mut result = Vec::with_capacity(out.len());
+        let mut i = 0;
+        while i < out.len() {
+            if out[i..].starts_with(needle) {
+                result.extend_from_slice(b"<redacted>");
+                i += needle.len();
+            } else {
+                result.push(out[i]);
+                i += 1;
+            }
+        }
+        out = result;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_scrubbed_across_chunk_boundaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut raw = RawWriter {
+            secrets: vec!["SECRET".into()],
+            state: None,
+            tail: Vec::new(),
+        };
+        for chunk in [&b"<a>SEC"[..], b"RET</a><b>SECRET", b"</b>"] {
+            raw.write(chunk, dir.path()).unwrap();
+        }
+        let file = raw.finish(dir.path()).unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(File::open(file.path()).unwrap()),
+            &mut text,
+        )
+        .unwrap();
+        assert_eq!(text, "<a><redacted></a><b><redacted></b>");
+    }
+}

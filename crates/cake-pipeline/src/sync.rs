@@ -1,0 +1,512 @@
+//! `sync`: many reports from one config file, incrementally.
+//!
+//! Each report keeps a state document at `_state/<report>.json` in the output location. A dated
+//! report records the last day committed; the next run starts that many `lookback_days` earlier
+//! (Cake changes conversion dispositions and payouts after the fact) and replaces those days.
+//! Conversion Changes keeps a `changes_since` cursor. Entity and lookup reports are a fresh
+//! snapshot every run. State is written only after the data it describes is committed, and
+//! never past a window that is not.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+use cake_catalog::{
+    find, parse_date, plan, Context, ConversionType, DateSemantics, Options, PositiveId, Report,
+    WindowSize,
+};
+use cake_sink::Sink;
+use cake_transport::Client;
+use chrono::{Days, NaiveDate};
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::error::PipelineError;
+use crate::pull::{pull, PullOptions, PullSummary, WindowSummary};
+
+/// A sync config file (TOML). See `docs/sync.md` for the format and an example.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    pub instance: InstanceConfig,
+    pub output: OutputConfig,
+    #[serde(default)]
+    pub defaults: Defaults,
+    #[serde(rename = "report", default)]
+    pub reports: Vec<ReportConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceConfig {
+    /// Cake domain (or the `CAKE_DOMAIN` environment variable).
+    pub domain: Option<String>,
+    /// API key; prefer the `CAKE_API_KEY` environment variable over writing it here.
+    pub api_key: Option<String>,
+    /// IANA time zone of the instance (default UTC).
+    pub timezone: Option<Spanned<String>>,
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+    /// Requests in flight at once (default 4).
+    pub concurrency: Option<usize>,
+    /// Optional budget of requests per minute.
+    pub requests_per_minute: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// A directory or `s3://bucket/prefix`.
+    pub location: String,
+    /// `day` (default) or `month`.
+    pub window: Option<Spanned<String>>,
+    #[serde(default)]
+    pub keep_raw: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// Days re-pulled before the last committed day (default 7).
+    #[serde(default = "default_lookback")]
+    pub lookback_days: u32,
+    /// First day pulled on a report's first run (YYYY-MM-DD).
+    pub start: Option<Spanned<String>>,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults {
+            lookback_days: default_lookback(),
+            start: None,
+        }
+    }
+}
+
+fn default_lookback() -> u32 {
+    7
+}
+
+/// One report of a sync, with its options.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// Report id or display name.
+    pub report: Spanned<String>,
+    /// First day on the first run (overrides `defaults.start`).
+    pub start: Option<Spanned<String>>,
+    pub lookback_days: Option<u32>,
+    pub conversion_type: Option<Spanned<String>>,
+    pub offer_id: Option<Spanned<u32>>,
+    pub advertiser_id: Option<Spanned<u32>>,
+    pub affiliate_name: Option<String>,
+    pub search: Option<String>,
+    pub offer_name: Option<String>,
+    pub advertiser_name: Option<String>,
+    /// Rows per page for paged reports.
+    pub page_size: Option<u32>,
+}
+
+/// A config error, with the line it is on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct ConfigError {
+    pub file: String,
+    pub message: String,
+}
+
+fn line_of(text: &str, span: std::ops::Range<usize>) -> usize {
+    text.get(..span.start)
+        .map_or(1, |before| before.matches('\n').count() + 1)
+}
+
+/// A report of the config, checked against the catalog.
+#[derive(Debug, Clone)]
+pub struct SyncReport {
+    pub report: &'static Report,
+    pub options: Options,
+    pub start: Option<NaiveDate>,
+    pub lookback_days: u32,
+    pub page_size: Option<u32>,
+}
+
+/// A parsed and checked config.
+#[derive(Debug, Clone)]
+pub struct SyncPlan {
+    pub config: SyncConfig,
+    pub timezone: chrono_tz::Tz,
+    pub window: WindowSize,
+    pub reports: Vec<SyncReport>,
+}
+
+/// Parses and checks a config file's text. Errors name the file, the line and the key.
+pub fn parse_config(file: &str, text: &str) -> Result<SyncPlan, ConfigError> {
+    let err = |message: String| ConfigError {
+        file: file.to_string(),
+        message,
+    };
+    let config: SyncConfig = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(text, s));
+        let msg = e.message().trim().to_string();
+        err(match line {
+            Some(l) => format!("line {l}: {msg}"),
+            None => msg,
+        })
+    })?;
+    let at = |span: std::ops::Range<usize>, key: &str, message: String| {
+        err(format!("line {}: `{key}`: {message}", line_of(text, span)))
+    };
+    let timezone = match &config.instance.timezone {
+        Some(tz) => cake_catalog::parse_timezone(tz.get_ref())
+            .map_err(|e| at(tz.span(), "timezone", e.to_string()))?,
+        None => chrono_tz::Tz::UTC,
+    };
+    let window = match &config.output.window {
+        Some(w) => w
+            .get_ref()
+            .parse()
+            .map_err(|e: String| at(w.span(), "window", e))?,
+        None => WindowSize::Day,
+    };
+    let default_start = match &config.defaults.start {
+        Some(s) => Some(parse_date(s.get_ref()).map_err(|e| at(s.span(), "start", e.to_string()))?),
+        None => None,
+    };
+    if config.reports.is_empty() {
+        return Err(err(
+            "no [[report]] entries: add at least one, e.g. [[report]] report = \"clicks\"".into(),
+        ));
+    }
+    let mut reports = Vec::new();
+    let mut seen = BTreeSet::new();
+    for rc in &config.reports {
+        let report =
+            find(rc.report.get_ref()).map_err(|e| at(rc.report.span(), "report", e.to_string()))?;
+        if !seen.insert(report.id) {
+            return Err(at(
+                rc.report.span(),
+                "report",
+                format!(
+                    "{} is listed twice; each report keeps one state",
+                    report.name
+                ),
+            ));
+        }
+        let mut options = Options {
+            affiliate_name: rc.affiliate_name.clone(),
+            search: rc.search.clone(),
+            offer_name: rc.offer_name.clone(),
+            advertiser_name: rc.advertiser_name.clone(),
+            ..Options::default()
+        };
+        if let Some(ct) = &rc.conversion_type {
+            options.conversion_type = Some(
+                ct.get_ref()
+                    .parse::<ConversionType>()
+                    .map_err(|e| at(ct.span(), "conversion_type", e.to_string()))?,
+            );
+        }
+        for (value, key, slot) in [
+            (&rc.offer_id, "offer_id", &mut options.offer_id),
+            (
+                &rc.advertiser_id,
+                "advertiser_id",
+                &mut options.advertiser_id,
+            ),
+        ] {
+            if let Some(v) = value {
+                *slot = Some(PositiveId::new(*v.get_ref()).ok_or_else(|| {
+                    at(
+                        v.span(),
+                        key,
+                        "ids are positive whole numbers such as 123".into(),
+                    )
+                })?);
+            }
+        }
+        // Options the report does not take are refused here, before anything runs.
+        for (menu, flag) in options.chosen() {
+            if !report.takes(menu) {
+                return Err(at(
+                    rc.report.span(),
+                    flag.trim_start_matches("--"),
+                    format!("{} does not take this option", report.name),
+                ));
+            }
+        }
+        let start = match &rc.start {
+            Some(s) => {
+                Some(parse_date(s.get_ref()).map_err(|e| at(s.span(), "start", e.to_string()))?)
+            }
+            None => default_start,
+        };
+        if report.is_dated() && start.is_none() {
+            return Err(at(
+                rc.report.span(),
+                "start",
+                format!(
+                    "{} is dated: give `start = \"YYYY-MM-DD\"` (the first day of the first run) here or in [defaults]",
+                    report.name
+                ),
+            ));
+        }
+        reports.push(SyncReport {
+            report,
+            options,
+            start,
+            lookback_days: rc.lookback_days.unwrap_or(config.defaults.lookback_days),
+            page_size: rc.page_size,
+        });
+    }
+    Ok(SyncPlan {
+        config,
+        timezone,
+        window,
+        reports,
+    })
+}
+
+/// What a report's state records.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportState {
+    pub report: String,
+    /// Last day committed without a gap since the first run (dated range reports).
+    pub committed_through: Option<NaiveDate>,
+    /// Where the next change feed starts, before the lookback (Conversion Changes).
+    pub changes_since: Option<NaiveDate>,
+    /// When the last successful run finished (UTC, RFC 3339).
+    pub last_run: Option<String>,
+    pub connector_version: String,
+}
+
+/// Path of a report's state document in the output location.
+pub fn state_path(report: &Report) -> String {
+    format!("_state/{}.json", report.id)
+}
+
+async fn read_state(sink: &Sink, report: &Report) -> Result<Option<ReportState>, PipelineError> {
+    let bytes = sink
+        .get_document(&state_path(report))
+        .await
+        .map_err(|e| PipelineError::Output(e.to_string()))?;
+    match bytes {
+        None => Ok(None),
+        Some(b) => serde_json::from_slice(&b).map(Some).map_err(|e| {
+            PipelineError::Output(format!(
+                "the state {} is not valid ({e}); delete it or run with --full-refresh",
+                state_path(report)
+            ))
+        }),
+    }
+}
+
+async fn write_state(
+    sink: &Sink,
+    state: &ReportState,
+    report: &Report,
+) -> Result<(), PipelineError> {
+    let bytes = serde_json::to_vec_pretty(state)
+        .map_err(|e| PipelineError::Output(format!("cannot encode state: {e}")))?;
+    sink.put_document(&state_path(report), bytes)
+        .await
+        .map_err(|e| PipelineError::Output(e.to_string()))
+}
+
+/// What one report of a sync did.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncedReport {
+    pub pull: PullSummary,
+    /// The days or cursor this run covered, for people.
+    pub covered: String,
+    pub state: ReportState,
+}
+
+/// Runs every report of `plan`, one after another. Stops at the first failure, after saving
+/// the state of what was committed.
+pub async fn sync(
+    client: &Client,
+    sink: &Sink,
+    plan: &SyncPlan,
+    full_refresh: bool,
+    now: chrono::DateTime<chrono::Utc>,
+    options: &PullOptions,
+) -> Result<Vec<SyncedReport>, PipelineError> {
+    let mut out = Vec::new();
+    for sr in &plan.reports {
+        out.push(sync_report(client, sink, plan, sr, full_refresh, now, options).await?);
+    }
+    Ok(out)
+}
+
+async fn sync_report(
+    client: &Client,
+    sink: &Sink,
+    plan: &SyncPlan,
+    sr: &SyncReport,
+    full_refresh: bool,
+    now: chrono::DateTime<chrono::Utc>,
+    options: &PullOptions,
+) -> Result<SyncedReport, PipelineError> {
+    let report = sr.report;
+    let mut ctx = Context::new(now);
+    ctx.timezone = plan.timezone;
+    ctx.window = plan.window;
+    ctx.page_size = sr.page_size;
+    let today = ctx.today();
+    let previous = if full_refresh {
+        None
+    } else {
+        read_state(sink, report).await?
+    };
+    let lookback = |d: NaiveDate| d.checked_sub_days(Days::new(u64::from(sr.lookback_days)));
+    let mut options_for_run = sr.options.clone();
+    let covered;
+    match report.dates {
+        DateSemantics::None => covered = "snapshot".to_string(),
+        DateSemantics::Range { .. } => {
+            let first = sr.start.unwrap_or(today);
+            let start = previous
+                .as_ref()
+                .and_then(|s| s.committed_through)
+                .and_then(lookback)
+                .map_or(first, |d| d.max(first))
+                .min(today);
+            options_for_run.start = Some(start);
+            options_for_run.end = Some(today);
+            covered = format!("{start} to {today}");
+        }
+        DateSemantics::ChangesSince => {
+            let first = sr.start.unwrap_or(today);
+            let since = previous
+                .as_ref()
+                .and_then(|s| s.changes_since)
+                .and_then(lookback)
+                .map_or(first, |d| d.max(first))
+                .min(today);
+            options_for_run.date = Some(since);
+            covered = format!("changes since {since}");
+        }
+    }
+    let run_plan = plan_for(report, &options_for_run, &ctx)?;
+    let committed: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let record = |w: &WindowSummary| {
+        if let Some(s) = &w.start {
+            committed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(s.clone());
+        }
+    };
+    let result = pull(client, &run_plan, sink, options, &record).await;
+    // State follows the data: the days committed without a gap from the run's first window.
+    let committed = committed.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut state = previous.unwrap_or_else(|| ReportState {
+        report: report.id.to_string(),
+        ..ReportState::default()
+    });
+    state.report = report.id.to_string();
+    state.connector_version = env!("CARGO_PKG_VERSION").to_string();
+    match report.dates {
+        DateSemantics::Range { .. } => {
+            let mut through = None;
+            for req in &run_plan.requests {
+                match req.window {
+                    Some(w) if committed.contains(&w.start().to_string()) => {
+                        through = Some(w.last_day())
+                    }
+                    _ => break,
+                }
+            }
+            if let Some(t) = through {
+                state.committed_through = Some(state.committed_through.map_or(t, |c| c.max(t)));
+            }
+        }
+        DateSemantics::ChangesSince => {
+            if result.is_ok() {
+                state.changes_since = Some(today);
+            }
+        }
+        DateSemantics::None => {}
+    }
+    if result.is_ok() {
+        state.last_run = Some(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    }
+    if result.is_ok() || !committed.is_empty() {
+        write_state(sink, &state, report).await?;
+    }
+    let pull = result?;
+    Ok(SyncedReport {
+        pull,
+        covered,
+        state,
+    })
+}
+
+fn plan_for(
+    report: &'static Report,
+    options: &Options,
+    ctx: &Context,
+) -> Result<cake_catalog::Plan, PipelineError> {
+    plan(report, options, ctx).map_err(|e| PipelineError::Config(format!("{}: {e}", report.name)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<SyncPlan, String> {
+        parse_config("cake.toml", text).map_err(|e| e.to_string())
+    }
+
+    const BASE: &str = "[instance]\ndomain = \"mycompany\"\n[output]\nlocation = \"./lake\"\n";
+
+    #[test]
+    fn a_good_config() {
+        let p = parse(&format!(
+            "{BASE}[defaults]\nstart = \"2024-01-01\"\n[[report]]\nreport = \"clicks\"\noffer_id = 12\n[[report]]\nreport = \"Offers\"\n"
+        ))
+        .unwrap();
+        assert_eq!(p.reports.len(), 2);
+        assert_eq!(p.reports[0].options.offer_id.map(|i| i.get()), Some(12));
+        assert_eq!(p.reports[0].lookback_days, 7);
+    }
+
+    #[test]
+    fn errors_name_the_line_and_the_key() {
+        let cases = [
+            (
+                format!(
+                    "{BASE}[[report]]\nreport = \"clicks\"\nstart = \"2024-01-01\"\nofer_id = 3\n"
+                ),
+                "line 8",
+            ),
+            (
+                format!("{BASE}[[report]]\nreport = \"clikcs\"\n"),
+                "line 6: `report`: unknown report `clikcs` (did you mean clicks?)",
+            ),
+            (
+                format!("{BASE}[[report]]\nreport = \"clicks\"\nstart = 2024\n"),
+                "line 7",
+            ),
+            (
+                format!("{BASE}[[report]]\nreport = \"clicks\"\n"),
+                "line 6: `start`",
+            ),
+            (
+                format!("{BASE}[[report]]\nreport = \"offers\"\nsearch = \"x\"\n"),
+                "`search`: Offers does not take this option",
+            ),
+            (
+                format!(
+                    "{BASE}[defaults]\nstart = \"2024-02-30\"\n[[report]]\nreport = \"offers\"\n"
+                ),
+                "line 6: `start`: invalid date",
+            ),
+            ("[instance]\ndomain = 3\n".to_string(), "line 2"),
+        ];
+        for (text, expected) in cases {
+            let e = parse(&text).unwrap_err();
+            assert!(e.contains(expected), "expected `{expected}` in `{e}`");
+            assert!(e.starts_with("cake.toml: "), "{e}");
+        }
+    }
+}

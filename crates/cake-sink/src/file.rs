@@ -1,0 +1,266 @@
+//! One local Parquet file, written atomically.
+
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use parquet::arrow::arrow_writer::ArrowWriterOptions;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+use crate::spill::SpillFactory;
+
+/// How a Parquet file is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// Key/value metadata stored in the file footer (report id, versions, sources...).
+    pub metadata: Vec<(String, String)>,
+    /// Most rows in one row group (default 1,048,576).
+    pub max_row_group_rows: usize,
+    /// Most encoded bytes in one row group (default 128 MiB).
+    pub max_row_group_bytes: usize,
+    /// zstd level (default 3).
+    pub zstd_level: i32,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions {
+            metadata: Vec::new(),
+            max_row_group_rows: 1 << 20,
+            max_row_group_bytes: 16 << 20,
+            zstd_level: 3,
+        }
+    }
+}
+
+/// A finished file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInfo {
+    pub path: PathBuf,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+/// Errors of the sink. Each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("cannot write {}: {source}; check that the directory exists and is writable", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot encode Parquet for {}: {source}", path.display())]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    #[error(
+        "cannot write a batch to {}: its columns ({found}) differ from the file's ({expected})",
+        path.display()
+    )]
+    Schema {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
+    #[error("invalid output path {}: it must name a file", path.display())]
+    BadPath { path: PathBuf },
+    #[error("invalid write options: {0}")]
+    Options(String),
+    #[error("cannot use the output location `{location}`: {message}")]
+    Location { location: String, message: String },
+    #[error("object storage failed at {location}: {message}")]
+    Object { location: String, message: String },
+}
+
+/// A Parquet file being written. Nothing appears at its path until [`ParquetFile::finish`].
+pub struct ParquetFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    writer: Option<ArrowWriter<BufWriter<File>>>,
+    schema: SchemaRef,
+    rows: u64,
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Largest data page: with one page in progress per column, this bounds the memory of wide
+/// tables (150 columns hold at most ~40 MiB of pages being encoded).
+const PAGE_BYTES: usize = 256 << 10;
+
+/// Largest dictionary per column chunk. A column with more distinct bytes than this (ids,
+/// URLs, user agents) falls back to plain encoding early, which zstd compresses as well and
+/// which costs less time and memory than a large dictionary.
+const DICTIONARY_BYTES: usize = 64 << 10;
+
+impl ParquetFile {
+    /// Starts writing `path` (zstd, statistics on, bounded row groups, `options.metadata` in
+    /// the footer). The data goes to a temporary file in the same directory.
+    pub fn create(
+        path: impl AsRef<Path>,
+        schema: SchemaRef,
+        options: WriteOptions,
+    ) -> Result<ParquetFile, SinkError> {
+        let path = path.as_ref().to_path_buf();
+        let name = path
+            .file_name()
+            .ok_or_else(|| SinkError::BadPath { path: path.clone() })?
+            .to_string_lossy()
+            .into_owned();
+        if options.max_row_group_rows == 0 || options.max_row_group_bytes == 0 {
+            return Err(SinkError::Options(
+                "row group limits must be greater than zero".into(),
+            ));
+        }
+        let level = ZstdLevel::try_new(options.zstd_level)
+            .map_err(|e| SinkError::Options(format!("zstd level {}: {e}", options.zstd_level)))?;
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tmp = path.with_file_name(format!(".{name}.{}-{n}.tmp", std::process::id()));
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|source| SinkError::Io {
+                path: tmp.clone(),
+                source,
+            })?;
+        let metadata: Vec<KeyValue> = options
+            .metadata
+            .into_iter()
+            .map(|(k, v)| KeyValue::new(k, v))
+            .collect();
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(level))
+            .set_statistics_enabled(EnabledStatistics::Page)
+            .set_max_row_group_row_count(Some(options.max_row_group_rows))
+            .set_max_row_group_bytes(Some(options.max_row_group_bytes))
+            .set_data_page_size_limit(PAGE_BYTES)
+            .set_dictionary_page_size_limit(DICTIONARY_BYTES)
+            .set_key_value_metadata((!metadata.is_empty()).then_some(metadata))
+            .build();
+        let mut out = ParquetFile {
+            path,
+            tmp,
+            writer: None,
+            schema: schema.clone(),
+            rows: 0,
+        };
+        // From here on, dropping `out` removes the temporary file.
+        let dir = match out.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let writer_options = ArrowWriterOptions::new()
+            .with_properties(props)
+            .with_page_store_factory(Arc::new(SpillFactory { dir }));
+        let writer = ArrowWriter::try_new_with_options(
+            BufWriter::with_capacity(1 << 20, file),
+            schema,
+            writer_options,
+        )
+        .map_err(|source| SinkError::Parquet {
+            path: out.path.clone(),
+            source,
+        })?;
+        out.writer = Some(writer);
+        Ok(out)
+    }
+
+    /// The final path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Appends a batch (its schema must be the file's).
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
+        if batch.schema().fields() != self.schema.fields() {
+            let names = |s: &arrow_schema::Schema| {
+                s.fields()
+                    .iter()
+                    .map(|f| format!("{} {}", f.name(), f.data_type()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(SinkError::Schema {
+                path: self.path.clone(),
+                expected: names(&self.schema),
+                found: names(&batch.schema()),
+            });
+        }
+        let writer = self.writer.as_mut().ok_or_else(|| SinkError::BadPath {
+            path: self.path.clone(),
+        })?;
+        writer.write(batch).map_err(|source| SinkError::Parquet {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    /// Completes the file: footer, fsync, rename over the final path, fsync of the directory.
+    pub fn finish(mut self) -> Result<FileInfo, SinkError> {
+        let writer = self.writer.take().ok_or_else(|| SinkError::BadPath {
+            path: self.path.clone(),
+        })?;
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| SinkError::Io { path, source }
+        };
+        let buffered = writer.into_inner().map_err(|source| SinkError::Parquet {
+            path: self.path.clone(),
+            source,
+        })?;
+        let file = buffered.into_inner().map_err(|e| SinkError::Io {
+            path: self.tmp.clone(),
+            source: e.into_error(),
+        })?;
+        file.sync_all().map_err(io(&self.tmp))?;
+        let bytes = file.metadata().map_err(io(&self.tmp))?.len();
+        drop(file);
+        fs::rename(&self.tmp, &self.path).map_err(io(&self.path))?;
+        sync_dir(&self.path).map_err(io(&self.path))?;
+        Ok(FileInfo {
+            path: std::mem::take(&mut self.path),
+            rows: self.rows,
+            bytes,
+        })
+    }
+}
+
+impl Drop for ParquetFile {
+    fn drop(&mut self) {
+        // Unfinished (or failed while finishing): the temporary file goes. After a successful
+        // rename it no longer exists and this does nothing.
+        self.writer = None;
+        let _ = fs::remove_file(&self.tmp);
+    }
+}
+
+#[cfg(unix)]
+fn sync_dir(path: &Path) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_path: &Path) -> std::io::Result<()> {
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! `cargo xtask bench transport`: N pages with L ms of injected latency at concurrency C, from
+//! the sandbox on loopback. Prints the wall time against the ideal N·L/C and their ratio (the
+//! target is at most 1.25 plus the time spent reading bodies).
+
+use std::time::{Duration, Instant};
+
+use cake_catalog::{find, plan, Context, Options};
+use cake_sandbox::{Faults, Sandbox, SandboxConfig};
+use cake_transport::{
+    ApiKey, BodyError, Client, ClientOptions, HandlerFactory, Instance, PageHandler, PageOutcome,
+    PageRequest, TransportError,
+};
+
+/// Counts row elements and reads `row_count`; no value decoding.
+struct Count {
+    body: Vec<u8>,
+}
+
+impl PageHandler for Count {
+    type Output = u64;
+
+    fn feed(&mut self, chunk: &[u8]) -> Result<(), BodyError> {
+        self.body.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    fn finish(self) -> Result<PageOutcome<u64>, BodyError> {
+        let text = String::from_utf8_lossy(&self.body);
+        let rows = text.matches("<click>").count() as u64;
+        let row_count = text
+            .split("<row_count>")
+            .nth(1)
+            .and_then(|t| t.split('<').next())
+            .and_then(|v| v.parse().ok());
+        Ok(PageOutcome {
+            rows,
+            row_count,
+            output: rows,
+        })
+    }
+}
+
+struct Counter;
+
+impl HandlerFactory for Counter {
+    type Handler = Count;
+    fn handler(&self, _: &PageRequest) -> Count {
+        Count { body: Vec::new() }
+    }
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let pages: u32 = env_or("BENCH_PAGES", 48);
+    let latency_ms: u64 = env_or("BENCH_LATENCY_MS", 100);
+    let page_size: u32 = 100;
+    let today: chrono::NaiveDate = "2024-03-15".parse().expect("a date");
+    let sandbox = Sandbox::start(SandboxConfig {
+        seed: 1,
+        api_key: "bench-key".into(),
+        rows_per_day: pages * page_size,
+        port: 0,
+        today,
+        faults: Faults {
+            latency: Duration::from_millis(latency_ms),
+            ..Faults::default()
+        },
+    })
+    .await
+    .expect("the sandbox starts");
+    let now = format!("{today}T12:00:00Z").parse().expect("an instant");
+    let mut ctx = Context::new(now);
+    ctx.page_size = Some(page_size);
+    let options = Options {
+        past_days: Some("1".parse().expect("a day count")),
+        ..Options::default()
+    };
+    let plan = plan(find("clicks").expect("clicks"), &options, &ctx).expect("a plan");
+    println!(
+        "{pages} pages of {page_size} clicks, {latency_ms} ms latency per request, sandbox on loopback"
+    );
+    println!(
+        "{:>11} {:>9} {:>9} {:>7} {:>8}",
+        "concurrency", "wall ms", "ideal ms", "ratio", "rows"
+    );
+    for concurrency in [1usize, 2, 4, 8] {
+        let client = Client::new(
+            Instance::parse(&sandbox.url(), false).expect("loopback URL"),
+            ApiKey::new("bench-key").expect("a key"),
+            ClientOptions {
+                concurrency,
+                ..ClientOptions::default()
+            },
+        )
+        .expect("a client");
+        let started = Instant::now();
+        let mut rows = 0;
+        client
+            .fetch_window(&plan, &plan.requests[0], &Counter, |n| {
+                rows += n;
+                Ok::<(), TransportError>(())
+            })
+            .await
+            .expect("the window");
+        let wall = started.elapsed();
+        // The first page runs alone (it tells how many pages there are); the rest run C at a time.
+        let ideal =
+            Duration::from_millis(latency_ms) * (1 + (pages - 1).div_ceil(concurrency as u32));
+        let naive = Duration::from_millis(latency_ms) * pages / concurrency as u32;
+        println!(
+            "{:>11} {:>9} {:>9} {:>7.3} {:>8}   (N·L/C = {} ms)",
+            concurrency,
+            wall.as_millis(),
+            ideal.as_millis(),
+            wall.as_secs_f64() / naive.as_secs_f64(),
+            rows,
+            naive.as_millis()
+        );
+    }
+    sandbox.shutdown().await;
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
