@@ -94,6 +94,16 @@ pub fn code_for(error: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<TransportError>() {
             return code_for_kind(PipelineError::Transport(e.clone()).kind());
         }
+        if let Some(e) = cause.downcast_ref::<cake_arrow::DecodeError>() {
+            use cake_arrow::ErrorKind as K;
+            return match e.kind() {
+                K::Authentication => AUTHENTICATION,
+                K::Throttled => UNAVAILABLE,
+                K::Request => REJECTED,
+                K::Malformed | K::Value | K::Drift => NOT_CAKE,
+                K::Io => FAILURE,
+            };
+        }
     }
     FAILURE
 }

@@ -301,7 +301,7 @@ impl RawWriter {
     }
 }
 
-/// `bytes` with every secret replaced by `<redacted>`.
+/// `bytes` with every secret replaced by `[redacted]` (no markup, so the XML stays well-formed).
 fn scrub(bytes: &[u8], secrets: &[String]) -> Vec<u8> {
     let mut out = bytes.to_vec();
     for s in secrets.iter().filter(|s| !s.is_empty()) {
@@ -310,7 +310,7 @@ fn scrub(bytes: &[u8], secrets: &[String]) -> Vec<u8> {
         let mut i = 0;
         while i < out.len() {
             if out[i..].starts_with(needle) {
-                result.extend_from_slice(b"<redacted>");
+                result.extend_from_slice(b"[redacted]");
                 i += needle.len();
             } else {
                 result.push(out[i]);
@@ -344,6 +344,6 @@ mod tests {
             &mut text,
         )
         .unwrap();
-        assert_eq!(text, "<a><redacted></a><b><redacted></b>");
+        assert_eq!(text, "<a>[redacted]</a><b>[redacted]</b>");
     }
 }

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -89,11 +89,20 @@ fn convert_one(
             input.display()
         )
     })?;
-    let reader = BufReader::with_capacity(READ_BUFFER, file);
-    decode_reader(report, options, reader, |batch| {
-        out.write(&batch).map_err(anyhow::Error::from)
-    })
-    .with_context(|| format!("{} was not converted", input.display()))
+    let mut reader = BufReader::with_capacity(READ_BUFFER, file);
+    // Raw responses kept by `pull --keep-raw` are gzip'd: recognised by their magic bytes.
+    let gzip = reader
+        .fill_buf()
+        .map(|head| head.starts_with(&[0x1f, 0x8b]))
+        .with_context(|| format!("cannot read {}", input.display()))?;
+    let mut write = |batch| out.write(&batch).map_err(anyhow::Error::from);
+    let result = if gzip {
+        let unzipped = BufReader::with_capacity(READ_BUFFER, flate2::bufread::GzDecoder::new(reader));
+        decode_reader(report, options, unzipped, &mut write)
+    } else {
+        decode_reader(report, options, reader, &mut write)
+    };
+    result.with_context(|| format!("{} was not converted", input.display()))
 }
 
 fn write_options(metadata: Vec<(String, String)>) -> WriteOptions {
@@ -127,10 +136,23 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_else(|| p.display().to_string())
 }
 
+/// The input's name without `.gz` and `.xml` (`page-00001.xml.gz` gives `page-00001`).
 fn stem(p: &Path) -> String {
-    p.file_stem()
+    let name = p
+        .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "response".into())
+        .unwrap_or_else(|| "response".into());
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    let name = name
+        .strip_suffix(".xml")
+        .or_else(|| name.strip_suffix(".txt"))
+        .or_else(|| name.strip_suffix(".html"))
+        .unwrap_or(name);
+    if name.is_empty() {
+        "response".into()
+    } else {
+        name.to_string()
+    }
 }
 
 enum OutputPlan {
