@@ -464,6 +464,10 @@ fn check_spec(spec: &Spec, file_stem: &str) -> Result<()> {
             "column name `{name}` must be lowercase snake_case"
         );
         ensure!(names.insert(name), "duplicate column `{name}`");
+        ensure!(
+            name != "date",
+            "column name `date` is the output's hive partition column; name the column after what the date is (`summary_date`)"
+        );
         let segs: Vec<&str> = c.path.split('/').collect();
         for s in &segs {
             ensure!(

@@ -328,6 +328,24 @@ impl Decoder {
                 Ok(())
             };
         }
+        if self.pending.len() > self.options.max_text_bytes && self.retry_len > 0 {
+            // A parse deferred by the doubling rule above may hold the end of the cut event
+            // already: the event, not the buffer, must be over the limit to be refused.
+            if let Some(i) = memchr::memrchr(b'>', &self.pending) {
+                let end = i + 1;
+                let pending = std::mem::take(&mut self.pending);
+                let result = self.parse_window(&pending[..end], false);
+                self.pending = pending;
+                let used = result?;
+                self.pending.drain(..used);
+                self.consumed += used as u64;
+                self.retry_len = if used < end {
+                    2 * self.pending.len()
+                } else {
+                    0
+                };
+            }
+        }
         if self.pending.len() > self.options.max_text_bytes {
             // Whitespace between elements is dropped unread, however long.
             if !self.keeps_text() && self.pending.iter().all(|&b| is_xml_space(b)) {

@@ -4614,7 +4614,7 @@ pub static DAILY_SUMMARY: Report = Report {
         skip: &[],
     },
     columns: &[
-        Column::new("date", &["date"], ColumnType::Date, false),
+        Column::new("summary_date", &["date"], ColumnType::Date, false),
         Column::new("views", &["views"], ColumnType::Int64, true),
         Column::new("clicks", &["clicks"], ColumnType::Int64, true),
         Column::new(
@@ -4702,8 +4702,8 @@ pub static DAILY_SUMMARY: Report = Report {
             true,
         ),
     ],
-    primary_key: &["date"],
-    date_field: Some("date"),
+    primary_key: &["summary_date"],
+    date_field: Some("summary_date"),
     cursor_field: None,
 };
 

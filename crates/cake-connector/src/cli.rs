@@ -168,6 +168,20 @@ pub struct ConnectionArgs {
     /// Seconds without a byte before a response is abandoned (and retried).
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     pub idle_timeout: u64,
+    #[command(flatten)]
+    pub retry: RetryArgs,
+}
+
+/// How transient failures (throttling, HTTP 5xx, broken bodies) are retried.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct RetryArgs {
+    /// Retries of a request that failed transiently, after the first attempt (0: none).
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub retries: u32,
+    /// Backoff before the first retry, in milliseconds: a random wait up to this, doubling
+    /// per retry (at most 60 s).
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    pub retry_base_ms: u64,
 }
 
 /// Where and how the Parquet output is written.
@@ -209,6 +223,8 @@ pub struct SyncArgs {
     /// Write rows, bytes, requests, retries and time per report and window as JSON here.
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub retry: RetryArgs,
 }
 
 #[derive(Debug, Args)]

@@ -82,6 +82,20 @@ fn code_for_kind(kind: FailureKind) -> u8 {
     }
 }
 
+/// What to do next, for the classes whose message comes from deep below (the last attempt's
+/// error) and cannot say it.
+pub fn hint(code: u8) -> Option<&'static str> {
+    match code {
+        UNAVAILABLE => Some(
+            "Cake kept throttling or failing until the retries ran out. Windows committed before \
+             the failure are complete and the failed ones were left as they were: run the same \
+             command again later, with fewer requests at once or more retries (pull and sync: \
+             --concurrency, --retries, --retry-base-ms).",
+        ),
+        _ => None,
+    }
+}
+
 /// The exit code for an error: the most specific class found in its chain.
 pub fn code_for(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {

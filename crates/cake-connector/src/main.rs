@@ -24,6 +24,16 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn main() -> ExitCode {
     logging::init();
     let cli = cli::Cli::parse();
+    // The key is registered before anything can echo it (a key pasted into --domain, say).
+    let key = match &cli.command {
+        cli::Command::Pull(a) => a.connection.api_key.as_deref(),
+        cli::Command::Check(a) => Some(a.api_key.as_str()),
+        cli::Command::Sync(a) => a.api_key.as_deref(),
+        _ => None,
+    };
+    if let Some(key) = key {
+        logging::add_secret(key);
+    }
     let result = match &cli.command {
         cli::Command::Reports(a) => commands::catalog::reports(a),
         cli::Command::Describe(a) => commands::catalog::describe(a),
@@ -43,7 +53,11 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: {}", logging::redact(&format!("{e:#}")));
-            ExitCode::from(exit::code_for(&e))
+            let code = exit::code_for(&e);
+            if let Some(hint) = exit::hint(code) {
+                eprintln!("hint: {hint}");
+            }
+            ExitCode::from(code)
         }
     }
 }

@@ -9,7 +9,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 pub struct Reporter {
     bars: Option<MultiProgress>,
-    per_report: Mutex<HashMap<String, ProgressBar>>,
+    /// Each report's bar and the rows decoded so far.
+    per_report: Mutex<HashMap<String, (ProgressBar, u64)>>,
 }
 
 impl Reporter {
@@ -34,26 +35,21 @@ impl Progress for Reporter {
             self.per_report
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert(report.to_string(), bar);
+                .insert(report.to_string(), (bar, 0));
         } else {
             eprintln!("{report}: {windows} window(s) to pull");
         }
     }
 
     fn page(&self, report: &str, rows: u64, _bytes: u64) {
-        if let Some(bar) = self
+        if let Some((bar, total)) = self
             .per_report
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(report)
+            .get_mut(report)
         {
-            let total = bar
-                .message()
-                .split(' ')
-                .next()
-                .and_then(|n| n.parse::<u64>().ok())
-                .unwrap_or(0);
-            bar.set_message(format!("{} rows", total + rows));
+            *total += rows;
+            bar.set_message(format!("{total} rows"));
         }
     }
 
@@ -64,7 +60,7 @@ impl Progress for Reporter {
             .unwrap_or_else(|p| p.into_inner())
             .get(report)
         {
-            Some(bar) => bar.inc(1),
+            Some((bar, _)) => bar.inc(1),
             None => eprintln!(
                 "{report}: committed {} ({} rows, {} pages, {} requests, {} retries, {:.1} s)",
                 w.path, w.rows, w.pages, w.requests, w.retries, w.seconds
@@ -78,7 +74,7 @@ impl Progress for Reporter {
 
 impl Drop for Reporter {
     fn drop(&mut self) {
-        for bar in self
+        for (bar, _) in self
             .per_report
             .lock()
             .unwrap_or_else(|p| p.into_inner())

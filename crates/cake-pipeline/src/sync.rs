@@ -119,6 +119,16 @@ fn line_of(text: &str, span: std::ops::Range<usize>) -> usize {
         .map_or(1, |before| before.matches('\n').count() + 1)
 }
 
+/// The key of the `key = value` line that holds byte `at`, if that line is one.
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let start = text.get(..at)?.rfind('\n').map_or(0, |i| i + 1);
+    let line = text.get(start..)?.lines().next()?;
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim();
+    let plain = !key.is_empty() && !key.starts_with(['[', '#', '"', '\'']);
+    plain.then(|| key.to_string())
+}
+
 /// A report of the config, checked against the catalog.
 #[derive(Debug, Clone)]
 pub struct SyncReport {
@@ -145,10 +155,18 @@ pub fn parse_config(file: &str, text: &str) -> Result<SyncPlan, ConfigError> {
         message,
     };
     let config: SyncConfig = toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|s| line_of(text, s));
         let msg = e.message().trim().to_string();
-        err(match line {
-            Some(l) => format!("line {l}: {msg}"),
+        err(match e.span() {
+            Some(span) => {
+                let line = line_of(text, span.clone());
+                // A wrong type or value is reported at the value: name its key too.
+                match key_at(text, span.start) {
+                    Some(key) if !msg.contains(&format!("`{key}`")) => {
+                        format!("line {line}: `{key}`: {msg}")
+                    }
+                    _ => format!("line {line}: {msg}"),
+                }
+            }
             None => msg,
         })
     })?;
@@ -501,7 +519,14 @@ mod tests {
                 ),
                 "line 6: `start`: invalid date",
             ),
-            ("[instance]\ndomain = 3\n".to_string(), "line 2"),
+            (
+                "[instance]\ndomain = 3\n".to_string(),
+                "line 2: `domain`: invalid type",
+            ),
+            (
+                format!("{BASE}[[report]]\nreport = \"offers\"\npage_size = \"ten\"\n"),
+                "line 7: `page_size`: invalid type",
+            ),
         ];
         for (text, expected) in cases {
             let e = parse(&text).unwrap_err();

@@ -23,7 +23,7 @@ pub struct WriteOptions {
     pub metadata: Vec<(String, String)>,
     /// Most rows in one row group (default 1,048,576).
     pub max_row_group_rows: usize,
-    /// Most encoded bytes in one row group (default 128 MiB).
+    /// Most encoded bytes in one row group (default 16 MiB).
     pub max_row_group_bytes: usize,
     /// zstd level (default 3).
     pub zstd_level: i32,
@@ -80,6 +80,10 @@ pub enum SinkError {
     Location { location: String, message: String },
     #[error("object storage failed at {location}: {message}")]
     Object { location: String, message: String },
+    #[error("cannot read the Parquet file {name}: {message}")]
+    Read { name: String, message: String },
+    #[error("{location} does not match its manifest: {message}; pull that partition again to replace it")]
+    Mismatch { location: String, message: String },
 }
 
 /// A Parquet file being written. Nothing appears at its path until [`ParquetFile::finish`].

@@ -16,6 +16,7 @@
 
 mod file;
 mod partition;
+mod read;
 mod spill;
 mod store;
 
@@ -23,4 +24,5 @@ pub use file::{FileInfo, ParquetFile, SinkError, WriteOptions};
 pub use partition::{
     Committed, Manifest, ManifestFile, PartitionWriter, Sink, SinkOptions, WriteMode, MANIFEST,
 };
-pub use store::Store;
+pub use read::{read_parquet, ParquetContents};
+pub use store::{Store, StoreOptions};

@@ -7,11 +7,12 @@
 //!   with one atomic `renameat2(RENAME_EXCHANGE)` (Linux; elsewhere two renames), so a reader
 //!   sees either the old partition or the new one, never a mix, and the old files go only after
 //!   the new ones are complete;
-//! - on object storage, each file is one atomic PUT (or completed multipart upload) under a
-//!   stable name (`part-00000.parquet`, ...), files the new version no longer has are deleted
-//!   afterwards, and the manifest comes last. A partition of one file (the common case) is
-//!   replaced atomically; with several files a reader listing during the commit can see old
-//!   and new files together. Readers that go through the manifest never do.
+//! - on object storage, a replace first deletes the old manifest, then puts each file with one
+//!   atomic PUT (or completed multipart upload) under a stable name (`part-00000.parquet`,
+//!   ...), deletes the files the new version no longer has, and writes the manifest last. A
+//!   partition of one file (the common case) is replaced atomically for every reader; with
+//!   several files a reader listing during the commit can see old and new files together.
+//!   Readers that require `_SUCCESS` never do: it is absent while the partition changes.
 //!
 //! Every committed partition holds `_SUCCESS`, written last: a JSON manifest of its files
 //! (name, rows, bytes, SHA-256). Names starting with `_` or `.` are ignored by Spark, Trino,
@@ -114,17 +115,26 @@ static FILES: AtomicU64 = AtomicU64::new(0);
 const STAGING: &str = "_staging";
 
 impl Sink {
-    /// Opens `location` (a directory, or `s3://bucket/prefix`). Staging directories left by
-    /// runs that were killed are removed: one writer per location at a time.
+    /// Opens `location` (a directory, or `s3://bucket/prefix`; see [`Store::open`]).
     pub fn open(location: &str, options: SinkOptions) -> Result<Sink, SinkError> {
-        let store = Store::open(location)?;
+        Sink::open_store(Store::open(location)?, options)
+    }
+
+    /// Writes into an opened store (for example one opened with explicit object storage
+    /// settings by [`Store::open_with`]). Locally, staging directories left by runs that were
+    /// killed are removed; those of runs still alive (other processes writing other tables
+    /// into the same location) are left alone.
+    pub fn open_store(store: Store, options: SinkOptions) -> Result<Sink, SinkError> {
         let run_id = run_id();
         let (staging, temp) = match store.local_root() {
             Some(root) => {
                 let base = root.join(STAGING);
                 if let Ok(entries) = fs::read_dir(&base) {
                     for e in entries.flatten() {
-                        let _ = fs::remove_dir_all(e.path());
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        if !run_is_alive(&name) {
+                            let _ = fs::remove_dir_all(e.path());
+                        }
                     }
                 }
                 let dir = base.join(&run_id);
@@ -192,8 +202,8 @@ impl Sink {
             Some(p) => format!("{table}/{p}"),
             None => table.to_string(),
         };
-        let n = FILES.fetch_add(1, Ordering::Relaxed);
-        let stage = self.staging.join(format!("p{n}"));
+        let serial = FILES.fetch_add(1, Ordering::Relaxed);
+        let stage = self.staging.join(format!("p{serial}"));
         fs::create_dir_all(&stage).map_err(|source| SinkError::Io {
             path: stage.clone(),
             source,
@@ -206,6 +216,7 @@ impl Sink {
             partition: partition.map(str::to_string),
             rel,
             stage,
+            serial,
             schema,
             write,
             current: None,
@@ -260,6 +271,48 @@ impl Drop for Sink {
     }
 }
 
+/// Whether the process that owns the staging directory `run` (named by [`run_id`], which
+/// ends with the process id) still runs. Names that are not run ids count as dead.
+fn run_is_alive(run: &str) -> bool {
+    let Some(pid) = run
+        .rsplit_once('-')
+        .and_then(|(_, pid)| pid.parse::<u32>().ok())
+    else {
+        return false;
+    };
+    if pid == std::process::id() {
+        return true;
+    }
+    process_is_alive(pid)
+}
+
+#[cfg(target_os = "linux")]
+fn process_is_alive(pid: u32) -> bool {
+    // A killed process that its parent has not reaped yet is a zombie: dead for this purpose.
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next())
+            .is_some_and(|state| state != 'Z' && state != 'X'),
+        Err(_) => false,
+    }
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
+fn process_is_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(not(unix))]
+fn process_is_alive(_pid: u32) -> bool {
+    false
+}
+
 fn run_id() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -279,6 +332,8 @@ pub struct PartitionWriter<'a> {
     partition: Option<String>,
     rel: String,
     stage: PathBuf,
+    /// Unique in this process: appended file names carry it with the run id.
+    serial: u64,
     schema: SchemaRef,
     write: WriteOptions,
     current: Option<ParquetFile>,
@@ -370,10 +425,11 @@ impl PartitionWriter<'_> {
                     .await?
             }
         };
-        // Appended files get this run's id in their names so they never collide.
+        // Appended files get this run's id and the writer's serial in their names, so they
+        // collide neither with other runs nor with other appends of this run.
         if mode == WriteMode::Append {
             for (i, e) in entries.iter_mut().enumerate() {
-                let name = format!("part-{}-{i:05}.parquet", self.sink.run_id);
+                let name = format!("part-{}-{}-{i:05}.parquet", self.sink.run_id, self.serial);
                 fs::rename(self.stage.join(&e.name), self.stage.join(&name)).map_err(|source| {
                     SinkError::Io {
                         path: self.stage.join(&name),
@@ -421,6 +477,11 @@ impl PartitionWriter<'_> {
             }
             (store @ Store::Object { .. }, _) => {
                 let before: BTreeSet<String> = store.list(&self.rel).await?.into_iter().collect();
+                // The old manifest goes first: while files are overwritten and deleted, the
+                // partition has no `_SUCCESS`, so readers that wait for it do not read a mix.
+                if mode == WriteMode::Replace && before.contains(MANIFEST) {
+                    store.delete(&format!("{}/{MANIFEST}", self.rel)).await?;
+                }
                 let new: Vec<&ManifestFile> =
                     manifest.files.iter().rev().take(self.files.len()).collect();
                 for f in &new {

@@ -41,12 +41,52 @@ impl std::fmt::Debug for Store {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// How [`Store::open_with`] reaches object storage. Local directories ignore it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Start from the `AWS_*` environment variables (what [`Store::open`] does). With
+    /// `false`, only `settings` count.
+    pub from_env: bool,
+    /// Settings applied on top, by `object_store`'s names (the lower-case names of the
+    /// environment variables): `aws_endpoint`, `aws_access_key_id`,
+    /// `aws_secret_access_key`, `aws_region`, `aws_session_token`, `aws_allow_http`, ...
+    pub settings: Vec<(String, String)>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            from_env: true,
+            settings: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for StoreOptions {
+    /// Names only: values may be secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("from_env", &self.from_env)
+            .field(
+                "settings",
+                &self.settings.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
 impl Store {
     /// Opens `location`: a local path (created if missing), `file://path`, or
     /// `s3://bucket/prefix`. S3 credentials, region and endpoint come from the usual
     /// `AWS_*` environment variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
     /// `AWS_REGION`, `AWS_ENDPOINT_URL` for S3-compatible servers).
     pub fn open(location: &str) -> Result<Store, SinkError> {
+        Store::open_with(location, &StoreOptions::default())
+    }
+
+    /// Opens `location` like [`Store::open`], with object storage settings given explicitly
+    /// (`options.settings`) on top of, or instead of, the `AWS_*` environment variables.
+    pub fn open_with(location: &str, options: &StoreOptions) -> Result<Store, SinkError> {
         let loc = location.trim();
         if loc.is_empty() {
             return Err(SinkError::Location {
@@ -55,7 +95,7 @@ impl Store {
             });
         }
         if let Some(rest) = loc.strip_prefix("s3://") {
-            return open_s3(loc, rest);
+            return open_s3(loc, rest, options);
         }
         if let Some((scheme, _)) = loc.split_once("://") {
             if scheme != "file" {
@@ -322,7 +362,9 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), SinkError>
     Ok(())
 }
 
-fn open_s3(location: &str, rest: &str) -> Result<Store, SinkError> {
+fn open_s3(location: &str, rest: &str, options: &StoreOptions) -> Result<Store, SinkError> {
+    use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
         return Err(SinkError::Location {
@@ -330,15 +372,35 @@ fn open_s3(location: &str, rest: &str) -> Result<Store, SinkError> {
             message: "no bucket: write s3://bucket/prefix".into(),
         });
     }
-    let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
-    // S3-compatible servers (MinIO, moto, R2...) are addressed by path, not by virtual host.
-    if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
-        builder = builder
-            .with_endpoint(endpoint.clone())
-            .with_virtual_hosted_style_request(false)
-            .with_allow_http(endpoint.starts_with("http://"));
+    let mut builder = if options.from_env {
+        AmazonS3Builder::from_env()
+    } else {
+        AmazonS3Builder::new()
+    };
+    for (name, value) in &options.settings {
+        let key: AmazonS3ConfigKey =
+            name.to_ascii_lowercase()
+                .parse()
+                .map_err(|_| SinkError::Location {
+                    location: location.to_string(),
+                    message: format!(
+                        "unknown object storage setting `{name}`; use names such as aws_endpoint, aws_access_key_id, aws_secret_access_key, aws_region"
+                    ),
+                })?;
+        builder = builder.with_config(key, value);
     }
-    if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
+    builder = builder.with_bucket_name(bucket);
+    // S3-compatible servers (MinIO, moto, R2...) are addressed by path, not by virtual host.
+    if let Some(endpoint) = builder.get_config_value(&AmazonS3ConfigKey::Endpoint) {
+        builder = builder.with_virtual_hosted_style_request(false);
+        if endpoint.starts_with("http://") {
+            builder = builder.with_allow_http(true);
+        }
+    }
+    if builder
+        .get_config_value(&AmazonS3ConfigKey::Region)
+        .is_none()
+    {
         builder = builder.with_region("us-east-1");
     }
     let store = builder.build().map_err(|e| SinkError::Location {

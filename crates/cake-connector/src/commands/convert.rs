@@ -97,7 +97,8 @@ fn convert_one(
         .with_context(|| format!("cannot read {}", input.display()))?;
     let mut write = |batch| out.write(&batch).map_err(anyhow::Error::from);
     let result = if gzip {
-        let unzipped = BufReader::with_capacity(READ_BUFFER, flate2::bufread::GzDecoder::new(reader));
+        let unzipped =
+            BufReader::with_capacity(READ_BUFFER, flate2::bufread::GzDecoder::new(reader));
         decode_reader(report, options, unzipped, &mut write)
     } else {
         decode_reader(report, options, reader, &mut write)

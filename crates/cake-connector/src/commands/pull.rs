@@ -8,7 +8,7 @@ use cake_arrow::DecoderOptions;
 use cake_catalog::{Plan, PlannedDates};
 use cake_pipeline::{pull, PullOptions, PullSummary};
 use cake_sink::{Sink, SinkOptions, WriteMode};
-use cake_transport::{ApiKey, Client, ClientOptions, Instance};
+use cake_transport::{ApiKey, Client, ClientOptions, Instance, RetryPolicy};
 
 use crate::cli::{ConnectionArgs, PullArgs};
 use crate::exit::UsageError;
@@ -74,6 +74,11 @@ pub fn client(c: &ConnectionArgs) -> Result<Client> {
             concurrency: c.concurrency.max(1),
             requests_per_minute: c.requests_per_minute,
             idle_timeout: std::time::Duration::from_secs(c.idle_timeout.max(1)),
+            retry: RetryPolicy {
+                max_attempts: c.retry.retries.saturating_add(1),
+                base_delay: std::time::Duration::from_millis(c.retry.retry_base_ms),
+                ..RetryPolicy::default()
+            },
             ..ClientOptions::default()
         },
     )?)

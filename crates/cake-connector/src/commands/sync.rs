@@ -27,6 +27,7 @@ pub fn run(args: &SyncArgs) -> Result<String> {
         concurrency: i.concurrency.unwrap_or(4),
         requests_per_minute: i.requests_per_minute,
         idle_timeout: 120,
+        retry: args.retry,
     };
     let client = super::pull::client(&connection)?;
     let sink = Sink::open(&plan.config.output.location, SinkOptions::default())

@@ -1,0 +1,410 @@
+#!/usr/bin/env python3
+"""Interoperability check: other engines read the connector's output as the catalog describes it.
+
+1. Runs `cake-connector demo` (every report from the embedded sandbox) into a temporary
+   directory, then for every report of `cake-connector reports --json`:
+   - sums the rows of its `_SUCCESS` manifests (and checks each file's size and SHA-256),
+   - reads it with pyarrow (`pyarrow.dataset`, hive partitioning) and with DuckDB
+     (`read_parquet(..., hive_partitioning = true)`),
+   - checks both row counts against the manifests (and > 0 where the demo printed rows),
+   - checks every column's type against `describe <report> --json`, with `date` as the hive
+     partition column of dated reports.
+2. Starts moto (an S3-compatible server) and a sandbox on 127.0.0.1, pulls Clicks (2 days) and
+   Offers into s3://interop/lake with the binary, reads both back with pyarrow's S3FileSystem
+   (hive partitioning) and queries them with DuckDB.
+
+Prints a table and exits non-zero on any mismatch. Needs duckdb and pyarrow (and moto_server
+for the S3 half: $CAKE_MOTO_SERVER, .venv/bin/moto_server, or PATH).
+"""
+
+import argparse
+import glob
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KEY = "interop-key-3b1f9c"
+BUCKET = "interop"
+
+# The hive partition column of dated reports, declared: pyarrow would otherwise infer it as a
+# string, which clashes with a report's own `date` column (Daily Summary has one, Date32).
+DATE_PARTITIONING = ds.partitioning(pa.schema([("date", pa.date32())]), flavor="hive")
+
+problems = []
+
+
+def problem(text):
+    problems.append(text)
+    print(f"MISMATCH: {text}", flush=True)
+
+
+def run(binary, *args, env=None):
+    out = subprocess.run(
+        [binary, *args], capture_output=True, text=True, env=env, check=False
+    )
+    if out.returncode != 0:
+        sys.exit(
+            f"`cake-connector {' '.join(args)}` failed with {out.returncode}:\n{out.stderr}"
+        )
+    return out.stdout
+
+
+def arrow_type(text):
+    """The pyarrow type of a catalog type as `describe --json` writes it."""
+    simple = {
+        "Int32": pa.int32(),
+        "Int64": pa.int64(),
+        "Utf8": pa.string(),
+        "Boolean": pa.bool_(),
+        "Date32": pa.date32(),
+        'Timestamp(µs, "UTC")': pa.timestamp("us", tz="UTC"),
+    }
+    if text in simple:
+        return simple[text]
+    m = re.fullmatch(r"Decimal128\((\d+), (\d+)\)", text)
+    if m:
+        return pa.decimal128(int(m.group(1)), int(m.group(2)))
+    m = re.fullmatch(r"List\((.+)\)", text)
+    if m:
+        return pa.list_(arrow_type(m.group(1)))
+    raise ValueError(f"unknown catalog type {text!r}")
+
+
+def duckdb_type(t):
+    """DuckDB's name for a pyarrow type."""
+    if pa.types.is_int32(t):
+        return "INTEGER"
+    if pa.types.is_int64(t):
+        return "BIGINT"
+    if pa.types.is_string(t):
+        return "VARCHAR"
+    if pa.types.is_boolean(t):
+        return "BOOLEAN"
+    if pa.types.is_date32(t):
+        return "DATE"
+    if pa.types.is_timestamp(t):
+        return "TIMESTAMP WITH TIME ZONE"
+    if pa.types.is_decimal(t):
+        return f"DECIMAL({t.precision},{t.scale})"
+    if pa.types.is_list(t):
+        return duckdb_type(t.value_type) + "[]"
+    raise ValueError(f"no DuckDB name for {t}")
+
+
+def expected_columns(describe):
+    cols = {c["name"]: arrow_type(c["type"]) for c in describe["columns"]}
+    if describe["dated"]:
+        if "date" in cols:
+            problem(f"{describe['id']}: a column named `date` clashes with the partition column")
+        cols["date"] = pa.date32()
+    return cols
+
+
+def check_types(report, engine, got, want):
+    """got, want: {column: type} (pyarrow types, or DuckDB names)."""
+    if list(got) != list(want) and set(got) != set(want):
+        missing = sorted(set(want) - set(got))
+        extra = sorted(set(got) - set(want))
+        problem(f"{report} ({engine}): columns differ; missing {missing}, extra {extra}")
+        return False
+    ok = True
+    for name, t in want.items():
+        if got[name] != t:
+            problem(f"{report} ({engine}): column {name} is {got[name]}, the catalog says {t}")
+            ok = False
+    return ok
+
+
+def manifests_local(table_dir, dated):
+    """Rows of every committed partition, checking each file against its manifest."""
+    pattern = "date=*/_SUCCESS" if dated else "_SUCCESS"
+    rows = 0
+    paths = sorted(glob.glob(os.path.join(table_dir, pattern)))
+    for path in paths:
+        with open(path, "rb") as f:
+            manifest = json.load(f)
+        rows += manifest["rows"]
+        for entry in manifest["files"]:
+            with open(os.path.join(os.path.dirname(path), entry["name"]), "rb") as f:
+                data = f.read()
+            if len(data) != entry["bytes"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+                problem(f"{path}: {entry['name']} does not match its manifest")
+    return rows, len(paths)
+
+
+def demo_rows(stdout):
+    """REPORT ROWS COLUMNS OUTPUT table printed by the demo."""
+    rows = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[1].isdigit():
+            rows[parts[0]] = int(parts[1])
+    return rows
+
+
+def check_local(binary, work, reports, describes):
+    out_dir = os.path.join(work, "demo")
+    printed = demo_rows(run(binary, "demo", "--out", out_dir))
+    con = duckdb.connect()
+    table = []
+    for r in reports:
+        rid, dated = r["id"], r["dated"]
+        describe = describes[rid]
+        table_dir = os.path.join(out_dir, rid)
+        manifest_rows, partitions = manifests_local(table_dir, dated)
+        if partitions == 0:
+            problem(f"{rid}: no committed partition under {table_dir}")
+            continue
+        if rid not in printed:
+            problem(f"{rid}: the demo did not print it")
+        elif printed[rid] != manifest_rows:
+            problem(f"{rid}: the demo printed {printed[rid]} rows, the manifests say {manifest_rows}")
+        if printed.get(rid, 0) > 0 and manifest_rows == 0:
+            problem(f"{rid}: no rows")
+
+        dataset = ds.dataset(
+            table_dir,
+            format="parquet",
+            partitioning=DATE_PARTITIONING if dated else None,
+        )
+        pa_rows = dataset.count_rows()
+        want = expected_columns(describe)
+        pa_types = check_types(rid, "pyarrow", {f.name: f.type for f in dataset.schema}, want)
+
+        # The right glob per layout: one level of partitions, or the files of a snapshot.
+        if dated:
+            pattern = os.path.join(table_dir, "*", "*.parquet")
+        else:
+            pattern = os.path.join(table_dir, "*.parquet")
+        source = f"read_parquet('{pattern}', hive_partitioning = true)"
+        duck_rows = con.sql(f"SELECT count(*) FROM {source}").fetchall()[0][0]
+        duck_cols = {row[0]: row[1] for row in con.sql(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+        duck_types = check_types(
+            rid, "duckdb", duck_cols, {k: duckdb_type(v) for k, v in want.items()}
+        )
+        for engine, n in (("pyarrow", pa_rows), ("duckdb", duck_rows)):
+            if n != manifest_rows:
+                problem(f"{rid}: {engine} reads {n} rows, the manifests say {manifest_rows}")
+        table.append(
+            (
+                rid,
+                "date=*/" if dated else "snapshot",
+                partitions,
+                manifest_rows,
+                pa_rows,
+                duck_rows,
+                "ok" if pa_types and duck_types else "MISMATCH",
+            )
+        )
+    return table
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def moto_binary():
+    candidates = [
+        os.environ.get("CAKE_MOTO_SERVER"),
+        os.path.join(ROOT, ".venv", "bin", "moto_server"),
+        shutil.which("moto_server"),
+    ]
+    for c in candidates:
+        if c and os.path.isfile(c):
+            return c
+    return None
+
+
+def wait_http(url, seconds=60):
+    deadline = time.time() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except Exception:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def check_s3(binary, describes):
+    moto = moto_binary()
+    if moto is None:
+        if os.environ.get("CI"):
+            problem("moto_server is not installed, so the S3 half cannot run")
+        else:
+            print("SKIPPED the S3 half: no moto_server (set CAKE_MOTO_SERVER or create .venv)")
+        return []
+    port = free_port()
+    procs = []
+    try:
+        procs.append(
+            subprocess.Popen(
+                [moto, "-H", "127.0.0.1", "-p", str(port)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        endpoint = f"http://127.0.0.1:{port}"
+        wait_http(endpoint + "/")
+        req = urllib.request.Request(f"{endpoint}/{BUCKET}", method="PUT")
+        urllib.request.urlopen(req, timeout=10).read()
+
+        sandbox = subprocess.Popen(
+            [binary, "sandbox", "--port", "0", "--api-key", KEY],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        procs.append(sandbox)
+        url = sandbox.stdout.readline().strip()
+        if not url.startswith("http://127.0.0.1:"):
+            problem(f"the sandbox printed {url!r} instead of its address")
+            return []
+
+        env = dict(os.environ)
+        env.update(
+            {
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_ACCESS_KEY_ID": "test",
+                "AWS_SECRET_ACCESS_KEY": "test",
+                "AWS_REGION": "us-east-1",
+                "CAKE_API_KEY": KEY,
+                "CAKE_DOMAIN": url,
+            }
+        )
+        location = f"s3://{BUCKET}/lake"
+        pulled = {}
+        for rid, extra in (("clicks", ["--past-days", "2"]), ("offers", [])):
+            stdout = run(binary, "pull", rid, *extra, "--out", location, env=env)
+            m = re.match(rf"{rid}: (\d+) rows in (\d+) window", stdout)
+            if not m:
+                problem(f"pull {rid} to S3 printed {stdout!r}")
+                continue
+            pulled[rid] = (int(m.group(1)), int(m.group(2)))
+
+        fs = pafs.S3FileSystem(
+            access_key="test",
+            secret_key="test",
+            region="us-east-1",
+            endpoint_override=f"127.0.0.1:{port}",
+            scheme="http",
+        )
+        con = duckdb.connect()
+        table = []
+        for rid, (rows, windows) in pulled.items():
+            dated = describes[rid]["dated"]
+            base = f"{BUCKET}/lake/{rid}"
+            selector = pafs.FileSelector(base, recursive=True)
+            infos = [i for i in fs.get_file_info(selector) if i.type == pafs.FileType.File]
+            names = sorted(i.path[len(base) + 1 :] for i in infos)
+            manifests = [n for n in names if n.endswith("_SUCCESS")]
+            parts = [n for n in names if n.endswith(".parquet")]
+            expected_layout = (
+                all(re.fullmatch(r"date=\d{4}-\d{2}-\d{2}/(_SUCCESS|part-\d{5}\.parquet)", n) for n in names)
+                if dated
+                else all(re.fullmatch(r"(_SUCCESS|part-\d{5}\.parquet)", n) for n in names)
+            )
+            if not expected_layout or len(manifests) != windows or not parts:
+                problem(f"{rid} on S3: unexpected layout {names}")
+            manifest_rows = 0
+            for m in manifests:
+                with fs.open_input_stream(f"{base}/{m}") as f:
+                    manifest_rows += json.load(f)["rows"]
+            if manifest_rows != rows:
+                problem(f"{rid} on S3: the pull printed {rows} rows, the manifests say {manifest_rows}")
+            dataset = ds.dataset(
+                base,
+                filesystem=fs,
+                format="parquet",
+                partitioning=DATE_PARTITIONING if dated else None,
+            )
+            pa_rows = dataset.count_rows()
+            want = expected_columns(describes[rid])
+            types_ok = check_types(
+                rid + " on S3", "pyarrow", {f.name: f.type for f in dataset.schema}, want
+            )
+            # DuckDB queries the pyarrow dataset (no network extension needed).
+            con.register("t", dataset)
+            duck_rows = con.sql("SELECT count(*) FROM t").fetchall()[0][0]
+            if dated:
+                per_day = con.sql("SELECT date, count(*) FROM t GROUP BY date ORDER BY date").fetchall()
+                if len(per_day) != windows or sum(n for _, n in per_day) != rows:
+                    problem(f"{rid} on S3: DuckDB groups {per_day}")
+            con.unregister("t")
+            for engine, n in (("pyarrow", pa_rows), ("duckdb", duck_rows)):
+                if n != rows or rows == 0:
+                    problem(f"{rid} on S3: {engine} reads {n} rows, the pull wrote {rows}")
+            table.append(
+                (
+                    f"s3:{rid}",
+                    "date=*/" if dated else "snapshot",
+                    len(manifests),
+                    manifest_rows,
+                    pa_rows,
+                    duck_rows,
+                    "ok" if types_ok else "MISMATCH",
+                )
+            )
+        return table
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bin", help="the cake-connector binary (default: build the release one)")
+    args = parser.parse_args()
+    binary = args.bin
+    if binary is None:
+        subprocess.run(
+            ["cargo", "build", "--release", "-p", "cake-connector"], cwd=ROOT, check=True
+        )
+        binary = os.path.join(ROOT, "target", "release", "cake-connector")
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+
+    reports = json.loads(run(binary, "reports", "--json"))
+    describes = {r["id"]: json.loads(run(binary, "describe", r["id"], "--json")) for r in reports}
+    work = tempfile.mkdtemp(prefix="cake-interop-")
+    try:
+        table = check_local(binary, work, reports, describes)
+        table += check_s3(binary, describes)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    header = ("REPORT", "LAYOUT", "PARTS", "MANIFEST", "PYARROW", "DUCKDB", "TYPES")
+    widths = [max(len(str(row[i])) for row in table + [header]) for i in range(len(header))]
+    for row in [header] + table:
+        print("  ".join(str(v).ljust(w) if i < 2 else str(v).rjust(w) for i, (v, w) in enumerate(zip(row, widths))))
+    print(
+        f"\n{len(table)} outputs read by pyarrow {pa.__version__} and DuckDB {duckdb.__version__}: "
+        f"{len(problems)} mismatch(es)"
+    )
+    return 1 if problems or not table else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,367 @@
+//! What the pipeline tests share: a sandbox with a fixed "today", a client for it, output
+//! locations (a local directory, or S3 on moto) listed without the sink, and readers that turn
+//! committed Parquet back into comparable rows.
+
+#![allow(dead_code)]
+
+#[path = "../../../cake-sink/tests/common/moto.rs"]
+pub mod moto;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{Array, RecordBatch};
+use cake_arrow::DecoderOptions;
+use cake_catalog::{Context, Options, Plan, PlannedRequest, Report};
+use cake_pipeline::{PullOptions, PullSummary};
+use cake_sandbox::{Faults, Sandbox, SandboxConfig};
+use cake_sink::{read_parquet, Sink, SinkOptions, Store, StoreOptions, WriteMode};
+use cake_transport::{ApiKey, Client, ClientOptions, Instance, RetryPolicy};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use moto::Moto;
+
+/// The sandbox's key: long and distinctive, so finding it anywhere in the output means a leak.
+pub const KEY: &str = "k3y-PIPELINE-test-9f2c41";
+
+/// The sandbox's "today": dated rows exist up to it and three years back.
+pub fn today() -> NaiveDate {
+    day("2024-03-10")
+}
+
+pub fn day(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+/// Noon UTC of `d`.
+pub fn noon(d: NaiveDate) -> DateTime<Utc> {
+    d.and_hms_opt(12, 0, 0).unwrap().and_utc()
+}
+
+pub fn sandbox_config(faults: Faults) -> SandboxConfig {
+    SandboxConfig {
+        seed: 11,
+        api_key: KEY.to_string(),
+        rows_per_day: 200,
+        port: 0,
+        today: today(),
+        faults,
+    }
+}
+
+pub async fn sandbox() -> Sandbox {
+    Sandbox::start(sandbox_config(Faults::default()))
+        .await
+        .unwrap()
+}
+
+pub fn client(sandbox: &Sandbox, retry: RetryPolicy) -> Client {
+    Client::new(
+        Instance::parse(&sandbox.url(), false).unwrap(),
+        ApiKey::new(KEY).unwrap(),
+        ClientOptions {
+            retry,
+            jitter_seed: Some(5),
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+pub fn report(id: &str) -> &'static Report {
+    cake_catalog::find(id).unwrap()
+}
+
+pub fn plan_at(id: &str, options: &Options, now: DateTime<Utc>, page_size: Option<u32>) -> Plan {
+    let mut ctx = Context::new(now);
+    ctx.page_size = page_size;
+    cake_catalog::plan(report(id), options, &ctx).unwrap()
+}
+
+pub fn range(start: &str, end: &str) -> Options {
+    Options {
+        start: Some(day(start)),
+        end: Some(day(end)),
+        ..Options::default()
+    }
+}
+
+pub fn pull_options(mode: WriteMode, keep_raw: bool) -> PullOptions {
+    PullOptions {
+        mode,
+        keep_raw,
+        ..PullOptions::default()
+    }
+}
+
+pub async fn pull(client: &Client, plan: &Plan, sink: &Sink, options: &PullOptions) -> PullSummary {
+    cake_pipeline::pull(client, plan, sink, options, &|_| {})
+        .await
+        .unwrap()
+}
+
+/// An output location for one test, and an independent view of what is stored there.
+pub struct Lake {
+    pub location: String,
+    options: StoreOptions,
+    kind: Kind,
+}
+
+enum Kind {
+    Local {
+        _dir: tempfile::TempDir,
+        root: PathBuf,
+    },
+    S3 {
+        moto: Arc<Moto>,
+        bucket: String,
+        prefix: String,
+    },
+}
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+impl Lake {
+    pub fn local() -> Lake {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("lake");
+        Lake {
+            location: root.display().to_string(),
+            options: StoreOptions::default(),
+            kind: Kind::Local { _dir: dir, root },
+        }
+    }
+
+    /// A prefix of a bucket on moto (the bucket is created if needed).
+    pub fn s3(moto: &Arc<Moto>, bucket: &str, prefix: &str) -> Lake {
+        if !moto.bucket_exists(bucket) {
+            moto.create_bucket(bucket);
+        }
+        Lake {
+            location: format!("s3://{bucket}/{prefix}"),
+            options: StoreOptions {
+                from_env: false,
+                settings: moto.settings(),
+            },
+            kind: Kind::S3 {
+                moto: moto.clone(),
+                bucket: bucket.to_string(),
+                prefix: prefix.to_string(),
+            },
+        }
+    }
+
+    pub fn is_local(&self) -> bool {
+        matches!(self.kind, Kind::Local { .. })
+    }
+
+    pub fn local_root(&self) -> Option<&Path> {
+        match &self.kind {
+            Kind::Local { root, .. } => Some(root),
+            Kind::S3 { .. } => None,
+        }
+    }
+
+    pub fn sink(&self) -> Sink {
+        let store = Store::open_with(&self.location, &self.options).unwrap();
+        Sink::open_store(store, SinkOptions::default()).unwrap()
+    }
+
+    /// Every stored object, relative to the location, sorted, listed without the sink
+    /// (hidden files included).
+    pub fn objects(&self) -> Vec<String> {
+        match &self.kind {
+            Kind::Local { root, .. } => {
+                let mut out = Vec::new();
+                walk(root, root, &mut out);
+                out.sort();
+                out
+            }
+            Kind::S3 {
+                moto,
+                bucket,
+                prefix,
+            } => moto
+                .keys(bucket)
+                .into_iter()
+                .filter_map(|k| k.strip_prefix(&format!("{prefix}/")).map(str::to_string))
+                .collect(),
+        }
+    }
+
+    /// Objects below `dir/`, relative to it.
+    pub fn objects_in(&self, dir: &str) -> Vec<String> {
+        self.objects()
+            .into_iter()
+            .filter_map(|k| k.strip_prefix(&format!("{dir}/")).map(str::to_string))
+            .collect()
+    }
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            walk(root, &path, out);
+        } else {
+            out.push(
+                path.strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
+    }
+}
+
+/// Starts moto for `test`, or `None` (skipped, said on stderr) when it is not installed and
+/// CI is not set.
+pub fn moto(test: &str) -> Option<Arc<Moto>> {
+    Moto::start(test, &workspace()).map(Arc::new)
+}
+
+/// One committed Parquet file, read back.
+pub struct FileBack {
+    pub name: String,
+    pub rows: u64,
+    pub batches: Vec<RecordBatch>,
+    pub metadata: Vec<(String, String)>,
+}
+
+/// The files of a committed partition (`table/partition`), in manifest order, checked against
+/// the manifest and against the report's schema.
+pub async fn read_partition(
+    sink: &Sink,
+    report: &Report,
+    partition: Option<&str>,
+) -> Vec<FileBack> {
+    let manifest = sink.verify(report.id, partition).await.unwrap();
+    let dir = partition.map_or(report.id.to_string(), |p| format!("{}/{p}", report.id));
+    let schema = report.arrow_schema();
+    let mut out = Vec::new();
+    for f in &manifest.files {
+        let bytes = sink
+            .store()
+            .get_bytes(&format!("{dir}/{}", f.name))
+            .await
+            .unwrap()
+            .unwrap();
+        let back = read_parquet(&f.name, bytes).unwrap();
+        assert_eq!(
+            back.schema.fields(),
+            schema.fields(),
+            "{dir}/{}: the catalog's schema, always",
+            f.name
+        );
+        out.push(FileBack {
+            name: f.name.clone(),
+            rows: back.rows,
+            batches: back.batches,
+            metadata: back.metadata,
+        });
+    }
+    out
+}
+
+/// Each row as text (every column's value, with its type), for comparing row sets.
+pub fn row_strings(batches: &[RecordBatch]) -> Vec<String> {
+    let mut rows = Vec::new();
+    for b in batches {
+        for i in 0..b.num_rows() {
+            let cells: Vec<String> = b
+                .columns()
+                .iter()
+                .map(|c| {
+                    let one = c.slice(i, 1);
+                    if one.is_null(0) {
+                        "NULL".to_string()
+                    } else {
+                        format!("{one:?}")
+                    }
+                })
+                .collect();
+            rows.push(cells.join(" | "));
+        }
+    }
+    rows
+}
+
+/// Every row of a table (all partitions), as sorted text.
+pub async fn table_rows(sink: &Sink, lake: &Lake, report: &Report) -> Vec<String> {
+    let mut partitions: Vec<Option<String>> = Vec::new();
+    for object in lake.objects_in(report.id) {
+        match object.split_once('/') {
+            Some((p, "_SUCCESS")) => partitions.push(Some(p.to_string())),
+            None if object == "_SUCCESS" => partitions.push(None),
+            _ => {}
+        }
+    }
+    let mut rows = Vec::new();
+    for p in &partitions {
+        for f in read_partition(sink, report, p.as_deref()).await {
+            rows.extend(row_strings(&f.batches));
+        }
+    }
+    rows.sort();
+    rows
+}
+
+/// The rows the sandbox holds for one planned request, asked for without the connector: the
+/// request's URL (all rows, one page) answered by `cake_sandbox::respond` and decoded.
+pub fn sandbox_rows(config: &SandboxConfig, plan: &Plan, request: &PlannedRequest) -> Vec<String> {
+    let instance = Instance::parse("http://127.0.0.1:1", false).unwrap();
+    let url = cake_transport::display_url(&instance, plan.report, request, None);
+    let path = url
+        .strip_prefix("http://127.0.0.1:1")
+        .unwrap()
+        .replace("<redacted>", KEY);
+    let response = cake_sandbox::respond(config, &path);
+    assert_eq!(response.status, 200, "{path}: {}", response.text());
+    let mut batches = Vec::new();
+    cake_arrow::decode_reader(
+        plan.report,
+        DecoderOptions {
+            timezone: plan.timezone,
+            ..DecoderOptions::default()
+        },
+        response.body.as_slice(),
+        |b| {
+            batches.push(b);
+            Ok::<(), cake_arrow::DecodeError>(())
+        },
+    )
+    .unwrap();
+    row_strings(&batches)
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// Asserts that no stored object contains the API key (raw responses gunzipped first).
+pub async fn assert_no_key_anywhere(sink: &Sink, lake: &Lake) {
+    for object in lake.objects() {
+        let bytes = sink.store().get_bytes(&object).await.unwrap().unwrap();
+        assert!(!contains(&bytes, KEY), "{object} holds the API key");
+        if object.ends_with(".gz") {
+            let mut text = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::GzDecoder::new(bytes.as_slice()),
+                &mut text,
+            )
+            .unwrap();
+            assert!(
+                !contains(&text, KEY),
+                "{object} (unzipped) holds the API key"
+            );
+        }
+    }
+}
