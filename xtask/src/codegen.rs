@@ -129,10 +129,13 @@ pub struct ResponseSpec {
     pub envelope: bool,
     #[serde(default)]
     pub skip: Vec<String>,
+    /// Take `columns` and `skip` from another report whose rows have the same shape.
+    pub columns_from: Option<String>,
+    #[serde(default)]
     pub columns: Vec<ColumnSpec>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnSpec {
     pub name: Option<String>,
@@ -291,13 +294,47 @@ pub fn load_specs(dir: &Path) -> Result<Vec<Spec>> {
             .with_context(|| format!("cannot read {}", path.display()))?;
         let spec: Spec =
             toml::from_str(&text).with_context(|| format!("{}: invalid spec", path.display()))?;
+        specs.push((path, spec));
+    }
+    // Rows shared by two reports (same endpoint, or a change feed of the same rows) are
+    // written once: `columns_from` copies the other report's columns and skip list.
+    let shared: BTreeMap<String, (Vec<ColumnSpec>, Vec<String>)> = specs
+        .iter()
+        .filter(|(_, s)| s.response.columns_from.is_none())
+        .map(|(_, s)| {
+            (
+                s.id.clone(),
+                (s.response.columns.clone(), s.response.skip.clone()),
+            )
+        })
+        .collect();
+    for (path, spec) in &mut specs {
+        if let Some(from) = spec.response.columns_from.clone() {
+            ensure!(
+                spec.response.columns.is_empty() && spec.response.skip.is_empty(),
+                "{}: columns_from replaces `columns` and `skip`; remove them",
+                path.display()
+            );
+            let (columns, skip) = shared.get(&from).with_context(|| {
+                format!(
+                    "{}: columns_from = \"{from}\" names no report with columns of its own",
+                    path.display()
+                )
+            })?;
+            spec.response.columns = columns.clone();
+            spec.response.skip = skip.clone();
+        }
+    }
+    let mut checked = Vec::new();
+    for (path, spec) in specs {
         let stem = path
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or_default();
         check_spec(&spec, stem).with_context(|| format!("{}: invalid spec", path.display()))?;
-        specs.push(spec);
+        checked.push(spec);
     }
+    let mut specs = checked;
     let mut ids = BTreeSet::new();
     let mut names = BTreeSet::new();
     for s in &specs {
