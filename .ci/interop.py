@@ -383,7 +383,8 @@ def main():
         subprocess.run(
             ["cargo", "build", "--release", "-p", "cake-connector"], cwd=ROOT, check=True
         )
-        binary = os.path.join(ROOT, "target", "release", "cake-connector")
+        target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+        binary = os.path.join(os.path.abspath(target), "release", "cake-connector")
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
     reports = json.loads(run(binary, "reports", "--json"))
