@@ -735,6 +735,22 @@ fn render_report(out: &mut String, s: &Spec) {
     // Long strings live in their own constants: rustfmt leaves an expression unformatted when
     // one of its lines cannot fit.
     let name = const_name(&s.id);
+    if s.response.columns_from.is_none() {
+        let _ = writeln!(out, "const {name}_COLUMNS: &[Column] = &[");
+        for c in &s.response.columns {
+            let path: Vec<String> = c.path.split('/').map(lit).collect();
+            // Checked in `check_spec`.
+            let ty = Ty::parse(&c.ty).map(|t| t.rust()).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "Column::new({}, &[{}], {ty}, {}),",
+                lit(c.name()),
+                path.join(", "),
+                c.nullable()
+            );
+        }
+        out.push_str("];\n\n");
+    }
     let _ = writeln!(
         out,
         "const {name}_DESCRIPTION: &str = {};",
@@ -841,20 +857,9 @@ fn render_report(out: &mut String, s: &Spec) {
         r.envelope,
         skip.join(", ")
     );
-    out.push_str("columns: &[\n");
-    for c in &r.columns {
-        let path: Vec<String> = c.path.split('/').map(lit).collect();
-        // Checked in `check_spec`.
-        let ty = Ty::parse(&c.ty).map(|t| t.rust()).unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "Column::new({}, &[{}], {ty}, {}),",
-            lit(c.name()),
-            path.join(", "),
-            c.nullable()
-        );
-    }
-    out.push_str("],\n");
+    // Reports that share a row shape (`columns_from`) share one column table.
+    let columns_of = s.response.columns_from.as_deref().unwrap_or(&s.id);
+    let _ = writeln!(out, "columns: {}_COLUMNS,", const_name(columns_of));
     let pk: Vec<String> = s.primary_key.iter().map(|k| lit(k)).collect();
     let _ = writeln!(out, "primary_key: &[{}],", pk.join(", "));
     let _ = writeln!(out, "date_field: {},", opt_lit(s.date_field.as_deref()));

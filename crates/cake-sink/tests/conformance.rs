@@ -21,121 +21,12 @@ use cake_sink::{
     MANIFEST,
 };
 use common::moto::Moto;
+use common::Lake;
 use parquet::basic::{
     Compression, DecimalType, LogicalType, TimeUnit as ParquetTimeUnit, TimestampType,
 };
 use parquet::file::metadata::ParquetMetaDataReader;
 use sha2::{Digest, Sha256};
-
-/// Where a check writes, and how to look at what is there without the sink.
-struct Target {
-    location: String,
-    options: StoreOptions,
-    kind: Kind,
-}
-
-enum Kind {
-    Local {
-        _dir: tempfile::TempDir,
-        root: PathBuf,
-    },
-    S3 {
-        moto: Arc<Moto>,
-        bucket: String,
-        prefix: String,
-    },
-}
-
-impl Target {
-    fn local() -> Target {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("lake");
-        Target {
-            location: root.display().to_string(),
-            options: StoreOptions::default(),
-            kind: Kind::Local { _dir: dir, root },
-        }
-    }
-
-    fn s3(moto: &Arc<Moto>, bucket: &str, prefix: &str) -> Target {
-        Target {
-            location: format!("s3://{bucket}/{prefix}"),
-            options: StoreOptions {
-                from_env: false,
-                settings: moto.settings(),
-            },
-            kind: Kind::S3 {
-                moto: moto.clone(),
-                bucket: bucket.to_string(),
-                prefix: prefix.to_string(),
-            },
-        }
-    }
-
-    fn store(&self) -> Store {
-        Store::open_with(&self.location, &self.options).unwrap()
-    }
-
-    fn sink(&self) -> Sink {
-        self.sink_with(SinkOptions::default())
-    }
-
-    fn sink_with(&self, options: SinkOptions) -> Sink {
-        Sink::open_store(self.store(), options).unwrap()
-    }
-
-    fn is_local(&self) -> bool {
-        matches!(self.kind, Kind::Local { .. })
-    }
-
-    /// Every stored object below the location, relative to it, sorted; listed without the sink.
-    fn objects(&self) -> Vec<String> {
-        match &self.kind {
-            Kind::Local { root, .. } => {
-                let mut out = Vec::new();
-                walk(root, root, &mut out);
-                out.sort();
-                out
-            }
-            Kind::S3 {
-                moto,
-                bucket,
-                prefix,
-            } => moto
-                .keys(bucket)
-                .into_iter()
-                .filter_map(|k| k.strip_prefix(&format!("{prefix}/")).map(str::to_string))
-                .collect(),
-        }
-    }
-
-    /// Stored objects under `dir` (relative to it).
-    fn objects_in(&self, dir: &str) -> Vec<String> {
-        self.objects()
-            .into_iter()
-            .filter_map(|k| k.strip_prefix(&format!("{dir}/")).map(str::to_string))
-            .collect()
-    }
-}
-
-fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            walk(root, &path, out);
-        } else {
-            out.push(
-                path.strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned(),
-            );
-        }
-    }
-}
 
 /// Every Arrow type the catalog uses.
 fn schema() -> SchemaRef {
@@ -299,7 +190,7 @@ async fn read_partition(sink: &Sink, partition: Option<&str>) -> Vec<RecordBatch
 // The checks.
 
 /// Small documents (state files): put, overwrite, get, list, delete.
-async fn documents(t: &Target) {
+async fn documents(t: &Lake) {
     let sink = t.sink();
     assert_eq!(sink.get_document("_state/a.json").await.unwrap(), None);
     sink.put_document("_state/a.json", b"{\"v\":1}".to_vec())
@@ -330,7 +221,7 @@ async fn documents(t: &Target) {
 }
 
 /// Replace: the partition holds exactly the last commit's rows; the layout is hive's.
-async fn replace_commit(t: &Target) {
+async fn replace_commit(t: &Lake) {
     let sink = t.sink();
     let first = commit(&sink, Some(DAY), &[(0, 100), (100, 50)], WriteMode::Replace).await;
     assert_eq!(first.path, format!("{TABLE}/{DAY}"));
@@ -375,7 +266,7 @@ async fn replace_commit(t: &Target) {
 }
 
 /// Append: new files join the old ones, under names that never collide, even twice in a run.
-async fn append_commit(t: &Target) {
+async fn append_commit(t: &Lake) {
     let sink = t.sink();
     commit(&sink, Some(DAY), &[(0, 10)], WriteMode::Replace).await;
     let a = commit(&sink, Some(DAY), &[(10, 5)], WriteMode::Append).await;
@@ -406,7 +297,7 @@ async fn append_commit(t: &Target) {
 }
 
 /// The manifest lists every file with its rows, bytes and the SHA-256 of its bytes.
-async fn manifest_matches_the_bytes(t: &Target) {
+async fn manifest_matches_the_bytes(t: &Lake) {
     let sink = t.sink_with(SinkOptions {
         max_file_bytes: 1,
         ..SinkOptions::default()
@@ -479,7 +370,7 @@ async fn manifest_matches_the_bytes(t: &Target) {
 }
 
 /// A partition without rows still gets one file with the full schema.
-async fn empty_partition(t: &Target) {
+async fn empty_partition(t: &Lake) {
     let sink = t.sink();
     let committed = commit(&sink, Some(DAY), &[], WriteMode::Replace).await;
     assert_eq!(committed.rows, 0);
@@ -516,7 +407,7 @@ async fn empty_partition(t: &Target) {
 
 /// A writer dropped before its commit leaves nothing, and the committed partition it would
 /// have replaced stays as it was. Staging is cleaned when the sink goes.
-async fn dropped_writer_leaves_nothing(t: &Target) {
+async fn dropped_writer_leaves_nothing(t: &Lake) {
     let sink = t.sink_with(SinkOptions {
         max_file_bytes: 1,
         ..SinkOptions::default()
@@ -565,7 +456,7 @@ async fn dropped_writer_leaves_nothing(t: &Target) {
 }
 
 /// Files roll at `max_file_bytes`; every file is complete and in the manifest.
-async fn files_roll_at_the_size_bound(t: &Target) {
+async fn files_roll_at_the_size_bound(t: &Lake) {
     let bound = batch(0, 200).get_array_memory_size() as u64 * 2;
     let sink = t.sink_with(SinkOptions {
         max_file_bytes: bound,
@@ -594,7 +485,7 @@ async fn files_roll_at_the_size_bound(t: &Target) {
 }
 
 /// A replace with fewer files than the old version deletes the extra old files.
-async fn replace_with_fewer_files(t: &Target) {
+async fn replace_with_fewer_files(t: &Lake) {
     let small = SinkOptions {
         max_file_bytes: 1,
         ..SinkOptions::default()
@@ -629,7 +520,7 @@ async fn replace_with_fewer_files(t: &Target) {
 
 /// The footer: key/value metadata of the sink and of the partition, zstd, statistics,
 /// bounded row groups.
-async fn footer_metadata(t: &Target) {
+async fn footer_metadata(t: &Lake) {
     let sink = t.sink_with(SinkOptions {
         write: WriteOptions {
             metadata: meta(&[("writer", "conformance")]),
@@ -682,7 +573,7 @@ async fn footer_metadata(t: &Target) {
 
 /// Timestamps are TIMESTAMP(MICROS, adjusted to UTC), decimals DECIMAL with their precision
 /// and scale; every type reads back as written.
-async fn physical_types(t: &Target) {
+async fn physical_types(t: &Lake) {
     let sink = t.sink();
     commit(&sink, Some(DAY), &[(0, 40)], WriteMode::Replace).await;
     let bytes = sink
@@ -731,7 +622,7 @@ async fn physical_types(t: &Target) {
 }
 
 /// Files above the multipart threshold (16 MiB) arrive whole; small ones too.
-async fn large_and_small_files(t: &Target) {
+async fn large_and_small_files(t: &Lake) {
     let sink = t.sink();
     let dir = tempfile::tempdir().unwrap();
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
@@ -764,7 +655,7 @@ async fn large_and_small_files(t: &Target) {
 }
 
 /// Names that would escape the layout or hide from readers are refused.
-async fn bad_names_are_refused(t: &Target) {
+async fn bad_names_are_refused(t: &Lake) {
     let sink = t.sink();
     for (table, partition) in [
         ("", None),
@@ -801,7 +692,7 @@ macro_rules! conformance {
             $(
                 #[tokio::test]
                 async fn $check() {
-                    let t = super::Target::local();
+                    let t = super::Lake::local();
                     assert!(t.is_local());
                     super::$check(&t).await;
                 }
@@ -818,7 +709,7 @@ macro_rules! conformance {
             moto.create_bucket("lake");
             $(
                 eprintln!("s3: {}", stringify!($check));
-                let t = Target::s3(&moto, "lake", stringify!($check));
+                let t = Lake::s3(&moto, "lake", stringify!($check));
                 assert!(!t.is_local());
                 $check(&t).await;
             )*
@@ -849,10 +740,8 @@ conformance!(
 fn staging_of_dead_runs_goes_and_of_live_runs_stays() {
     use std::process::Command;
 
-    let t = Target::local();
-    let Kind::Local { root, .. } = &t.kind else {
-        unreachable!()
-    };
+    let t = Lake::local();
+    let root = t.local_root().expect("a local lake");
     let staging = root.join("_staging");
     let mut alive = Command::new("sleep").arg("60").spawn().unwrap();
     let mut exited = Command::new("true").spawn().unwrap();

@@ -4,8 +4,12 @@
 
 #![allow(dead_code)]
 
+#[path = "../../../cake-sink/tests/common/lake.rs"]
+mod lake;
 #[path = "../../../cake-sink/tests/common/moto.rs"]
 pub mod moto;
+
+pub use lake::Lake;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +19,7 @@ use cake_arrow::DecoderOptions;
 use cake_catalog::{Context, Options, Plan, PlannedRequest, Report};
 use cake_pipeline::{PullOptions, PullSummary};
 use cake_sandbox::{Faults, Sandbox, SandboxConfig};
-use cake_sink::{read_parquet, Sink, SinkOptions, Store, StoreOptions, WriteMode};
+use cake_sink::{read_parquet, Sink, WriteMode};
 use cake_transport::{ApiKey, Client, ClientOptions, Instance, RetryPolicy};
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -100,123 +104,8 @@ pub async fn pull(client: &Client, plan: &Plan, sink: &Sink, options: &PullOptio
         .unwrap()
 }
 
-/// An output location for one test, and an independent view of what is stored there.
-pub struct Lake {
-    pub location: String,
-    options: StoreOptions,
-    kind: Kind,
-}
-
-enum Kind {
-    Local {
-        _dir: tempfile::TempDir,
-        root: PathBuf,
-    },
-    S3 {
-        moto: Arc<Moto>,
-        bucket: String,
-        prefix: String,
-    },
-}
-
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-impl Lake {
-    pub fn local() -> Lake {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("lake");
-        Lake {
-            location: root.display().to_string(),
-            options: StoreOptions::default(),
-            kind: Kind::Local { _dir: dir, root },
-        }
-    }
-
-    /// A prefix of a bucket on moto (the bucket is created if needed).
-    pub fn s3(moto: &Arc<Moto>, bucket: &str, prefix: &str) -> Lake {
-        if !moto.bucket_exists(bucket) {
-            moto.create_bucket(bucket);
-        }
-        Lake {
-            location: format!("s3://{bucket}/{prefix}"),
-            options: StoreOptions {
-                from_env: false,
-                settings: moto.settings(),
-            },
-            kind: Kind::S3 {
-                moto: moto.clone(),
-                bucket: bucket.to_string(),
-                prefix: prefix.to_string(),
-            },
-        }
-    }
-
-    pub fn is_local(&self) -> bool {
-        matches!(self.kind, Kind::Local { .. })
-    }
-
-    pub fn local_root(&self) -> Option<&Path> {
-        match &self.kind {
-            Kind::Local { root, .. } => Some(root),
-            Kind::S3 { .. } => None,
-        }
-    }
-
-    pub fn sink(&self) -> Sink {
-        let store = Store::open_with(&self.location, &self.options).unwrap();
-        Sink::open_store(store, SinkOptions::default()).unwrap()
-    }
-
-    /// Every stored object, relative to the location, sorted, listed without the sink
-    /// (hidden files included).
-    pub fn objects(&self) -> Vec<String> {
-        match &self.kind {
-            Kind::Local { root, .. } => {
-                let mut out = Vec::new();
-                walk(root, root, &mut out);
-                out.sort();
-                out
-            }
-            Kind::S3 {
-                moto,
-                bucket,
-                prefix,
-            } => moto
-                .keys(bucket)
-                .into_iter()
-                .filter_map(|k| k.strip_prefix(&format!("{prefix}/")).map(str::to_string))
-                .collect(),
-        }
-    }
-
-    /// Objects below `dir/`, relative to it.
-    pub fn objects_in(&self, dir: &str) -> Vec<String> {
-        self.objects()
-            .into_iter()
-            .filter_map(|k| k.strip_prefix(&format!("{dir}/")).map(str::to_string))
-            .collect()
-    }
-}
-
-fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            walk(root, &path, out);
-        } else {
-            out.push(
-                path.strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned(),
-            );
-        }
-    }
 }
 
 /// Starts moto for `test`, or `None` (skipped, said on stderr) when it is not installed and

@@ -1,1 +1,4 @@
+pub mod lake;
 pub mod moto;
+
+pub use lake::Lake;
