@@ -70,8 +70,13 @@ pub struct Spec {
     pub verified: bool,
     pub notes: String,
     pub primary_key: Vec<String>,
+    /// The key unique in the whole table, when it is not `primary_key` (`date` is the
+    /// partition's day).
+    pub table_key: Option<Vec<String>>,
     pub date_field: Option<String>,
     pub cursor_field: Option<String>,
+    /// Partition rows by the instance-local day of this column instead of by request window.
+    pub partition_by: Option<String>,
     pub endpoint: EndpointSpec,
     pub dates: DatesSpec,
     pub paging: Option<PagingSpec>,
@@ -578,6 +583,42 @@ fn check_spec(spec: &Spec, file_stem: &str) -> Result<()> {
             "cursor_field `{d}` does not exist"
         );
     }
+    if let Some(p) = &spec.partition_by {
+        ensure!(
+            spec.dates.kind != "none",
+            "partition_by on a report without dates"
+        );
+        let col = r
+            .columns
+            .iter()
+            .find(|c| c.name() == p)
+            .with_context(|| format!("partition_by `{p}` does not exist"))?;
+        ensure!(
+            matches!(Ty::parse(&col.ty)?, Ty::Timestamp | Ty::Date),
+            "partition_by `{p}` must be a timestamp or a date"
+        );
+    }
+    if let Some(keys) = &spec.table_key {
+        ensure!(!keys.is_empty(), "table_key is empty");
+        for k in keys {
+            if k == "date" {
+                ensure!(
+                    spec.dates.kind == "range" && spec.partition_by.is_none(),
+                    "table_key `date` (the partition's day) needs a range report partitioned by window"
+                );
+                continue;
+            }
+            let col = r
+                .columns
+                .iter()
+                .find(|c| c.name() == k)
+                .with_context(|| format!("table_key column `{k}` does not exist"))?;
+            ensure!(
+                !col.nullable(),
+                "table_key column `{k}` must be nullable = false"
+            );
+        }
+    }
     Ok(())
 }
 
@@ -863,7 +904,20 @@ fn render_report(out: &mut String, s: &Spec) {
     let pk: Vec<String> = s.primary_key.iter().map(|k| lit(k)).collect();
     let _ = writeln!(out, "primary_key: &[{}],", pk.join(", "));
     let _ = writeln!(out, "date_field: {},", opt_lit(s.date_field.as_deref()));
+    let tk: Vec<String> = s
+        .table_key
+        .as_ref()
+        .unwrap_or(&s.primary_key)
+        .iter()
+        .map(|k| lit(k))
+        .collect();
+    let _ = writeln!(out, "table_key: &[{}],", tk.join(", "));
     let _ = writeln!(out, "cursor_field: {},", opt_lit(s.cursor_field.as_deref()));
+    let layout = match &s.partition_by {
+        Some(c) => format!("Layout::RowDay({})", lit(c)),
+        None => "Layout::Window".into(),
+    };
+    let _ = writeln!(out, "layout: {layout},");
     out.push_str("};\n\n");
 }
 
@@ -979,7 +1033,24 @@ fn render_markdown(specs: &[Spec]) -> String {
         if !r.skip.is_empty() {
             let _ = writeln!(out, "- Not kept: {}", code_list(&r.skip));
         }
-        let _ = writeln!(out, "- Primary key: {}", code_list(&s.primary_key));
+        let _ = writeln!(
+            out,
+            "- Primary key (unique in one answer): {}",
+            code_list(&s.primary_key)
+        );
+        if let Some(k) = &s.table_key {
+            let _ = writeln!(
+                out,
+                "- Table key (unique in the table; `date` is the partition's day): {}",
+                code_list(k)
+            );
+        }
+        if let Some(p) = &s.partition_by {
+            let _ = writeln!(
+                out,
+                "- Partitions: one per instance-local day of `{p}` (the rows are not confined to the request's window)"
+            );
+        }
         if let Some(d) = &s.date_field {
             let _ = writeln!(out, "- Date field: `{d}`");
         }

@@ -117,6 +117,9 @@ pub struct Decoder {
     envelope: Envelope,
     fault_code: Option<String>,
     fault_reason: Option<String>,
+    /// The document declares another API version than the endpoint's: refused at the first
+    /// row or at the end, unless it is Cake's refusal (whose namespace can differ).
+    other_version: Option<String>,
     in_row: bool,
     /// Per list column: seen in the current repeated element.
     seen: Vec<bool>,
@@ -182,6 +185,7 @@ impl Decoder {
             envelope: Envelope::default(),
             fault_code: None,
             fault_reason: None,
+            other_version: None,
             in_row: false,
             drift_path: String::new(),
             batch,
@@ -731,6 +735,7 @@ impl Decoder {
                     return Ok(());
                 } else {
                     self.doc = Doc::Open;
+                    self.check_answer(local, e, "document element")?;
                     Frame::Content
                 }
             }
@@ -789,7 +794,7 @@ impl Decoder {
             }
             Frame::Collection => {
                 if local == self.report.response.row.as_bytes() {
-                    self.begin_row();
+                    self.begin_row()?;
                     Frame::Row
                 } else {
                     self.drift(None, local)?;
@@ -804,10 +809,21 @@ impl Decoder {
                     b"row_count" => self.capture(Field::RowCount, e),
                     _ if response.collection.map(str::as_bytes) == Some(local) => Frame::Collection,
                     _ if response.collection.is_none() && local == response.row.as_bytes() => {
-                        self.begin_row();
+                        self.begin_row()?;
                         Frame::Row
                     }
                     _ => {
+                        if let Some(other) = other_report(|r| {
+                            r.response.collection.map(str::as_bytes) == Some(local)
+                                || (r.response.collection.is_none()
+                                    && r.response.row.as_bytes() == local)
+                        }) {
+                            return Err(self.wrong_answer(format!(
+                                "it holds <{}>, the rows of {}",
+                                String::from_utf8_lossy(local),
+                                other.name
+                            )));
+                        }
                         self.drift(None, local)?;
                         Frame::Skip
                     }
@@ -829,6 +845,7 @@ impl Decoder {
                     if let Some(Frame::SoapBody { wrapper_seen }) = self.stack.last_mut() {
                         *wrapper_seen = true;
                     }
+                    self.check_answer(local, e, "SOAP response element")?;
                     Frame::SoapWrapper {
                         content_seen: false,
                     }
@@ -891,13 +908,76 @@ impl Decoder {
         }
     }
 
-    fn begin_row(&mut self) {
+    fn begin_row(&mut self) -> Result<(), DecodeError> {
+        if let Some(detail) = self.other_version.take() {
+            return Err(self.wrong_answer(detail));
+        }
         self.in_row = true;
         self.batch.begin_row();
         self.group_present.iter_mut().for_each(|p| *p = false);
         // Lists repeated directly below the row element are always present.
         for &g in self.map.nodes[ROW as usize].container_of.iter() {
             self.group_present[g as usize] = true;
+        }
+        Ok(())
+    }
+
+    /// Checks that the element holding the answer (the GET document element, or the SOAP
+    /// `{Method}Response` element) belongs to this report: not another report's root or method,
+    /// and not another API version.
+    fn check_answer(
+        &mut self,
+        local: &[u8],
+        e: &BytesStart<'_>,
+        what: &str,
+    ) -> Result<(), DecodeError> {
+        let response = &self.report.response;
+        let method = self.report.endpoint.method;
+        let soap = what.starts_with("SOAP");
+        let ours = if soap {
+            local.strip_suffix(b"Response") == Some(method.as_bytes())
+        } else {
+            local == response.root.as_bytes()
+        };
+        if !ours {
+            let other = other_report(|r| {
+                if soap {
+                    local.strip_suffix(b"Response") == Some(r.endpoint.method.as_bytes())
+                } else {
+                    r.response.root.as_bytes() == local
+                }
+            });
+            if let Some(other) = other {
+                return Err(self.wrong_answer(format!(
+                    "its {what} is <{}>, which answers {}",
+                    String::from_utf8_lossy(local),
+                    other.name
+                )));
+            }
+        }
+        for attr in e.attributes().with_checks(false).flatten() {
+            let key: &str = attr.key.as_ref();
+            if key != "xmlns" {
+                continue;
+            }
+            let ns: &str = &attr.value;
+            if let Some(version) = api_version(ns) {
+                if version != self.report.endpoint.version {
+                    self.other_version = Some(format!(
+                        "its namespace {} is API version {version}, but the request was for version {}",
+                        excerpt(ns.as_bytes()),
+                        self.report.endpoint.version
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn wrong_answer(&self, detail: String) -> DecodeError {
+        DecodeError::WrongAnswer {
+            report: self.report.id,
+            detail,
         }
     }
 
@@ -1041,15 +1121,20 @@ impl Decoder {
                 if let Some(e) = self.cake_refusal() {
                     return Err(e);
                 }
+                if let Some(detail) = self.other_version.take() {
+                    return Err(self.wrong_answer(detail));
+                }
             }
             Frame::Fault => {
                 return Err(DecodeError::SoapFault {
                     report: self.report.id,
-                    code: self.fault_code.clone().unwrap_or_default(),
-                    reason: self
-                        .fault_reason
-                        .clone()
-                        .unwrap_or_else(|| "(no reason given)".into()),
+                    code: excerpt(self.fault_code.as_deref().unwrap_or_default().as_bytes()),
+                    reason: excerpt(
+                        self.fault_reason
+                            .as_deref()
+                            .unwrap_or("(no reason given)")
+                            .as_bytes(),
+                    ),
                 });
             }
             _ => {}
@@ -1142,8 +1227,8 @@ impl Decoder {
             .as_ref()
             .map(|reason| DecodeError::SoapFault {
                 report: self.report.id,
-                code: self.fault_code.clone().unwrap_or_default(),
-                reason: reason.clone(),
+                code: excerpt(self.fault_code.as_deref().unwrap_or_default().as_bytes()),
+                reason: excerpt(reason.as_bytes()),
             })
     }
 
@@ -1159,7 +1244,7 @@ impl Decoder {
         Some(DecodeError::Cake {
             report: self.report.id,
             refusal: CakeRefusal::classify(&message),
-            message,
+            message: excerpt(message.as_bytes()),
         })
     }
 
@@ -1305,6 +1390,21 @@ fn push_text(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 #[inline]
+/// Another report of the catalog (not one sharing this report's answer) that `is` picks.
+fn other_report(is: impl Fn(&Report) -> bool) -> Option<&'static Report> {
+    cake_catalog::REPORTS.iter().copied().find(|r| is(r))
+}
+
+/// The API version of a Cake namespace (`http://cakemarketing.com/api/12/`).
+fn api_version(ns: &str) -> Option<u16> {
+    let rest = ns.trim().strip_prefix("http://cakemarketing.com/")?;
+    let rest = rest.strip_prefix("affiliates/").unwrap_or(rest);
+    rest.strip_prefix("api/")?
+        .trim_end_matches('/')
+        .parse()
+        .ok()
+}
+
 fn local_name(qname: &[u8]) -> &[u8] {
     match memchr::memchr(b':', qname) {
         Some(i) => &qname[i + 1..],

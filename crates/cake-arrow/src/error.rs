@@ -5,13 +5,21 @@ use std::fmt;
 /// What kind of failure a [`DecodeError`] is, for callers that decide between retrying,
 /// stopping and asking the user to fix something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// Cake answered `success=false` with `Restricted`: throttling. Retry after a pause.
     Throttled,
     /// Cake answered `success=false` with `Invalid API Key`. Retrying does not help.
     Authentication,
-    /// Cake refused the request (any other `success=false` message, or a SOAP Fault).
+    /// Cake failed the request for a passing reason (a database timeout, a deadlock). Retry.
+    Transient,
+    /// Cake answered `success=false` with a message nobody classified: retry a few times,
+    /// then take it as a refusal.
+    Unclassified,
+    /// Cake refused the request (a known refusal, or a SOAP Fault).
     Request,
+    /// The document is Cake's answer to another request: another report or API version.
+    WrongAnswer,
     /// The body is not a well-formed Cake document: not XML at all (plain text, an HTML page),
     /// empty, truncated, mismatched tags, invalid UTF-8, a DOCTYPE, an unknown entity, or a
     /// size or nesting limit. A truncated or empty body ([`DecodeError::is_truncated`]) is
@@ -31,7 +39,10 @@ impl ErrorKind {
         match self {
             ErrorKind::Throttled => "throttled",
             ErrorKind::Authentication => "authentication",
+            ErrorKind::Transient => "transient",
+            ErrorKind::Unclassified => "unclassified",
             ErrorKind::Request => "request",
+            ErrorKind::WrongAnswer => "wrong-answer",
             ErrorKind::Malformed => "malformed",
             ErrorKind::Value => "value",
             ErrorKind::Drift => "drift",
@@ -46,28 +57,72 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// How Cake's own `success=false` message is classified.
+/// How Cake's own `success=false` message is classified: what a client should do about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CakeRefusal {
-    /// `Restricted`.
+    /// The instance is throttling (`Restricted`, `Too many requests`): back off and retry.
     Throttled,
-    /// `Invalid API Key`.
+    /// `Invalid API Key`: retrying does not help.
     InvalidApiKey,
-    /// Anything else.
+    /// A passing failure inside Cake (a database timeout or deadlock, a .NET exception, an
+    /// empty message): retry.
+    Transient,
+    /// A refusal of the request itself (an invalid parameter, a date range, a missing entity):
+    /// retrying does not help.
+    Permanent,
+    /// A message nobody has classified: retried a few times, then taken as a refusal.
     Other,
 }
 
+/// Cake's `success=false` messages by what they contain (case-insensitive), first match wins.
+/// An empty message is [`CakeRefusal::Transient`]; a message matching nothing is
+/// [`CakeRefusal::Other`]. `docs/reliability.md` shows this table.
+pub const CAKE_MESSAGES: &[(&str, CakeRefusal)] = &[
+    // soapy_cake treats `Restricted` as its rate-limit signal (cake-api.md §40.2).
+    ("restricted", CakeRefusal::Throttled),
+    ("too many requests", CakeRefusal::Throttled),
+    ("rate limit", CakeRefusal::Throttled),
+    ("throttl", CakeRefusal::Throttled),
+    // The KB's error table: "API key does not exist or is expired".
+    ("invalid api key", CakeRefusal::InvalidApiKey),
+    ("api key does not exist", CakeRefusal::InvalidApiKey),
+    ("api key is expired", CakeRefusal::InvalidApiKey),
+    // SQL Server and ASP.NET failures that a new attempt usually does not meet again.
+    ("timeout expired", CakeRefusal::Transient),
+    ("timed out", CakeRefusal::Transient),
+    ("deadlock", CakeRefusal::Transient),
+    ("object reference not set", CakeRefusal::Transient),
+    ("transport-level error", CakeRefusal::Transient),
+    ("network-related", CakeRefusal::Transient),
+    ("thread was being aborted", CakeRefusal::Transient),
+    ("service unavailable", CakeRefusal::Transient),
+    ("server is busy", CakeRefusal::Transient),
+    ("try again", CakeRefusal::Transient),
+    ("unexpected error", CakeRefusal::Transient),
+    // Refusals of the request (the KB's error table: `Invalid source_affiliate_id`,
+    // `Invalid Disposition ID`, `Conversion Not Found`, `Invalid Vertical Name`...).
+    ("invalid", CakeRefusal::Permanent),
+    ("not found", CakeRefusal::Permanent),
+    ("does not exist", CakeRefusal::Permanent),
+    ("missing", CakeRefusal::Permanent),
+    ("date range", CakeRefusal::Permanent),
+    ("must be", CakeRefusal::Permanent),
+    ("not allowed", CakeRefusal::Permanent),
+    ("permission", CakeRefusal::Permanent),
+    ("cannot", CakeRefusal::Permanent),
+];
+
 impl CakeRefusal {
-    /// Classifies Cake's message (case-insensitive, surrounding spaces ignored).
+    /// Classifies Cake's message by [`CAKE_MESSAGES`].
     pub fn classify(message: &str) -> CakeRefusal {
-        let m = message.trim();
-        if m.eq_ignore_ascii_case("restricted") {
-            CakeRefusal::Throttled
-        } else if m.to_ascii_lowercase().contains("invalid api key") {
-            CakeRefusal::InvalidApiKey
-        } else {
-            CakeRefusal::Other
+        let m = message.trim().to_ascii_lowercase();
+        if m.is_empty() || m == "(no message)" {
+            return CakeRefusal::Transient;
         }
+        CAKE_MESSAGES
+            .iter()
+            .find(|(needle, _)| m.contains(needle))
+            .map_or(CakeRefusal::Other, |(_, class)| *class)
     }
 }
 
@@ -237,6 +292,15 @@ pub enum DecodeError {
         row: Option<u64>,
     },
 
+    #[error(
+        "{report}: the reply is not the answer to this request: {detail}. A proxy or the \
+         instance answered another endpoint; check the domain and that nothing rewrites requests"
+    )]
+    WrongAnswer {
+        report: &'static str,
+        detail: String,
+    },
+
     #[error("{report}: reading the response failed: {message}")]
     Io {
         report: &'static str,
@@ -260,7 +324,11 @@ fn cake_message(report: &str, message: &str, refusal: CakeRefusal) -> String {
             "{report}: Cake answered success=false with \"{message}\": the API key does not exist \
              or has expired; check the key configured for this instance"
         ),
-        CakeRefusal::Other => format!(
+        CakeRefusal::Transient => format!(
+            "{report}: Cake answered success=false with \"{message}\": a passing failure inside \
+             Cake; retry later"
+        ),
+        CakeRefusal::Permanent | CakeRefusal::Other => format!(
             "{report}: Cake answered success=false with \"{message}\": the request was refused; \
              check the report's options"
         ),
@@ -281,8 +349,11 @@ impl DecodeError {
             DecodeError::Cake { refusal, .. } => match refusal {
                 CakeRefusal::Throttled => ErrorKind::Throttled,
                 CakeRefusal::InvalidApiKey => ErrorKind::Authentication,
-                CakeRefusal::Other => ErrorKind::Request,
+                CakeRefusal::Transient => ErrorKind::Transient,
+                CakeRefusal::Permanent => ErrorKind::Request,
+                CakeRefusal::Other => ErrorKind::Unclassified,
             },
+            DecodeError::WrongAnswer { .. } => ErrorKind::WrongAnswer,
             DecodeError::SoapFault { .. } => ErrorKind::Request,
             DecodeError::NotXml { .. }
             | DecodeError::Html { .. }
@@ -348,6 +419,7 @@ impl DecodeError {
             | DecodeError::Missing { report, .. }
             | DecodeError::Envelope { report, .. }
             | DecodeError::UnknownElement { report, .. }
+            | DecodeError::WrongAnswer { report, .. }
             | DecodeError::Io { report, .. }
             | DecodeError::Internal { report, .. } => report,
         }
@@ -357,11 +429,13 @@ impl DecodeError {
 /// Longest raw value quoted in an error, in characters.
 const EXCERPT_CHARS: usize = 200;
 
-/// A raw value as quoted in an error: lossy UTF-8, cut to about 200 characters.
+/// A raw value as quoted in an error: lossy UTF-8, cut to about 200 characters, control
+/// characters escaped (a value can carry terminal escapes).
 pub(crate) fn excerpt(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
-    match text.char_indices().nth(EXCERPT_CHARS) {
+    let cut = match text.char_indices().nth(EXCERPT_CHARS) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.into_owned(),
-    }
+    };
+    cake_catalog::text::escape_controls(&cut).into_owned()
 }

@@ -300,12 +300,25 @@ impl ZoneCache {
                 t.seconds - slot.1
             }
         };
-        utc_seconds
+        let micros = utc_seconds
             .checked_mul(1_000_000)
             .and_then(|v| v.checked_add(t.micros))
-            .ok_or(RANGE)
+            .ok_or(RANGE)?;
+        if (FIRST_MICROS..=LAST_MICROS).contains(&micros) {
+            Ok(micros)
+        } else {
+            Err(
+                "the instant lies outside the years 1 to 9999 in UTC once read in the instance's \
+                 time zone, which Parquet readers (pandas, pyarrow, Spark) cannot represent",
+            )
+        }
     }
 }
+
+/// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z in microseconds since the epoch: the
+/// instants every reader of the output can hold.
+const FIRST_MICROS: i64 = -62_135_596_800_000_000;
+const LAST_MICROS: i64 = 253_402_300_799_999_999;
 
 fn naive(seconds: i64) -> Option<NaiveDateTime> {
     chrono::DateTime::from_timestamp(seconds, 0).map(|d| d.naive_utc())
@@ -463,6 +476,23 @@ mod tests {
         ] {
             assert!(micros(bad, "UTC").is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn instants_stay_within_years_1_to_9999_utc() {
+        assert_eq!(
+            iso(micros("9999-12-31T23:59:59.9999999", "UTC").unwrap()),
+            "9999-12-31T23:59:59.999999Z"
+        );
+        assert_eq!(
+            micros("9999-12-31T23:59:59.9999999", "America/New_York"),
+            Err(
+                "the instant lies outside the years 1 to 9999 in UTC once read in the instance's \
+                 time zone, which Parquet readers (pandas, pyarrow, Spark) cannot represent"
+            )
+        );
+        assert!(micros("0001-01-01T00:00:00", "Asia/Tokyo").is_err());
+        assert!(micros("0001-01-01T10:00:00", "Asia/Tokyo").is_ok());
     }
 
     #[test]

@@ -471,3 +471,75 @@ fn byte_order_marks() {
         format!("{:?}", "\u{FEFF}x")
     );
 }
+
+#[test]
+fn answers_to_another_request_are_refused() {
+    let clicks = clicks();
+    // Another report's document, in GET and SOAP form.
+    for path in [
+        "responses/conversions/get.xml",
+        "responses/conversions/soap12.xml",
+        "responses/account-status/get.xml",
+    ] {
+        let e = error_of(clicks, DecoderOptions::default(), &fixture(path));
+        assert_eq!(e.kind(), ErrorKind::WrongAnswer, "{path}: {e}");
+    }
+    // The right document under another API version.
+    let body = String::from_utf8(fixture("responses/clicks/get.xml"))
+        .unwrap()
+        .replace("cakemarketing.com/api/12/", "cakemarketing.com/api/11/");
+    let e = error_of(clicks, DecoderOptions::default(), body.as_bytes());
+    assert_eq!(e.kind(), ErrorKind::WrongAnswer);
+    assert!(e.to_string().contains("API version 11"), "{e}");
+    // Cake's refusal wins over the version of its namespace (the KB shows one under api/1).
+    let refusal = br#"<click_report_response xmlns="http://cakemarketing.com/api/1/"><success>false</success><message>Invalid API Key</message><row_count>0</row_count></click_report_response>"#;
+    let e = error_of(clicks, DecoderOptions::default(), refusal);
+    assert_eq!(e.kind(), ErrorKind::Authentication);
+    // Reports that share an answer accept each other's documents.
+    let changes = cake_catalog::find("conversion-changes").unwrap();
+    let (_, summary) = decode_all(
+        changes,
+        DecoderOptions::default(),
+        &fixture("responses/conversions/get.xml"),
+    );
+    assert!(summary.is_ok(), "{summary:?}");
+}
+
+#[test]
+fn cake_messages_are_classified_and_quoted_safely() {
+    let cases = [
+        ("Restricted", ErrorKind::Throttled),
+        ("Too many requests", ErrorKind::Throttled),
+        ("Invalid API Key", ErrorKind::Authentication),
+        (
+            "Timeout expired. The timeout period elapsed prior to completion of the operation.",
+            ErrorKind::Transient,
+        ),
+        (
+            "Transaction (Process ID 61) was deadlocked on lock resources with another process",
+            ErrorKind::Transient,
+        ),
+        (
+            "Object reference not set to an instance of an object.",
+            ErrorKind::Transient,
+        ),
+        ("", ErrorKind::Transient),
+        ("Invalid start_date", ErrorKind::Request),
+        ("Conversion Not Found", ErrorKind::Request),
+        ("The moon is in the wrong phase", ErrorKind::Unclassified),
+    ];
+    for (message, kind) in cases {
+        let body = format!(
+            r#"<click_report_response xmlns="http://cakemarketing.com/api/12/"><success>false</success><message>{message}</message><row_count>0</row_count></click_report_response>"#
+        );
+        let e = error_of(clicks(), DecoderOptions::default(), body.as_bytes());
+        assert_eq!(e.kind(), kind, "{message:?}: {e}");
+    }
+    let body = "<click_report_response xmlns=\"http://cakemarketing.com/api/12/\"><success>false</success><message>Restricted\x1b]0;pwned\x07\r\nerror: forged</message><row_count>0</row_count></click_report_response>";
+    let text = error_of(clicks(), DecoderOptions::default(), body.as_bytes()).to_string();
+    assert!(!text.chars().any(|c| c.is_control()), "{text:?}");
+    assert!(
+        text.contains("\\x1b]0;pwned\\x07\\nerror: forged"),
+        "{text}"
+    );
+}

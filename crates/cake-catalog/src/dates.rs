@@ -128,7 +128,8 @@ impl fmt::Display for WindowSize {
     }
 }
 
-fn first_of_next_month(d: NaiveDate) -> Option<NaiveDate> {
+/// The first day of the month after the one of `d`.
+pub fn first_of_next_month(d: NaiveDate) -> Option<NaiveDate> {
     let (y, m) = if d.month() == 12 {
         (d.year().checked_add(1)?, 1)
     } else {

@@ -89,7 +89,9 @@ pub static ACCEPTED_DISPOSITIONS: Report = Report {
     columns: ACCEPTED_DISPOSITIONS_COLUMNS,
     primary_key: &["disposition_id"],
     date_field: None,
+    table_key: &["disposition_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const ACCOUNT_STATUS_COLUMNS: &[Column] = &[
@@ -138,7 +140,9 @@ pub static ACCOUNT_STATUS: Report = Report {
     columns: ACCOUNT_STATUS_COLUMNS,
     primary_key: &["account_status_id"],
     date_field: None,
+    table_key: &["account_status_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const ADVERTISERS_COLUMNS: &[Column] = &[
@@ -186,7 +190,9 @@ pub static ADVERTISERS: Report = Report {
     columns: ADVERTISERS_COLUMNS,
     primary_key: &["advertiser_id"],
     date_field: None,
+    table_key: &["advertiser_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const ADVERTISERS_EXPORT_COLUMNS: &[Column] = &[
@@ -390,7 +396,9 @@ pub static ADVERTISERS_EXPORT: Report = Report {
     columns: ADVERTISERS_EXPORT_COLUMNS,
     primary_key: &["advertiser_id"],
     date_field: None,
+    table_key: &["advertiser_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const AFFILIATE_EXPORT_DESCRIPTION: &str = "Exports affiliates with their tier, account managers, status, payment, traffic-type and pixel settings.";
@@ -466,7 +474,9 @@ pub static AFFILIATE_EXPORT: Report = Report {
     columns: AFFILIATES_COLUMNS,
     primary_key: &["affiliate_id"],
     date_field: None,
+    table_key: &["affiliate_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const AFFILIATE_REFERRALS_COLUMNS: &[Column] = &[
@@ -580,7 +590,9 @@ pub static AFFILIATE_REFERRALS: Report = Report {
     columns: AFFILIATE_REFERRALS_COLUMNS,
     primary_key: &["referrer_affiliate_id", "affiliate_id"],
     date_field: None,
+    table_key: &["referrer_affiliate_id", "affiliate_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const AFFILIATE_SUMMARY_COLUMNS: &[Column] = &[
@@ -713,7 +725,7 @@ const AFFILIATE_SUMMARY_COLUMNS: &[Column] = &[
 
 const AFFILIATE_SUMMARY_DESCRIPTION: &str =
     "Returns performance totals per affiliate over a date range of at most one month.";
-const AFFILIATE_SUMMARY_NOTES: &str = "Params and a sample from the AffiliateSummary v2 KB pages. The sample is cut off after order_total, so any later fields are not mapped yet. Cake refuses windows over one month.";
+const AFFILIATE_SUMMARY_NOTES: &str = "Params and a sample from the AffiliateSummary v2 KB pages. The sample is cut off after order_total, so any later fields are not mapped yet. Cake refuses windows over one month. A summary answers one row per affiliate per request, so the same key recurs in every window: rows are unique per partition day.";
 
 /// Affiliate Summary (`affiliate-summary`).
 pub static AFFILIATE_SUMMARY: Report = Report {
@@ -770,7 +782,9 @@ pub static AFFILIATE_SUMMARY: Report = Report {
     columns: AFFILIATE_SUMMARY_COLUMNS,
     primary_key: &["affiliate_id"],
     date_field: None,
+    table_key: &["date", "affiliate_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const AFFILIATE_TAGS_COLUMNS: &[Column] = &[
@@ -808,7 +822,9 @@ pub static AFFILIATE_TAGS: Report = Report {
     columns: AFFILIATE_TAGS_COLUMNS,
     primary_key: &["tag_id"],
     date_field: None,
+    table_key: &["tag_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const AFFILIATE_TIERS_COLUMNS: &[Column] = &[
@@ -856,7 +872,9 @@ pub static AFFILIATE_TIERS: Report = Report {
     columns: AFFILIATE_TIERS_COLUMNS,
     primary_key: &["affiliate_tier_id"],
     date_field: None,
+    table_key: &["affiliate_tier_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const AFFILIATES_COLUMNS: &[Column] = &[
@@ -1317,7 +1335,9 @@ pub static AFFILIATES: Report = Report {
     columns: AFFILIATES_COLUMNS,
     primary_key: &["affiliate_id"],
     date_field: None,
+    table_key: &["affiliate_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const BILLING_CYCLES_COLUMNS: &[Column] = &[
@@ -1365,7 +1385,9 @@ pub static BILLING_CYCLES: Report = Report {
     columns: BILLING_CYCLES_COLUMNS,
     primary_key: &["billing_cycle_id"],
     date_field: None,
+    table_key: &["billing_cycle_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const BUYERS_EXPORT_COLUMNS: &[Column] = &[
@@ -1487,7 +1509,9 @@ pub static BUYERS_EXPORT: Report = Report {
     columns: BUYERS_EXPORT_COLUMNS,
     primary_key: &["buyer_id"],
     date_field: None,
+    table_key: &["buyer_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const CAMPAIGNS_COLUMNS: &[Column] = &[
@@ -1914,7 +1938,9 @@ pub static CAMPAIGNS: Report = Report {
     columns: CAMPAIGNS_COLUMNS,
     primary_key: &["campaign_id"],
     date_field: None,
+    table_key: &["campaign_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const CAMPAIGNS_SUMMARY_COLUMNS: &[Column] = &[
@@ -2114,7 +2140,7 @@ const CAMPAIGNS_SUMMARY_COLUMNS: &[Column] = &[
 
 const CAMPAIGNS_SUMMARY_DESCRIPTION: &str =
     "Returns performance totals per campaign over a date range of at most one month.";
-const CAMPAIGNS_SUMMARY_NOTES: &str = "Params from the v5 KB page. No sample response is published; the row shape comes from two independent client parsers. Cake refuses windows over one month.";
+const CAMPAIGNS_SUMMARY_NOTES: &str = "Params from the v5 KB page. No sample response is published; the row shape comes from two independent client parsers. Cake refuses windows over one month. A summary answers one row per campaign per request, so the same key recurs in every window: rows are unique per partition day.";
 
 /// Campaigns Summary (`campaigns-summary`).
 pub static CAMPAIGNS_SUMMARY: Report = Report {
@@ -2194,7 +2220,9 @@ pub static CAMPAIGNS_SUMMARY: Report = Report {
     columns: CAMPAIGNS_SUMMARY_COLUMNS,
     primary_key: &["campaign_id"],
     date_field: None,
+    table_key: &["date", "campaign_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const CAP_INTERVALS_COLUMNS: &[Column] = &[
@@ -2242,7 +2270,9 @@ pub static CAP_INTERVALS: Report = Report {
     columns: CAP_INTERVALS_COLUMNS,
     primary_key: &["cap_interval_id"],
     date_field: None,
+    table_key: &["cap_interval_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const CAP_TYPES_COLUMNS: &[Column] = &[
@@ -2279,7 +2309,9 @@ pub static CAP_TYPES: Report = Report {
     columns: CAP_TYPES_COLUMNS,
     primary_key: &["cap_type_id"],
     date_field: None,
+    table_key: &["cap_type_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const CAPS_COLUMNS: &[Column] = &[
@@ -2371,7 +2403,7 @@ const CAPS_COLUMNS: &[Column] = &[
 ];
 
 const CAPS_DESCRIPTION: &str = "Returns the click and conversion caps set on entities and how far each has been reached in a date range.";
-const CAPS_NOTES: &str = "Params from the v4 KB page (first eleven) and a client wrapper (the rest); cap_entity = all_entity_types and the percent_reached sort come from a public consumer of this endpoint. No sample or schema was found: only row_count, caps/cap, cap/offer/offer_id and percent_reached are corroborated by that consumer, and every other column, the root name and the primary key are inferred from the parameters and Cake's cap objects.";
+const CAPS_NOTES: &str = "Params from the v4 KB page (first eleven) and a client wrapper (the rest); cap_entity = all_entity_types and the percent_reached sort come from a public consumer of this endpoint. No sample or schema was found: only row_count, caps/cap, cap/offer/offer_id and percent_reached are corroborated by that consumer, and every other column, the root name and the primary key are inferred from the parameters and Cake's cap objects. A summary answers one row per offer and cap type per request, so the same key recurs in every window: rows are unique per partition day.";
 
 /// Caps (`caps`).
 pub static CAPS: Report = Report {
@@ -2466,7 +2498,9 @@ pub static CAPS: Report = Report {
     columns: CAPS_COLUMNS,
     primary_key: &["offer_id", "cap_type_id"],
     date_field: None,
+    table_key: &["date", "offer_id", "cap_type_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const CLICKS_COLUMNS: &[Column] = &[
@@ -2819,7 +2853,9 @@ pub static CLICKS: Report = Report {
     columns: CLICKS_COLUMNS,
     primary_key: &["click_id"],
     date_field: Some("click_date"),
+    table_key: &["click_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const CONVERSION_CHANGES_DESCRIPTION: &str = "Returns event conversions changed (and optionally created) since a given date, for incremental loads.";
@@ -2901,7 +2937,9 @@ pub static CONVERSION_CHANGES: Report = Report {
     columns: CONVERSIONS_COLUMNS,
     primary_key: &["event_conversion_id"],
     date_field: Some("event_conversion_date"),
+    table_key: &["event_conversion_id"],
     cursor_field: Some("last_updated"),
+    layout: Layout::RowDay("last_updated"),
 };
 
 const CONVERSION_DISPOSITIONS_COLUMNS: &[Column] = &[
@@ -2961,7 +2999,9 @@ pub static CONVERSION_DISPOSITIONS: Report = Report {
     columns: CONVERSION_DISPOSITIONS_COLUMNS,
     primary_key: &["disposition_id"],
     date_field: None,
+    table_key: &["disposition_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const CONVERSIONS_COLUMNS: &[Column] = &[
@@ -3630,7 +3670,9 @@ pub static CONVERSIONS: Report = Report {
     columns: CONVERSIONS_COLUMNS,
     primary_key: &["event_conversion_id"],
     date_field: Some("event_conversion_date"),
+    table_key: &["event_conversion_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const CURRENCIES_COLUMNS: &[Column] = &[
@@ -3675,7 +3717,9 @@ pub static CURRENCIES: Report = Report {
     columns: CURRENCIES_COLUMNS,
     primary_key: &["currency_id"],
     date_field: None,
+    table_key: &["currency_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const DAILY_SUMMARY_COLUMNS: &[Column] = &[
@@ -3832,7 +3876,9 @@ pub static DAILY_SUMMARY: Report = Report {
     columns: DAILY_SUMMARY_COLUMNS,
     primary_key: &["summary_date"],
     date_field: Some("summary_date"),
+    table_key: &["summary_date"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const EXCHANGE_RATES_COLUMNS: &[Column] = &[
@@ -3898,7 +3944,7 @@ const EXCHANGE_RATES_COLUMNS: &[Column] = &[
 ];
 
 const EXCHANGE_RATES_DESCRIPTION: &str = "Returns the exchange rate between currency pairs for each rate period overlapping a date range.";
-const EXCHANGE_RATES_NOTES: &str = "No KB page; params from client libraries and a recorded request, row shape from a recorded response. The HTTP GET root name was not seen (exchange_rates_response is assumed). A period's end_date is the next period's start (exclusive).";
+const EXCHANGE_RATES_NOTES: &str = "No KB page; params from client libraries and a recorded request, row shape from a recorded response. The HTTP GET root name was not seen (exchange_rates_response is assumed). A period's end_date is the next period's start (exclusive). Every request returns the whole periods that overlap its range (the recorded July 2020 request starting 2020-07-01T02:00 got the period from 2020-07-01T00:00), so rows are partitioned by their period's start day, not by request window.";
 
 /// Exchange Rates (`exchange-rates`).
 pub static EXCHANGE_RATES: Report = Report {
@@ -3938,7 +3984,9 @@ pub static EXCHANGE_RATES: Report = Report {
     columns: EXCHANGE_RATES_COLUMNS,
     primary_key: &["base_currency_id", "quote_currency_id", "start_date"],
     date_field: Some("start_date"),
+    table_key: &["base_currency_id", "quote_currency_id", "start_date"],
     cursor_field: None,
+    layout: Layout::RowDay("start_date"),
 };
 
 const LANGUAGES_COLUMNS: &[Column] = &[
@@ -3977,7 +4025,9 @@ pub static LANGUAGES: Report = Report {
     columns: LANGUAGES_COLUMNS,
     primary_key: &["language_id"],
     date_field: None,
+    table_key: &["language_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const LEADS_BY_AFFILIATE_COLUMNS: &[Column] = &[
@@ -4071,7 +4121,9 @@ pub static LEADS_BY_AFFILIATE: Report = Report {
     columns: LEADS_BY_AFFILIATE_COLUMNS,
     primary_key: &["lead_id"],
     date_field: None,
+    table_key: &["lead_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const LEADS_BY_BUYER_COLUMNS: &[Column] = &[
@@ -4186,7 +4238,9 @@ pub static LEADS_BY_BUYER: Report = Report {
     columns: LEADS_BY_BUYER_COLUMNS,
     primary_key: &["unique_id"],
     date_field: Some("transaction_date"),
+    table_key: &["unique_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const LOGIN_EXPORT_COLUMNS: &[Column] = &[
@@ -4259,7 +4313,9 @@ pub static LOGIN_EXPORT: Report = Report {
     columns: LOGIN_EXPORT_COLUMNS,
     primary_key: &["contact_id", "login_date"],
     date_field: Some("login_date"),
+    table_key: &["contact_id", "login_date"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const OFFER_TYPES_COLUMNS: &[Column] = &[
@@ -4307,7 +4363,9 @@ pub static OFFER_TYPES: Report = Report {
     columns: OFFER_TYPES_COLUMNS,
     primary_key: &["offer_type_id"],
     date_field: None,
+    table_key: &["offer_type_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const OFFERS_COLUMNS: &[Column] = &[
@@ -4849,7 +4907,9 @@ pub static OFFERS: Report = Report {
     columns: OFFERS_COLUMNS,
     primary_key: &["offer_id"],
     date_field: None,
+    table_key: &["offer_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const OFFERS_STATUSES_COLUMNS: &[Column] = &[
@@ -4897,7 +4957,9 @@ pub static OFFERS_STATUSES: Report = Report {
     columns: OFFERS_STATUSES_COLUMNS,
     primary_key: &["offer_status_id"],
     date_field: None,
+    table_key: &["offer_status_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const PAYMENT_SETTINGS_COLUMNS: &[Column] = &[
@@ -4945,7 +5007,9 @@ pub static PAYMENT_SETTINGS: Report = Report {
     columns: PAYMENT_SETTINGS_COLUMNS,
     primary_key: &["payment_setting_id"],
     date_field: None,
+    table_key: &["payment_setting_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const PAYMENT_TYPES_COLUMNS: &[Column] = &[
@@ -4993,7 +5057,9 @@ pub static PAYMENT_TYPES: Report = Report {
     columns: PAYMENT_TYPES_COLUMNS,
     primary_key: &["payment_type_id"],
     date_field: None,
+    table_key: &["payment_type_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const PRICE_FORMATS_COLUMNS: &[Column] = &[
@@ -5041,7 +5107,9 @@ pub static PRICE_FORMATS: Report = Report {
     columns: PRICE_FORMATS_COLUMNS,
     primary_key: &["price_format_id"],
     date_field: None,
+    table_key: &["price_format_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const REJECTED_DISPOSITIONS_COLUMNS: &[Column] = &[
@@ -5089,7 +5157,9 @@ pub static REJECTED_DISPOSITIONS: Report = Report {
     columns: REJECTED_DISPOSITIONS_COLUMNS,
     primary_key: &["disposition_id"],
     date_field: None,
+    table_key: &["disposition_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const TRAFFIC_EXPORT_COLUMNS: &[Column] = &[
@@ -5166,7 +5236,7 @@ const TRAFFIC_EXPORT_COLUMNS: &[Column] = &[
 ];
 
 const TRAFFIC_EXPORT_DESCRIPTION: &str = "Returns impressions, clicks, conversions, revenue and cost per campaign over a date range, with the advertiser and affiliate rates paid.";
-const TRAFFIC_EXPORT_NOTES: &str = "No KB page, WSDL or sample; params and fields come from one client library's C# entity, read through a deserializer that matches names loosely, so the row element, field names and the advertiser_rates / affiliate_rates rate lists are inferred. A bare ArrayOfTraffic, not paged; rows carry no date.";
+const TRAFFIC_EXPORT_NOTES: &str = "No KB page, WSDL or sample; params and fields come from one client library's C# entity, read through a deserializer that matches names loosely, so the row element, field names and the advertiser_rates / affiliate_rates rate lists are inferred. A bare ArrayOfTraffic, not paged; rows carry no date. A summary answers one row per campaign per request, so the same key recurs in every window: rows are unique per partition day.";
 
 /// Traffic Export (`traffic-export`).
 pub static TRAFFIC_EXPORT: Report = Report {
@@ -5206,7 +5276,9 @@ pub static TRAFFIC_EXPORT: Report = Report {
     columns: TRAFFIC_EXPORT_COLUMNS,
     primary_key: &["campaign_id"],
     date_field: None,
+    table_key: &["date", "campaign_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };
 
 const VERTICALS_COLUMNS: &[Column] = &[
@@ -5258,5 +5330,7 @@ pub static VERTICALS: Report = Report {
     columns: VERTICALS_COLUMNS,
     primary_key: &["vertical_id"],
     date_field: None,
+    table_key: &["vertical_id"],
     cursor_field: None,
+    layout: Layout::Window,
 };

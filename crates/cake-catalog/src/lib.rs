@@ -25,6 +25,7 @@ mod lookup;
 pub mod model;
 pub mod options;
 mod plan;
+pub mod text;
 
 pub use dates::{DateRange, WindowSize};
 pub use generated::REPORTS;

@@ -30,13 +30,47 @@ pub struct Report {
     pub response: ResponseShape,
     /// Output columns, in order. Their Arrow schema is [`Report::arrow_schema`] (feature `arrow`).
     pub columns: &'static [Column],
-    /// Column names that identify a row.
+    /// Column names that identify a row within one answer (one window). A key seen twice in a
+    /// window means the answer is not Cake's whole, consistent answer.
     pub primary_key: &'static [&'static str],
-    /// The column holding the row's date, for dated reports (partitioning, lookback).
+    /// Column names that identify a row within the whole output table. `date` (never a column
+    /// name) stands for the partition's day: summary reports repeat their entity in every window,
+    /// so their rows are unique only per partition.
+    pub table_key: &'static [&'static str],
+    /// The column holding the row's date, for dated reports (partitioning, lookback, and the
+    /// check that an answer's rows belong to the window asked for).
     pub date_field: Option<&'static str>,
     /// The column that advances an incremental cursor (`last_updated` for Conversion Changes).
     pub cursor_field: Option<&'static str>,
+    /// How a dated report's rows are laid out in partitions.
+    pub layout: Layout,
 }
+
+/// Where a dated report's rows go in the output table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// One partition per request window (`date=<first day of the window>`): the window's rows
+    /// are exactly the rows dated in it.
+    Window,
+    /// One partition per instance-local day of the named column. For answers whose rows are not
+    /// confined to the window asked for: rate periods that overlap it (Exchange Rates) or
+    /// changes since a day (Conversion Changes). Every answer holds each such day whole, so a
+    /// day's partition is replaced as a unit and a row never lands in two partitions.
+    RowDay(&'static str),
+}
+
+impl Layout {
+    /// The column a [`Layout::RowDay`] table is partitioned by.
+    pub const fn row_day(self) -> Option<&'static str> {
+        match self {
+            Layout::Window => None,
+            Layout::RowDay(c) => Some(c),
+        }
+    }
+}
+
+/// The name that stands for the partition's day in a [`Report::table_key`].
+pub const PARTITION_DAY: &str = "date";
 
 impl Report {
     /// True when the report takes a date range or a `changes_since` date.

@@ -5,11 +5,11 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveDateTime, Timelike, Utc};
 use chrono_tz::Tz;
 
 use crate::dates::{cake_datetime, today_in, DateRange, WindowSize};
-use crate::model::{DateSemantics, Menu, ParamKind, Report};
+use crate::model::{DateSemantics, Layout, MaxWindow, Menu, ParamKind, Report};
 use crate::options::{ConversionType, Options};
 
 /// What relative dates resolve against, and how requests are cut.
@@ -41,6 +41,12 @@ impl Context {
     /// Today in the instance's zone.
     pub fn today(&self) -> NaiveDate {
         today_in(self.timezone, self.now)
+    }
+
+    /// The current instant as the instance's wall clock reads it, to the second.
+    pub fn now_local(&self) -> NaiveDateTime {
+        let local = self.now.with_timezone(&self.timezone).naive_local();
+        local.with_nanosecond(0).unwrap_or(local)
     }
 }
 
@@ -76,6 +82,12 @@ pub enum PlanError {
     OutOfRange,
     #[error("page size must be at least 1")]
     ZeroPageSize,
+    #[error("the dates start on {start}, after today ({today} in {timezone}): Cake has no data for days to come; give dates up to today")]
+    Future {
+        start: NaiveDate,
+        today: NaiveDate,
+        timezone: Tz,
+    },
 }
 
 /// The dates a plan covers.
@@ -100,6 +112,9 @@ pub struct Plan {
     pub page_size: Option<u32>,
     /// One request (or one paged series of requests) per window, in date order.
     pub requests: Vec<PlannedRequest>,
+    /// Days asked for that lie after today in the instance's zone, left out of the plan: no
+    /// partition is ever written for a day that has not begun.
+    pub clipped: Option<DateRange>,
 }
 
 /// The parameters of one request, in the endpoint's documented order.
@@ -107,6 +122,10 @@ pub struct Plan {
 pub struct PlannedRequest {
     /// The window this request covers (dated range reports).
     pub window: Option<DateRange>,
+    /// For a window that reaches into the present: the instant (instance-local) the request
+    /// ends at instead of the window's end, the start of the run. Rows that arrive while a
+    /// window is paged cannot shift its pages, and the window's answer is fixed.
+    pub cutoff: Option<NaiveDateTime>,
     pub params: Vec<QueryParam>,
 }
 
@@ -155,7 +174,8 @@ impl PlannedRequest {
 /// Checks `options` against `report` and resolves them into a plan.
 pub fn plan(report: &'static Report, options: &Options, ctx: &Context) -> Result<Plan, PlanError> {
     check_taken(report, options)?;
-    let dates = resolve_dates(report, options, ctx)?;
+    let dates = whole_months(report, resolve_dates(report, options, ctx)?, ctx.window);
+    let (dates, clipped) = bound_by_today(dates, ctx)?;
     let page_size = match (report.paging, ctx.page_size) {
         (_, Some(0)) => return Err(PlanError::ZeroPageSize),
         (Some(p), requested) => {
@@ -165,14 +185,22 @@ pub fn plan(report: &'static Report, options: &Options, ctx: &Context) -> Result
         (None, _) => None,
     };
     let windows: Vec<Option<DateRange>> = match dates {
-        PlannedDates::Range(range) => range.windows(ctx.window).into_iter().map(Some).collect(),
+        PlannedDates::Range(range) => windows_of(report, range, ctx.window)
+            .into_iter()
+            .map(Some)
+            .collect(),
         PlannedDates::None | PlannedDates::ChangesSince(_) => vec![None],
     };
+    let today = ctx.today();
     let requests = windows
         .into_iter()
-        .map(|window| PlannedRequest {
-            window,
-            params: params_for(report, options, window, dates),
+        .map(|window| {
+            let cutoff = window.filter(|w| w.end() > today).map(|_| ctx.now_local());
+            PlannedRequest {
+                window,
+                cutoff,
+                params: params_for(report, options, window, cutoff, dates),
+            }
         })
         .collect();
     Ok(Plan {
@@ -182,7 +210,73 @@ pub fn plan(report: &'static Report, options: &Options, ctx: &Context) -> Result
         dates,
         page_size,
         requests,
+        clipped,
     })
+}
+
+/// The request windows of a range. A report laid out by window takes the context's window
+/// size; one whose partitions follow its rows' own days needs no more requests than Cake's
+/// window cap demands.
+fn windows_of(report: &Report, range: DateRange, size: crate::WindowSize) -> Vec<DateRange> {
+    match (report.layout, report.dates) {
+        (Layout::Window, _) => range.windows(size),
+        (
+            Layout::RowDay(_),
+            DateSemantics::Range {
+                max_window: MaxWindow::Month,
+            },
+        ) => range.windows(crate::WindowSize::Month),
+        (Layout::RowDay(_), _) => vec![range],
+    }
+}
+
+/// With month windows, a report laid out by window covers whole calendar months: each
+/// partition is one month, whatever day a range starts or ends on, so two runs never write
+/// partitions that overlap.
+fn whole_months(report: &Report, dates: PlannedDates, size: crate::WindowSize) -> PlannedDates {
+    let PlannedDates::Range(range) = dates else {
+        return dates;
+    };
+    if size != crate::WindowSize::Month || report.layout != Layout::Window {
+        return dates;
+    }
+    let first = range.start().with_day(1).unwrap_or(range.start());
+    let end = range
+        .windows(crate::WindowSize::Month)
+        .last()
+        .and_then(|w| crate::dates::first_of_next_month(w.start()))
+        .unwrap_or(range.end());
+    DateRange::new(first, end).map_or(dates, PlannedDates::Range)
+}
+
+/// Keeps the dates to days that have begun in the instance's zone: days after today are cut
+/// off (and reported), dates that start after today are an error.
+fn bound_by_today(
+    dates: PlannedDates,
+    ctx: &Context,
+) -> Result<(PlannedDates, Option<DateRange>), PlanError> {
+    let today = ctx.today();
+    let future = |start| PlanError::Future {
+        start,
+        today,
+        timezone: ctx.timezone,
+    };
+    match dates {
+        PlannedDates::Range(range) if range.start() > today => Err(future(range.start())),
+        PlannedDates::Range(range) => {
+            let tomorrow = today.succ_opt().unwrap_or(today);
+            if range.end() <= tomorrow {
+                return Ok((dates, None));
+            }
+            let kept = DateRange::new(range.start(), tomorrow).ok_or(PlanError::OutOfRange)?;
+            Ok((
+                PlannedDates::Range(kept),
+                DateRange::new(tomorrow, range.end()),
+            ))
+        }
+        PlannedDates::ChangesSince(since) if since > today => Err(future(since)),
+        other => Ok((other, None)),
+    }
 }
 
 fn accepted_flags(report: &Report) -> String {
@@ -356,6 +450,7 @@ fn params_for(
     report: &Report,
     o: &Options,
     window: Option<DateRange>,
+    cutoff: Option<NaiveDateTime>,
     dates: PlannedDates,
 ) -> Vec<QueryParam> {
     report
@@ -369,9 +464,11 @@ fn params_for(
                 ParamKind::StartDate => {
                     ParamValue::Value(window.map(|w| cake_datetime(w.start())).unwrap_or_default())
                 }
-                ParamKind::EndDate => {
-                    ParamValue::Value(window.map(|w| cake_datetime(w.end())).unwrap_or_default())
-                }
+                ParamKind::EndDate => ParamValue::Value(match (cutoff, window) {
+                    (Some(at), _) => at.format("%Y-%m-%dT%H:%M:%S").to_string(),
+                    (None, Some(w)) => cake_datetime(w.end()),
+                    (None, None) => String::new(),
+                }),
                 ParamKind::ChangesSince => ParamValue::Value(match dates {
                     PlannedDates::ChangesSince(d) => cake_datetime(d),
                     _ => String::new(),

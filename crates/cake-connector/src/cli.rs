@@ -58,6 +58,9 @@ pub struct ConvertArgs {
     /// Output: a `.parquet` file, or a directory to write into.
     #[arg(long, value_name = "PATH")]
     pub out: std::path::PathBuf,
+    /// Replace output files that exist already.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +98,21 @@ pub struct SandboxArgs {
     /// Send bodies slowly, in small pieces.
     #[arg(long)]
     pub trickle: bool,
+    /// Piece size of slow bodies in bytes (default 1024; implies --trickle).
+    #[arg(long, value_name = "BYTES")]
+    pub trickle_chunk: Option<usize>,
+    /// Pause between the pieces of slow bodies in milliseconds (default 2; implies --trickle).
+    #[arg(long, value_name = "MS")]
+    pub trickle_pause_ms: Option<u64>,
+    /// A hostile behaviour, repeatable: short-middle-page=N, repeat-row, row-count-drift=+N,
+    /// empty-pages=N, key-echo=ENCODING@PLACE, control-bytes@PLACE, wrong-endpoint,
+    /// wrong-version, other-day=-N, far-timestamp, cake-message=TEXT (docs/sandbox.md).
+    #[arg(long = "hostile", value_name = "KIND")]
+    pub hostile: Vec<String>,
+    /// How many attempts of each request get the hostile behaviours (default: every attempt;
+    /// 1: only the first, a retry gets the clean answer).
+    #[arg(long, value_name = "N")]
+    pub hostile_attempts: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -165,11 +183,33 @@ pub struct ConnectionArgs {
     /// Most requests started per minute (no limit by default).
     #[arg(long, value_name = "N")]
     pub requests_per_minute: Option<u32>,
+    #[command(flatten)]
+    pub transport: TransportArgs,
+    #[command(flatten)]
+    pub retry: RetryArgs,
+}
+
+/// How long a response may take, and what the window checks accept.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct TransportArgs {
     /// Seconds without a byte before a response is abandoned (and retried).
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     pub idle_timeout: u64,
-    #[command(flatten)]
-    pub retry: RetryArgs,
+    /// Seconds one attempt at one page may take in all, body included, before it is abandoned
+    /// (and retried).
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub attempt_timeout: u64,
+    /// Slowest body accepted, in bytes per second averaged over --low-speed-time; a slower
+    /// body is abandoned and retried (0: no minimum).
+    #[arg(long, default_value_t = 1024, value_name = "BYTES")]
+    pub low_speed_limit: u32,
+    /// Seconds over which --low-speed-limit is averaged.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub low_speed_time: u64,
+    /// Accept a window whose answer repeats a row key (an instance known to do so), keeping the
+    /// rows as sent. By default such a window is pulled again, then fails.
+    #[arg(long)]
+    pub allow_repeated_keys: bool,
 }
 
 /// How transient failures (throttling, HTTP 5xx, broken bodies) are retried.
@@ -201,9 +241,18 @@ pub struct OutputArgs {
     /// Fail on elements the catalog does not know instead of counting them.
     #[arg(long)]
     pub strict: bool,
-    /// Write rows, bytes, requests, retries and time per report and window as JSON here.
+    /// Write the run's status, and rows, bytes, requests, retries and time per report and
+    /// window, as JSON here (also when the run fails or is interrupted).
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<std::path::PathBuf>,
+    /// The table written, `<out>/<NAME>` (default: the report's id). A pull with other filters
+    /// or another time zone than a table was written with needs a table of its own.
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
+    /// Rebuild the table when its contract (filters, time zone, window, instance, schema)
+    /// differs from this run's: its partitions are deleted first.
+    #[arg(long)]
+    pub rebuild_table: bool,
 }
 
 #[derive(Debug, Args)]
@@ -220,9 +269,16 @@ pub struct SyncArgs {
     /// Cake domain, overriding the config.
     #[arg(long, env = "CAKE_DOMAIN")]
     pub domain: Option<String>,
-    /// Write rows, bytes, requests, retries and time per report and window as JSON here.
+    /// Write the run's status, and rows, bytes, requests, retries and time per report and
+    /// window, as JSON here (also when the run fails or is interrupted).
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<std::path::PathBuf>,
+    /// Rebuild every table whose contract differs from the config's: its partitions are
+    /// deleted first.
+    #[arg(long)]
+    pub rebuild_tables: bool,
+    #[command(flatten)]
+    pub transport: TransportArgs,
     #[command(flatten)]
     pub retry: RetryArgs,
 }

@@ -20,9 +20,10 @@ pub const UNKNOWN_HOST: u8 = 4;
 pub const CONNECTION: u8 = 5;
 /// The TLS handshake failed.
 pub const TLS: u8 = 6;
-/// A connect, request or idle timeout.
+/// A connect, request or idle timeout, or a body slower than the minimum rate.
 pub const TIMEOUT: u8 = 7;
-/// The reply is not a Cake API response, or cannot be decoded.
+/// The reply is not a Cake API response, cannot be decoded, answers another request, or a
+/// window's pages stayed inconsistent through their re-pulls.
 pub const NOT_CAKE: u8 = 8;
 /// Cake refused the request.
 pub const REJECTED: u8 = 9;
@@ -74,23 +75,37 @@ fn code_for_kind(kind: FailureKind) -> u8 {
         FailureKind::Connection => CONNECTION,
         FailureKind::Tls => TLS,
         FailureKind::Timeout => TIMEOUT,
-        FailureKind::NotCake => NOT_CAKE,
+        FailureKind::NotCake | FailureKind::Inconsistent => NOT_CAKE,
         FailureKind::Rejected => REJECTED,
         FailureKind::Unavailable => UNAVAILABLE,
         FailureKind::Output => OUTPUT,
         FailureKind::Config => USAGE,
+        FailureKind::Interrupted => crate::signals::exit_code(),
+        _ => FAILURE,
     }
 }
 
-/// What to do next, for the classes whose message comes from deep below (the last attempt's
-/// error) and cannot say it.
-pub fn hint(code: u8) -> Option<&'static str> {
-    match code {
-        UNAVAILABLE => Some(
+/// What to do next, for the failures whose message comes from deep below (the last attempt's
+/// error, a library that speaks of options rather than flags) and cannot say it.
+pub fn hint(error: &anyhow::Error, code: u8) -> Option<&'static str> {
+    let kind = error.chain().find_map(|c| {
+        c.downcast_ref::<PipelineError>()
+            .map(|e| (e.kind(), matches!(e, PipelineError::Table { .. })))
+    });
+    match (code, kind) {
+        (USAGE, Some((FailureKind::Config, true))) => Some(
+            "write it as a table of its own with --table NAME (sync: `table = \"NAME\"` in the \
+             report's entry), or rebuild the table with --rebuild-table, which deletes what it holds.",
+        ),
+        (UNAVAILABLE, _) => Some(
             "Cake kept throttling or failing until the retries ran out. Windows committed before \
              the failure are complete and the failed ones were left as they were: run the same \
-             command again later, with fewer requests at once or more retries (pull and sync: \
-             --concurrency, --retries, --retry-base-ms).",
+             command again later, with fewer requests at once or more retries (pull: \
+             --concurrency; sync: `concurrency` in [instance]; both: --retries, --retry-base-ms).",
+        ),
+        (NOT_CAKE, Some((FailureKind::Inconsistent, _))) => Some(
+            "the failed window was left as it was. If the instance is known to repeat row keys, \
+             --allow-repeated-keys accepts them; otherwise run again later.",
         ),
         _ => None,
     }
@@ -108,14 +123,17 @@ pub fn code_for(error: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<TransportError>() {
             return code_for_kind(PipelineError::Transport(e.clone()).kind());
         }
+        if let Some(e) = cause.downcast_ref::<cake_sink::SinkError>() {
+            return if e.is_usage() { USAGE } else { OUTPUT };
+        }
         if let Some(e) = cause.downcast_ref::<cake_arrow::DecodeError>() {
             use cake_arrow::ErrorKind as K;
             return match e.kind() {
                 K::Authentication => AUTHENTICATION,
-                K::Throttled => UNAVAILABLE,
-                K::Request => REJECTED,
-                K::Malformed | K::Value | K::Drift => NOT_CAKE,
+                K::Throttled | K::Transient => UNAVAILABLE,
+                K::Request | K::Unclassified => REJECTED,
                 K::Io => FAILURE,
+                _ => NOT_CAKE,
             };
         }
     }

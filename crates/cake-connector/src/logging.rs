@@ -1,65 +1,73 @@
-//! Logs on stderr, with every known secret scrubbed from every line at every level.
+//! Everything the binary prints goes through here: logs, progress lines, the result on stdout
+//! and the final error. Each line is scrubbed of every registered secret in every encoding (the
+//! transport's [`Scrubber`]) and its control characters are escaped, so neither a key nor a
+//! terminal escape sequence that slipped past the libraries reaches the terminal.
 //!
-//! The libraries never log the API key, but a dependency at trace level might log a URL. The
-//! writer here replaces each registered secret before anything reaches stderr, so no log level
-//! can leak it. `CAKE_LOG` sets the filter (`warn` by default; `info`, `debug`, `trace`, or
-//! per-crate directives such as `cake_transport=debug`).
+//! `CAKE_LOG` sets the filter (`warn` by default; `info`, `debug`, `trace`, or per-crate
+//! directives such as `cake_transport=debug`).
 
 use std::io::{self, Write};
 use std::sync::{OnceLock, RwLock};
 
+use cake_transport::Scrubber;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
-fn secrets() -> &'static RwLock<Vec<String>> {
-    static SECRETS: OnceLock<RwLock<Vec<String>>> = OnceLock::new();
-    SECRETS.get_or_init(|| RwLock::new(Vec::new()))
+fn scrubber() -> &'static RwLock<Scrubber> {
+    static SCRUBBER: OnceLock<RwLock<Scrubber>> = OnceLock::new();
+    SCRUBBER.get_or_init(|| RwLock::new(Scrubber::default()))
 }
 
 /// Registers a value that must never be printed.
 pub fn add_secret(secret: &str) {
-    let secret = secret.trim();
-    if secret.is_empty() {
-        return;
-    }
-    let mut list = secrets().write().unwrap_or_else(|p| p.into_inner());
-    for s in [secret.to_string(), url_encoded(secret)] {
-        if !list.contains(&s) {
-            list.push(s);
-        }
-    }
+    scrubber()
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .add(secret);
 }
 
-fn url_encoded(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// `text` as it may be printed: secrets replaced by `<redacted>`, control characters other than
+/// line ends and tabs escaped (`\x1b`, `\r`, `\x07`).
+pub fn clean(text: &str) -> String {
+    let scrubbed = scrubber()
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .scrub(text)
+        .into_owned();
+    scrubbed
+        .split_inclusive('\n')
+        .map(|line| {
+            let (body, end) = match line.strip_suffix('\n') {
+                Some(body) => (body, "\n"),
+                None => (line, ""),
+            };
+            let escaped: String = body
+                .split('\t')
+                .map(|part| cake_catalog::text::escape_controls(part).into_owned())
+                .collect::<Vec<_>>()
+                .join("\t");
+            escaped + end
+        })
+        .collect()
 }
 
-/// `text` with every registered secret replaced by `<redacted>`.
-pub fn redact(text: &str) -> String {
-    let list = secrets().read().unwrap_or_else(|p| p.into_inner());
-    let mut out = text.to_string();
-    for s in list.iter() {
-        if out.contains(s.as_str()) {
-            out = out.replace(s.as_str(), "<redacted>");
-        }
-    }
-    out
+/// Prints `text` on stderr, cleaned.
+pub fn eprint(text: &str) {
+    let _ = io::stderr().lock().write_all(clean(text).as_bytes());
 }
 
-struct RedactingStderr;
+/// Prints `text` on stdout, cleaned. A closed pipe (`| head`) is not an error worth a message.
+pub fn print(text: &str) {
+    let _ = io::stdout().lock().write_all(clean(text).as_bytes());
+}
 
-impl Write for RedactingStderr {
+struct CleanStderr;
+
+impl Write for CleanStderr {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let text = redact(&String::from_utf8_lossy(buf));
-        io::stderr().lock().write_all(text.as_bytes())?;
+        io::stderr()
+            .lock()
+            .write_all(clean(&String::from_utf8_lossy(buf)).as_bytes())?;
         Ok(buf.len())
     }
 
@@ -68,13 +76,13 @@ impl Write for RedactingStderr {
     }
 }
 
-struct MakeRedacting;
+struct MakeClean;
 
-impl<'a> MakeWriter<'a> for MakeRedacting {
-    type Writer = RedactingStderr;
+impl<'a> MakeWriter<'a> for MakeClean {
+    type Writer = CleanStderr;
 
     fn make_writer(&'a self) -> Self::Writer {
-        RedactingStderr
+        CleanStderr
     }
 }
 
@@ -83,8 +91,23 @@ pub fn init() {
     let filter = EnvFilter::try_from_env("CAKE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(MakeRedacting)
+        .with_writer(MakeClean)
         .with_ansi(false)
         .with_target(true)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_scrubbed_and_escaped() {
+        add_secret("t0p+s3cret/k");
+        let text = "a t0p%2Bs3cret%2fk b\x1b[2J c\r\n\tnext line\u{7}\n";
+        assert_eq!(
+            clean(text),
+            "a <redacted> b\\x1b[2J c\\r\n\tnext line\\x07\n"
+        );
+    }
 }

@@ -1,7 +1,6 @@
 //! `cake-connector`: turns flags and config into validated plans and hands them to the
 //! libraries. No logic a library user would need lives here.
 
-use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -12,6 +11,7 @@ mod commands;
 mod exit;
 mod logging;
 mod progress;
+mod signals;
 
 /// The async runtime of the commands that talk to the network.
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -46,16 +46,16 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(text) => {
-            let mut stdout = std::io::stdout().lock();
-            // A closed pipe (`| head`) is not an error worth a message.
-            let _ = stdout.write_all(logging::redact(&text).as_bytes());
+            logging::print(&text);
             ExitCode::from(exit::OK)
         }
         Err(e) => {
-            eprintln!("error: {}", logging::redact(&format!("{e:#}")));
+            // One line: the error and its causes, with any line end inside them escaped.
+            let message = format!("{e:#}").replace('\n', "\\n");
+            logging::eprint(&format!("error: {message}\n"));
             let code = exit::code_for(&e);
-            if let Some(hint) = exit::hint(code) {
-                eprintln!("hint: {hint}");
+            if let Some(hint) = exit::hint(&e, code) {
+                logging::eprint(&format!("hint: {hint}\n"));
             }
             ExitCode::from(code)
         }

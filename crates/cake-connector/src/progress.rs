@@ -37,7 +37,7 @@ impl Progress for Reporter {
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(report.to_string(), (bar, 0));
         } else {
-            eprintln!("{report}: {windows} window(s) to pull");
+            crate::logging::eprint(&format!("{report}: {windows} window(s) to pull\n"));
         }
     }
 
@@ -61,13 +61,13 @@ impl Progress for Reporter {
             .get(report)
         {
             Some((bar, _)) => bar.inc(1),
-            None => eprintln!(
-                "{report}: committed {} ({} rows, {} pages, {} requests, {} retries, {:.1} s)",
+            None => crate::logging::eprint(&format!(
+                "{report}: committed {} ({} rows, {} pages, {} requests, {} retries, {:.1} s)\n",
                 w.path, w.rows, w.pages, w.requests, w.retries, w.seconds
-            ),
+            )),
         }
         for warning in &w.warnings {
-            eprintln!("warning: {report}: {warning}");
+            crate::logging::eprint(&format!("warning: {report}: {warning}\n"));
         }
     }
 }

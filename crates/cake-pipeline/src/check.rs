@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use arrow_array::{Array, StringArray};
 use cake_arrow::DecoderOptions;
 use cake_catalog::{find, plan, Context, Options};
-use cake_transport::Client;
+use cake_transport::{Client, PageSink};
 
 use crate::decode::{DecodeFactory, DecodedPage};
 use crate::error::PipelineError;
@@ -37,6 +37,30 @@ impl std::fmt::Display for CheckReport {
     }
 }
 
+/// The account statuses of an answer.
+struct Names(Vec<String>);
+
+impl PageSink for Names {
+    type Page = DecodedPage;
+    type Error = PipelineError;
+
+    fn page(&mut self, page: DecodedPage) -> Result<(), PipelineError> {
+        page.for_each_batch(|batch| {
+            if let Some(col) = batch
+                .column_by_name("account_status_name")
+                .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+            {
+                for i in 0..col.len() {
+                    if col.is_valid(i) {
+                        self.0.push(col.value(i).to_string());
+                    }
+                }
+            }
+            Ok::<(), PipelineError>(())
+        })
+    }
+}
+
 /// Calls Account Status (the cheapest authenticated endpoint) and reads the reply.
 pub async fn check(client: &Client, temp_dir: &Path) -> Result<CheckReport, PipelineError> {
     let report = find("account-status").map_err(|e| PipelineError::Config(e.to_string()))?;
@@ -52,23 +76,8 @@ pub async fn check(client: &Client, temp_dir: &Path) -> Result<CheckReport, Pipe
         .ok_or_else(|| PipelineError::Config("Account Status has no request".into()))?;
     let factory = DecodeFactory::new(report, DecoderOptions::default(), temp_dir.to_path_buf());
     let started = Instant::now();
-    let mut names = Vec::new();
-    client
-        .fetch_window(&plan, request, &factory, |page: DecodedPage| {
-            page.for_each_batch(|batch| {
-                if let Some(col) = batch
-                    .column_by_name("account_status_name")
-                    .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-                {
-                    for i in 0..col.len() {
-                        if col.is_valid(i) {
-                            names.push(col.value(i).to_string());
-                        }
-                    }
-                }
-                Ok::<(), PipelineError>(())
-            })
-        })
+    let (Names(names), _) = client
+        .fetch_window(&plan, request, &factory, || Ok(Names(Vec::new())))
         .await?;
     Ok(CheckReport {
         instance: client.instance().to_string(),

@@ -15,8 +15,13 @@ use arrow_ipc::reader::StreamReader;
 use arrow_ipc::writer::StreamWriter;
 use cake_arrow::{DecodeError, DecodeSummary, Decoder, DecoderOptions, ErrorKind};
 use cake_catalog::Report;
-use cake_transport::{BodyError, HandlerFactory, PageHandler, PageOutcome, PageRequest};
+use cake_transport::{
+    BodyError, HandlerFactory, PageHandler, PageOutcome, PageRequest, RowDates, RowKey, Scrubber,
+    StreamScrubber,
+};
 use tempfile::NamedTempFile;
+
+use crate::rows::{DateBounds, KeyColumns};
 
 /// Makes a [`DecodeHandler`] for every attempt at every page of one report.
 #[derive(Debug, Clone)]
@@ -27,8 +32,9 @@ pub struct DecodeFactory {
     pub spill_threshold: usize,
     /// Directory of spill and raw files.
     pub temp_dir: PathBuf,
-    /// Keep each body, gzip'd, with these strings (the API key) replaced.
-    pub keep_raw: Option<Vec<String>>,
+    /// Keep each body, gzip'd, with the secrets of this scrubber (the API key) removed.
+    pub keep_raw: Option<Scrubber>,
+    keys: KeyColumns,
 }
 
 impl DecodeFactory {
@@ -39,6 +45,7 @@ impl DecodeFactory {
             spill_threshold: 64 << 20,
             temp_dir,
             keep_raw: None,
+            keys: KeyColumns::new(report),
         }
     }
 }
@@ -51,15 +58,19 @@ impl HandlerFactory for DecodeFactory {
             decoder: Decoder::new(self.report, self.options),
             report: self.report,
             page: *request,
+            keys: self.keys.clone(),
+            row_keys: Vec::new(),
+            bounds: DateBounds::new(self.report, request, self.options.timezone),
+            dates: RowDates::default(),
+            strict: self.options.strict,
             memory: Vec::new(),
             memory_bytes: 0,
             spill_threshold: self.spill_threshold,
             spill: None,
             temp_dir: self.temp_dir.clone(),
             raw: self.keep_raw.as_ref().map(|secrets| RawWriter {
-                secrets: secrets.clone(),
+                scrubber: StreamScrubber::new(secrets.clone(), b"[redacted]"),
                 state: None,
-                tail: Vec::new(),
             }),
         }
     }
@@ -70,6 +81,11 @@ pub struct DecodeHandler {
     decoder: Decoder,
     report: &'static Report,
     page: PageRequest,
+    keys: KeyColumns,
+    row_keys: Vec<RowKey>,
+    bounds: Option<DateBounds>,
+    dates: RowDates,
+    strict: bool,
     memory: Vec<RecordBatch>,
     memory_bytes: usize,
     spill_threshold: usize,
@@ -141,6 +157,21 @@ impl DecodedPage {
 impl DecodeHandler {
     fn drain(&mut self) -> Result<(), BodyError> {
         while let Some(batch) = self.decoder.pop_batch() {
+            let first_row = self.row_keys.len();
+            self.row_keys.extend(self.keys.keys(&batch));
+            if let Some(bounds) = &self.bounds {
+                let (dates, outside) = bounds.check(&batch);
+                self.dates.add(dates);
+                if let (true, Some(row)) = (self.strict, outside) {
+                    return Err(BodyError::Invalid(format!(
+                        "{}: row {} is dated outside the window {} asked for ({} in the instance's time zone), and strict mode refuses rows outside their window",
+                        self.report.id,
+                        first_row + row + 1,
+                        self.page.window.map(|w| w.to_string()).unwrap_or_default(),
+                        self.report.date_field.unwrap_or_default(),
+                    )));
+                }
+            }
             if let Some(spill) = &mut self.spill {
                 spill
                     .writer
@@ -180,7 +211,7 @@ impl DecodeHandler {
 }
 
 fn spill_failure(dir: &std::path::Path, e: impl std::fmt::Display) -> BodyError {
-    BodyError::Invalid(
+    BodyError::Local(
         SpillError {
             action: "spill",
             dir: dir.display().to_string(),
@@ -195,12 +226,13 @@ pub fn body_error(e: DecodeError) -> BodyError {
     let text = e.to_string();
     match e.kind() {
         ErrorKind::Throttled => BodyError::Throttled(text),
+        ErrorKind::Transient => BodyError::Transient(text),
+        ErrorKind::Unclassified => BodyError::Unrecognised(text),
         ErrorKind::Authentication => BodyError::Authentication(text),
         ErrorKind::Request => BodyError::Rejected(text),
+        ErrorKind::WrongAnswer => BodyError::WrongAnswer(text),
         ErrorKind::Malformed if e.is_truncated() => BodyError::Incomplete(text),
-        ErrorKind::Malformed | ErrorKind::Value | ErrorKind::Drift | ErrorKind::Io => {
-            BodyError::Invalid(text)
-        }
+        _ => BodyError::Invalid(text),
     }
 }
 
@@ -235,6 +267,8 @@ impl PageHandler for DecodeHandler {
         Ok(PageOutcome {
             rows: summary.rows,
             row_count: summary.envelope.row_count,
+            keys: std::mem::take(&mut self.row_keys),
+            dates: self.dates,
             output: DecodedPage {
                 page: self.page,
                 summary,
@@ -245,25 +279,18 @@ impl PageHandler for DecodeHandler {
     }
 }
 
-/// The raw body, gzip'd, with secrets scrubbed. A secret split across two chunks is still
-/// found: the last bytes of each chunk are held back until the next one arrives.
+/// The raw body, gzip'd, with secrets scrubbed in every encoding. A secret split across two
+/// chunks is still found: the scrubber holds back what may be the start of one.
 struct RawWriter {
-    secrets: Vec<String>,
+    scrubber: StreamScrubber,
     state: Option<(NamedTempFile, flate2::write::GzEncoder<BufWriter<File>>)>,
-    tail: Vec<u8>,
 }
 
 impl RawWriter {
-    fn hold_back(&self) -> usize {
-        self.secrets
-            .iter()
-            .map(String::len)
-            .max()
-            .unwrap_or(1)
-            .saturating_sub(1)
-    }
-
-    fn write(&mut self, chunk: &[u8], dir: &std::path::Path) -> Result<(), BodyError> {
+    fn encoder(
+        &mut self,
+        dir: &std::path::Path,
+    ) -> Result<&mut flate2::write::GzEncoder<BufWriter<File>>, BodyError> {
         if self.state.is_none() {
             let file = tempfile::Builder::new()
                 .prefix(".cake-raw-")
@@ -274,52 +301,31 @@ impl RawWriter {
                 flate2::write::GzEncoder::new(BufWriter::new(out), flate2::Compression::fast());
             self.state = Some((file, gz));
         }
-        self.tail.extend_from_slice(chunk);
-        let scrubbed = scrub(&self.tail, &self.secrets);
-        let keep = self.hold_back().min(scrubbed.len());
-        let (ready, rest) = scrubbed.split_at(scrubbed.len() - keep);
-        if let Some((_, gz)) = &mut self.state {
-            gz.write_all(ready).map_err(|e| spill_failure(dir, e))?;
+        match &mut self.state {
+            Some((_, gz)) => Ok(gz),
+            None => Err(spill_failure(dir, "no raw file")),
         }
-        self.tail = rest.to_vec();
-        Ok(())
+    }
+
+    fn write(&mut self, chunk: &[u8], dir: &std::path::Path) -> Result<(), BodyError> {
+        let ready = self.scrubber.push(chunk);
+        self.encoder(dir)?
+            .write_all(&ready)
+            .map_err(|e| spill_failure(dir, e))
     }
 
     fn finish(mut self, dir: &std::path::Path) -> Result<NamedTempFile, BodyError> {
-        if self.state.is_none() {
-            self.write(&[], dir)?;
-        }
+        self.encoder(dir)?;
         let (file, mut gz) = self
             .state
             .take()
             .ok_or_else(|| spill_failure(dir, "no raw file"))?;
-        let tail = scrub(&self.tail, &self.secrets);
+        let tail = self.scrubber.finish();
         gz.write_all(&tail).map_err(|e| spill_failure(dir, e))?;
         let mut out = gz.finish().map_err(|e| spill_failure(dir, e))?;
         out.flush().map_err(|e| spill_failure(dir, e))?;
         Ok(file)
     }
-}
-
-/// `bytes` with every secret replaced by `[redacted]` (no markup, so the XML stays well-formed).
-fn scrub(bytes: &[u8], secrets: &[String]) -> Vec<u8> {
-    let mut out = bytes.to_vec();
-    for s in secrets.iter().filter(|s| !s.is_empty()) {
-        let needle = s.as_bytes();
-        let mut result = Vec::with_capacity(out.len());
-        let mut i = 0;
-        while i < out.len() {
-            if out[i..].starts_with(needle) {
-                result.extend_from_slice(b"[redacted]");
-                i += needle.len();
-            } else {
-                result.push(out[i]);
-                i += 1;
-            }
-        }
-        out = result;
-    }
-    out
 }
 
 #[cfg(test)]
@@ -330,11 +336,13 @@ mod tests {
     fn secrets_are_scrubbed_across_chunk_boundaries() {
         let dir = tempfile::tempdir().unwrap();
         let mut raw = RawWriter {
-            secrets: vec!["SECRET".into()],
+            scrubber: StreamScrubber::new(
+                cake_transport::ApiKey::new("SE+RET").unwrap().scrubber(),
+                b"[redacted]",
+            ),
             state: None,
-            tail: Vec::new(),
         };
-        for chunk in [&b"<a>SEC"[..], b"RET</a><b>SECRET", b"</b>"] {
+        for chunk in [&b"<a>SE"[..], b"%2bRET</a><b>SE&amp;#43;RET", b"</b>"] {
             raw.write(chunk, dir.path()).unwrap();
         }
         let file = raw.finish(dir.path()).unwrap();

@@ -6,17 +6,24 @@
 //! and writes with the sink. It holds the logic a library user needs to run a job; the binary
 //! only turns flags and config into calls of these functions.
 
+mod cancel;
 mod check;
+mod contract;
 mod decode;
 mod error;
 mod pull;
+mod rows;
 mod sync;
 
+pub use cancel::Cancel;
 pub use check::{check, CheckReport};
+pub use contract::{contract_for, schema_fingerprint};
 pub use decode::{body_error, DecodeFactory, DecodeHandler, DecodedPage, SpillError};
 pub use error::{FailureKind, PipelineError};
-pub use pull::{partition_of, pull, NoProgress, Progress, PullOptions, PullSummary, WindowSummary};
+pub use pull::{
+    partition_of, preflight, pull, NoProgress, Progress, PullOptions, PullSummary, WindowSummary,
+};
 pub use sync::{
-    parse_config, state_path, sync, ConfigError, ReportState, SyncConfig, SyncPlan, SyncReport,
-    SyncedReport,
+    parse_config, state_path, sync, valid_table_name, ConfigError, ReportState, SyncConfig,
+    SyncPlan, SyncReport, SyncedReport,
 };

@@ -1,15 +1,32 @@
-//! `pull`: one report's plan into Parquet, one committed partition per window.
+//! `pull`: one report's plan into a table, one committed unit per window.
+//!
+//! Before the first request to Cake, the output location is probed (a small object written and
+//! removed) and the table's contract is checked: a run whose rows would not belong with the
+//! table's (another filter, time zone, window size, instance or schema) is refused with the
+//! table untouched. Then every window is fetched whole and checked by the transport; only a
+//! consistent window reaches its commit.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Date32Type, TimestampMicrosecondType};
+use arrow_array::Array as _;
+use arrow_array::RecordBatch;
+use arrow_schema::{DataType, SchemaRef};
 use cake_arrow::DecoderOptions;
-use cake_catalog::{DateRange, Plan, PlannedDates, PlannedRequest};
-use cake_sink::{PartitionWriter, Sink, WriteMode};
-use cake_transport::Client;
+use cake_catalog::{DateRange, Layout, Plan, PlannedDates, PlannedRequest, Report};
+use cake_sink::{ContractCheck, PartitionWriter, Sink, TableContract, WriteMode};
+use cake_transport::{Client, PageSink, WindowResult};
+use chrono::NaiveDate;
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
+use tempfile::NamedTempFile;
 
+use crate::cancel::Cancel;
+use crate::contract::contract_for;
 use crate::decode::{DecodeFactory, DecodedPage};
 use crate::error::PipelineError;
 
@@ -32,12 +49,20 @@ impl Progress for NoProgress {}
 #[derive(Clone)]
 pub struct PullOptions {
     pub mode: WriteMode,
-    /// Keep every raw response, gzip'd, under `_raw/<report>/`.
+    /// Keep every raw response, gzip'd, under `_raw/<table>/`.
     pub keep_raw: bool,
     pub decoder: DecoderOptions,
     /// Windows processed at once (their requests share the client's bound).
     pub windows_in_flight: usize,
     pub progress: Arc<dyn Progress>,
+    /// The table written (`<location>/<table>`); `None` is the report's id. A filtered or
+    /// differently zoned pull of a report goes to a table of its own.
+    pub table: Option<String>,
+    /// Rebuild a table whose contract differs from this run's: its partitions are deleted
+    /// first. Without it, such a run is refused.
+    pub rebuild: bool,
+    /// Stops the pull from outside.
+    pub cancel: Cancel,
 }
 
 impl Default for PullOptions {
@@ -48,7 +73,17 @@ impl Default for PullOptions {
             decoder: DecoderOptions::default(),
             windows_in_flight: 4,
             progress: Arc::new(NoProgress),
+            table: None,
+            rebuild: false,
+            cancel: Cancel::new(),
         }
+    }
+}
+
+impl PullOptions {
+    /// The table a pull of `report` writes.
+    pub fn table_for(&self, report: &Report) -> String {
+        self.table.clone().unwrap_or_else(|| report.id.to_string())
     }
 }
 
@@ -59,8 +94,11 @@ pub struct WindowSummary {
     pub start: Option<String>,
     /// Day after the last one (exclusive), for dated range reports.
     pub end: Option<String>,
-    /// Output directory relative to the location (`clicks/date=2024-01-31`).
+    /// Output directory relative to the location (`clicks/date=2024-01-31`); for a report
+    /// whose partitions follow its rows' days, the first of them.
     pub path: String,
+    /// Every partition the window committed.
+    pub partitions: Vec<String>,
     pub rows: u64,
     /// Cake's `row_count`, when the report has one.
     pub row_count: Option<u64>,
@@ -70,12 +108,14 @@ pub struct WindowSummary {
     /// Response body bytes received.
     pub body_bytes: u64,
     pub pages: u32,
+    /// Pulls of the whole window (more than 1 when an inconsistent answer was pulled again).
+    pub pulls: u32,
     pub requests: u64,
     pub retries: u64,
     pub seconds: f64,
     pub warnings: Vec<String>,
     /// Elements the catalog does not know, with counts.
-    pub unknown_elements: std::collections::BTreeMap<String, u64>,
+    pub unknown_elements: BTreeMap<String, u64>,
     pub stripped_control_chars: u64,
 }
 
@@ -83,6 +123,7 @@ pub struct WindowSummary {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PullSummary {
     pub report: String,
+    pub table: String,
     pub location: String,
     pub rows: u64,
     pub bytes: u64,
@@ -90,22 +131,64 @@ pub struct PullSummary {
     pub requests: u64,
     pub retries: u64,
     pub seconds: f64,
+    /// Days of the request that lie after today in the instance's zone and were left out.
+    pub skipped_future: Option<String>,
     pub windows: Vec<WindowSummary>,
 }
 
-/// The partition directory of a window: `date=YYYY-MM-DD` of its first day for dated reports.
+/// The partition directory of a window laid out by window: `date=YYYY-MM-DD` of its first day
+/// for dated reports.
 pub fn partition_of(plan: &Plan, window: Option<DateRange>) -> Option<String> {
     match (plan.dates, window) {
-        (_, Some(w)) => Some(format!("date={}", w.start())),
-        (PlannedDates::ChangesSince(d), None) => Some(format!("date={d}")),
+        (_, Some(w)) => Some(day_partition(w.start())),
+        (PlannedDates::ChangesSince(d), None) => Some(day_partition(d)),
         _ => None,
     }
 }
 
-/// Pulls every window of `plan` into `sink`. Windows run concurrently and each is committed
-/// as a unit as soon as it is complete; `on_commit` hears of each (in completion order). A
-/// failure stops the pull: windows committed before it stay committed, the failed one leaves
-/// nothing behind.
+fn day_partition(day: NaiveDate) -> String {
+    format!("date={day}")
+}
+
+/// Checks the output location and the table before anything is requested from Cake: the
+/// location takes a write, and the table's contract admits this plan. A new table gets its
+/// contract with its first commit, so a run that commits nothing leaves nothing behind.
+pub async fn preflight(
+    client: &Client,
+    plan: &Plan,
+    sink: &Sink,
+    options: &PullOptions,
+) -> Result<TableContract, PipelineError> {
+    let table = options.table_for(plan.report);
+    sink.probe().await?;
+    let contract = contract_for(client, plan);
+    check_contract(sink, &table, &contract, options.rebuild).await?;
+    Ok(contract)
+}
+
+/// Compares `contract` with the table's: `None` for a table that has none yet, the check
+/// otherwise (a differing table is rebuilt with `rebuild`, refused without).
+pub(crate) async fn check_contract(
+    sink: &Sink,
+    table: &str,
+    contract: &TableContract,
+    rebuild: bool,
+) -> Result<Option<ContractCheck>, PipelineError> {
+    if sink.table_contract(table).await?.is_none() {
+        return Ok(None);
+    }
+    sink.open_table(table, contract, rebuild)
+        .await
+        .map(Some)
+        .map_err(|source| PipelineError::table(table, source))
+}
+
+/// Pulls every window of `plan` into `sink`, after [`preflight`]. Windows run concurrently
+/// and each is committed as a unit as soon as it is complete; `on_commit` hears of each (in
+/// completion order). A failure stops the pull: no new window starts, windows already fetched
+/// commit (each is whole on its own), and the failed one leaves nothing behind. Cancellation
+/// (`options.cancel`) abandons the windows being fetched, commits nothing more, and ends with
+/// [`PipelineError::Interrupted`].
 pub async fn pull(
     client: &Client,
     plan: &Plan,
@@ -115,24 +198,66 @@ pub async fn pull(
 ) -> Result<PullSummary, PipelineError> {
     let started = Instant::now();
     let report = plan.report;
+    let contract = preflight(client, plan, sink, options).await?;
+    let table = options.table_for(report);
     options.progress.start(report.id, plan.requests.len());
-    let results: Vec<Result<WindowSummary, PipelineError>> = stream::iter(&plan.requests)
-        .map(|request| async move {
-            let summary = pull_window(client, plan, request, sink, options).await?;
-            on_commit(&summary);
-            options.progress.window(report.id, &summary);
-            Ok(summary)
+    let failed = AtomicBool::new(false);
+    let job = Job {
+        client,
+        plan,
+        sink,
+        options,
+        table: &table,
+        contract: &contract,
+        opened: tokio::sync::OnceCell::new(),
+    };
+    let results: Vec<Result<Option<WindowSummary>, PipelineError>> = stream::iter(&plan.requests)
+        .map(|request| {
+            let job = &job;
+            let failed = &failed;
+            async move {
+                if failed.load(Ordering::SeqCst) || options.cancel.is_cancelled() {
+                    return Ok(None);
+                }
+                match job.window(request).await {
+                    Ok(summary) => {
+                        on_commit(&summary);
+                        options.progress.window(report.id, &summary);
+                        Ok(Some(summary))
+                    }
+                    Err(e) => {
+                        failed.store(true, Ordering::SeqCst);
+                        Err(e)
+                    }
+                }
+            }
         })
         .buffer_unordered(options.windows_in_flight.max(1))
         .collect()
         .await;
     let mut windows = Vec::with_capacity(results.len());
+    let mut first_error = None;
     for r in results {
-        windows.push(r?);
+        match r {
+            Ok(Some(w)) => windows.push(w),
+            Ok(None) => {}
+            // An interruption is the answer only when nothing else failed.
+            Err(e) => match &first_error {
+                Some(PipelineError::Interrupted) | None => first_error = Some(e),
+                Some(_) => {}
+            },
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    if options.cancel.is_cancelled() && windows.len() < plan.requests.len() {
+        return Err(PipelineError::Interrupted);
     }
     windows.sort_by(|a, b| a.start.cmp(&b.start));
     Ok(PullSummary {
         report: report.id.to_string(),
+        table,
         location: sink.store().display(),
         rows: windows.iter().map(|w| w.rows).sum(),
         bytes: windows.iter().map(|w| w.bytes).sum(),
@@ -140,129 +265,348 @@ pub async fn pull(
         requests: windows.iter().map(|w| w.requests).sum(),
         retries: windows.iter().map(|w| w.retries).sum(),
         seconds: started.elapsed().as_secs_f64(),
+        skipped_future: plan.clipped.map(|c| c.to_string()),
         windows,
     })
 }
 
-fn metadata(client: &Client, plan: &Plan, window: Option<DateRange>) -> Vec<(String, String)> {
-    let r = plan.report;
-    let mut m = vec![
-        ("cake.report".to_string(), r.id.to_string()),
-        ("cake.endpoint".to_string(), r.endpoint.path()),
-        (
-            "cake.api_version".to_string(),
-            r.endpoint.version.to_string(),
-        ),
-        ("cake.instance".to_string(), client.instance().host()),
-        ("cake.timezone".to_string(), plan.timezone.to_string()),
-        (
-            "cake.pulled_at".to_string(),
-            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        ),
-        (
-            "cake.connector_version".to_string(),
-            env!("CARGO_PKG_VERSION").to_string(),
-        ),
-    ];
-    if let Some(w) = window {
-        m.push(("cake.window_start".into(), w.start().to_string()));
-        m.push(("cake.window_end_exclusive".into(), w.end().to_string()));
-        m.push((
-            "cake.window_start_utc".into(),
-            w.start_utc(plan.timezone).to_rfc3339(),
-        ));
-        m.push((
-            "cake.window_end_utc".into(),
-            w.end_utc(plan.timezone).to_rfc3339(),
-        ));
-    }
-    if let PlannedDates::ChangesSince(d) = plan.dates {
-        m.push(("cake.changes_since".into(), d.to_string()));
-    }
-    m
+/// One pull's shared inputs.
+struct Job<'a> {
+    client: &'a Client,
+    plan: &'a Plan,
+    sink: &'a Sink,
+    options: &'a PullOptions,
+    table: &'a str,
+    contract: &'a TableContract,
+    /// The table's contract is in place (written by the first commit of a new table).
+    opened: tokio::sync::OnceCell<()>,
 }
 
-async fn pull_window(
-    client: &Client,
-    plan: &Plan,
-    request: &PlannedRequest,
-    sink: &Sink,
-    options: &PullOptions,
-) -> Result<WindowSummary, PipelineError> {
-    let started = Instant::now();
-    let report = plan.report;
-    let partition = partition_of(plan, request.window);
-    let schema = Arc::new(report.arrow_schema());
-    let mut writer: PartitionWriter<'_> = sink
-        .partition(
-            report.id,
-            partition.as_deref(),
-            schema,
-            metadata(client, plan, request.window),
-        )
-        .map_err(|e| PipelineError::Output(e.to_string()))?;
-    let mut factory = DecodeFactory::new(report, options.decoder, sink.temp_dir().to_path_buf());
-    if options.keep_raw {
-        factory.keep_raw = Some(vec![client.api_key().expose().to_string()]);
-    }
-    let mut raws = Vec::new();
-    let mut unknown = std::collections::BTreeMap::new();
-    let mut stripped = 0;
-    let result = client
-        .fetch_window(plan, request, &factory, |mut page: DecodedPage| {
-            options.progress.page(report.id, page.summary.rows, 0);
-            for (k, v) in &page.summary.unknown_elements {
-                *unknown.entry(k.clone()).or_insert(0) += v;
-            }
-            stripped += page.summary.stripped_control_chars;
-            let index = page.page.page.map_or(0, |p| p.index);
-            if let Some(raw) = page.raw.take() {
-                raws.push((index, raw));
-            }
-            page.for_each_batch(|batch| {
-                writer
-                    .write(&batch)
-                    .map_err(|e| PipelineError::Output(e.to_string()))
+impl Job<'_> {
+    /// Puts the contract in place before the first commit (and checks it again: another run
+    /// may have created the table meanwhile).
+    async fn open_table(&self) -> Result<(), PipelineError> {
+        self.opened
+            .get_or_try_init(|| async {
+                self.sink
+                    .open_table(self.table, self.contract, false)
+                    .await
+                    .map(|_| ())
+                    .map_err(|source| PipelineError::table(self.table, source))
             })
-        })
-        .await?;
-    for (index, raw) in raws {
-        let rel = format!(
-            "_raw/{}/{}/{}-page-{:05}.xml.gz",
-            report.id,
-            partition.as_deref().unwrap_or("snapshot"),
-            sink.run_id(),
-            index + 1
-        );
-        sink.put_file(&rel, raw.path())
             .await
-            .map_err(|e| PipelineError::Output(e.to_string()))?;
+            .map(|_| ())
     }
-    let committed = writer
-        .commit(options.mode)
-        .await
-        .map_err(|e| PipelineError::Output(e.to_string()))?;
-    Ok(WindowSummary {
-        start: request
-            .window
-            .map(|w| w.start().to_string())
-            .or_else(|| match plan.dates {
-                PlannedDates::ChangesSince(d) => Some(d.to_string()),
-                _ => None,
-            }),
-        end: request.window.map(|w| w.end().to_string()),
-        path: committed.path,
-        rows: result.rows,
-        row_count: result.row_count,
-        files: committed.manifest.files.len(),
-        bytes: committed.bytes,
-        body_bytes: result.bytes,
-        pages: result.pages,
-        requests: result.requests,
-        retries: result.retries,
-        seconds: started.elapsed().as_secs_f64(),
-        warnings: result.warnings,
-        unknown_elements: unknown,
-        stripped_control_chars: stripped,
-    })
+
+    fn metadata(&self, window: Option<DateRange>) -> Vec<(String, String)> {
+        let plan = self.plan;
+        let r = plan.report;
+        let mut m = vec![
+            ("cake.report".to_string(), r.id.to_string()),
+            ("cake.table".to_string(), self.table.to_string()),
+            ("cake.endpoint".to_string(), r.endpoint.path()),
+            (
+                "cake.api_version".to_string(),
+                r.endpoint.version.to_string(),
+            ),
+            ("cake.instance".to_string(), self.client.instance().host()),
+            ("cake.timezone".to_string(), plan.timezone.to_string()),
+            (
+                "cake.pulled_at".to_string(),
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            ),
+            (
+                "cake.connector_version".to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
+            (
+                "cake.contract".to_string(),
+                serde_json::to_string(&self.contract.fields).unwrap_or_default(),
+            ),
+        ];
+        if let Some(w) = window {
+            m.push(("cake.window_start".into(), w.start().to_string()));
+            m.push(("cake.window_end_exclusive".into(), w.end().to_string()));
+            m.push((
+                "cake.window_start_utc".into(),
+                w.start_utc(plan.timezone).to_rfc3339(),
+            ));
+            m.push((
+                "cake.window_end_utc".into(),
+                w.end_utc(plan.timezone).to_rfc3339(),
+            ));
+        }
+        if let PlannedDates::ChangesSince(d) = plan.dates {
+            m.push(("cake.changes_since".into(), d.to_string()));
+        }
+        m
+    }
+
+    /// The days a window of a report laid out by its rows' days owns: every partition of such a
+    /// day is replaced by this window, emptied when no row of the answer has that day.
+    fn owned_days(&self, request: &PlannedRequest) -> Option<(NaiveDate, NaiveDate)> {
+        match (self.plan.dates, request.window) {
+            (_, Some(w)) => Some((w.start(), w.end())),
+            (PlannedDates::ChangesSince(d), None) => Some((d, NaiveDate::MAX)),
+            _ => None,
+        }
+    }
+
+    async fn window(&self, request: &PlannedRequest) -> Result<WindowSummary, PipelineError> {
+        let started = Instant::now();
+        let report = self.plan.report;
+        let cancel = &self.options.cancel;
+        let mut factory = DecodeFactory::new(
+            report,
+            self.options.decoder,
+            self.sink.temp_dir().to_path_buf(),
+        );
+        if self.options.keep_raw {
+            factory.keep_raw = Some(self.client.api_key().scrubber());
+        }
+        let open = || Ok(WindowWriter::new(self, request));
+        let fetched = tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Err(PipelineError::Interrupted),
+            r = self.client.fetch_window(self.plan, request, &factory, open) => r?,
+        };
+        // From here on the window is whole: it is committed even if a stop is asked for, so a
+        // commit is never cut in the middle.
+        let (writer, result) = fetched;
+        writer.commit(self, request, result, started).await
+    }
+}
+
+/// The partitions one pull of one window writes, and what its pages said.
+struct WindowWriter<'a> {
+    job: &'a Job<'a>,
+    schema: SchemaRef,
+    metadata: Vec<(String, String)>,
+    /// Partition name (`None`: the unpartitioned table) to its writer.
+    writers: BTreeMap<Option<String>, PartitionWriter<'a>>,
+    /// For a table laid out by its rows' days: the column holding the day, and the partition of
+    /// rows without one.
+    row_day: Option<(usize, Option<String>)>,
+    raws: Vec<(u32, NamedTempFile)>,
+    unknown: BTreeMap<String, u64>,
+    stripped: u64,
+    window_partition: Option<String>,
+}
+
+impl<'a> WindowWriter<'a> {
+    fn new(job: &'a Job<'a>, request: &PlannedRequest) -> WindowWriter<'a> {
+        let report = job.plan.report;
+        let window_partition = partition_of(job.plan, request.window);
+        let row_day = match report.layout {
+            Layout::Window => None,
+            Layout::RowDay(column) => report
+                .columns
+                .iter()
+                .position(|c| c.name == column)
+                .map(|i| (i, window_partition.clone())),
+        };
+        WindowWriter {
+            job,
+            schema: Arc::new(report.arrow_schema()),
+            metadata: job.metadata(request.window),
+            writers: BTreeMap::new(),
+            row_day,
+            raws: Vec::new(),
+            unknown: BTreeMap::new(),
+            stripped: 0,
+            window_partition,
+        }
+    }
+
+    fn writer(
+        &mut self,
+        partition: Option<String>,
+    ) -> Result<&mut PartitionWriter<'a>, PipelineError> {
+        if !self.writers.contains_key(&partition) {
+            let w = self.job.sink.partition(
+                self.job.table,
+                partition.as_deref(),
+                self.schema.clone(),
+                self.metadata.clone(),
+            )?;
+            self.writers.insert(partition.clone(), w);
+        }
+        self.writers
+            .get_mut(&partition)
+            .ok_or_else(|| PipelineError::Output("a partition writer vanished".into()))
+    }
+
+    fn write(&mut self, batch: RecordBatch) -> Result<(), PipelineError> {
+        let Some((column, fallback)) = self.row_day.clone() else {
+            let partition = self.window_partition.clone();
+            return Ok(self.writer(partition)?.write(&batch)?);
+        };
+        // Consecutive rows of the same day go to that day's partition together.
+        let days = row_days(&batch, column, self.job.plan.timezone);
+        let mut start = 0;
+        while start < days.len() {
+            let day = days[start];
+            let end = (start..days.len())
+                .find(|&i| days[i] != day)
+                .unwrap_or(days.len());
+            let partition = day.map(day_partition).or_else(|| fallback.clone());
+            self.writer(partition)?
+                .write(&batch.slice(start, end - start))?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    async fn commit(
+        mut self,
+        job: &Job<'_>,
+        request: &PlannedRequest,
+        result: WindowResult,
+        started: Instant,
+    ) -> Result<WindowSummary, PipelineError> {
+        let mut warnings = result.warnings.clone();
+        match self.row_day {
+            None => {
+                // A window always commits its partition, empty or not.
+                let partition = self.window_partition.clone();
+                self.writer(partition)?;
+            }
+            Some(_) => {
+                // Partitions of the days this window owns that the answer no longer fills.
+                if let Some((first, end)) = job.owned_days(request) {
+                    for day in existing_days(job.sink, job.table).await? {
+                        let partition = Some(day_partition(day));
+                        if first <= day && day < end && !self.writers.contains_key(&partition) {
+                            self.writer(partition)?;
+                        }
+                    }
+                }
+                if self.writers.is_empty() {
+                    let partition = self.window_partition.clone();
+                    self.writer(partition)?;
+                }
+            }
+        }
+        for (index, raw) in std::mem::take(&mut self.raws) {
+            let rel = format!(
+                "_raw/{}/{}/{}-page-{:05}.xml.gz",
+                job.table,
+                self.window_partition.as_deref().unwrap_or("snapshot"),
+                job.sink.run_id(),
+                index + 1
+            );
+            job.sink.put_file(&rel, raw.path()).await?;
+        }
+        job.open_table().await?;
+        let mut partitions = Vec::new();
+        let mut files = 0;
+        let mut bytes = 0;
+        for (_, writer) in std::mem::take(&mut self.writers) {
+            let committed = writer.commit(job.options.mode).await?;
+            files += committed.manifest.files.len();
+            bytes += committed.bytes;
+            partitions.push(committed.path);
+        }
+        if result.pulls > 1 {
+            warnings.push(format!(
+                "the window was pulled {} times before its answer was consistent",
+                result.pulls
+            ));
+        }
+        Ok(WindowSummary {
+            start: request
+                .window
+                .map(|w| w.start().to_string())
+                .or_else(|| match job.plan.dates {
+                    PlannedDates::ChangesSince(d) => Some(d.to_string()),
+                    _ => None,
+                }),
+            end: request.window.map(|w| w.end().to_string()),
+            path: partitions.first().cloned().unwrap_or_default(),
+            partitions,
+            rows: result.rows,
+            row_count: result.row_count,
+            files,
+            bytes,
+            body_bytes: result.bytes,
+            pages: result.pages,
+            pulls: result.pulls,
+            requests: result.requests,
+            retries: result.retries,
+            seconds: started.elapsed().as_secs_f64(),
+            warnings,
+            unknown_elements: self.unknown,
+            stripped_control_chars: self.stripped,
+        })
+    }
+}
+
+impl PageSink for WindowWriter<'_> {
+    type Page = DecodedPage;
+    type Error = PipelineError;
+
+    fn page(&mut self, mut page: DecodedPage) -> Result<(), PipelineError> {
+        let report = self.job.plan.report;
+        self.job
+            .options
+            .progress
+            .page(report.id, page.summary.rows, 0);
+        for (k, v) in &page.summary.unknown_elements {
+            *self.unknown.entry(k.clone()).or_insert(0) += v;
+        }
+        self.stripped += page.summary.stripped_control_chars;
+        let index = page.page.page.map_or(0, |p| p.index);
+        if let Some(raw) = page.raw.take() {
+            self.raws.push((index, raw));
+        }
+        page.for_each_batch(|batch| self.write(batch))
+    }
+}
+
+/// The instance-local day of each row's `column` (a timestamp or a date); `None` when null.
+fn row_days(batch: &RecordBatch, column: usize, tz: chrono_tz::Tz) -> Vec<Option<NaiveDate>> {
+    let array = batch.column(column);
+    match array.data_type() {
+        DataType::Timestamp(_, _) => {
+            let values = array.as_primitive::<TimestampMicrosecondType>();
+            (0..values.len())
+                .map(|i| {
+                    values.is_valid(i).then(|| {
+                        chrono::DateTime::from_timestamp_micros(values.value(i))
+                            .map(|t| t.with_timezone(&tz).date_naive())
+                    })?
+                })
+                .collect()
+        }
+        DataType::Date32 => {
+            let values = array.as_primitive::<Date32Type>();
+            (0..values.len())
+                .map(|i| {
+                    values
+                        .is_valid(i)
+                        .then(|| NaiveDate::from_num_days_from_ce_opt(values.value(i) + 719_163))?
+                })
+                .collect()
+        }
+        _ => vec![None; batch.num_rows()],
+    }
+}
+
+/// The days of the committed partitions of a table.
+async fn existing_days(sink: &Sink, table: &str) -> Result<BTreeSet<NaiveDate>, PipelineError> {
+    let mut days = BTreeSet::new();
+    for path in sink.store().list_recursive(table).await? {
+        let mut parts = path.rsplit('/');
+        if parts.next() != Some(cake_sink::MANIFEST) {
+            continue;
+        }
+        if let Some(day) = parts
+            .next()
+            .and_then(|p| p.strip_prefix("date="))
+            .and_then(|d| d.parse().ok())
+        {
+            days.insert(day);
+        }
+    }
+    Ok(days)
 }

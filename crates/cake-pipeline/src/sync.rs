@@ -16,7 +16,7 @@ use cake_catalog::{
 };
 use cake_sink::Sink;
 use cake_transport::Client;
-use chrono::{Days, NaiveDate};
+use chrono::{Datelike, Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
@@ -104,6 +104,9 @@ pub struct ReportConfig {
     pub advertiser_name: Option<String>,
     /// Rows per page for paged reports.
     pub page_size: Option<u32>,
+    /// The table written (default: the report's id). Two entries of one report with different
+    /// options need different tables.
+    pub table: Option<Spanned<String>>,
 }
 
 /// A config error, with the line it is on.
@@ -137,6 +140,8 @@ pub struct SyncReport {
     pub start: Option<NaiveDate>,
     pub lookback_days: u32,
     pub page_size: Option<u32>,
+    /// The table written: the report's id unless the config names one.
+    pub table: String,
 }
 
 /// A parsed and checked config.
@@ -199,13 +204,26 @@ pub fn parse_config(file: &str, text: &str) -> Result<SyncPlan, ConfigError> {
     for rc in &config.reports {
         let report =
             find(rc.report.get_ref()).map_err(|e| at(rc.report.span(), "report", e.to_string()))?;
-        if !seen.insert(report.id) {
+        let table = match &rc.table {
+            Some(t) => {
+                let name = t.get_ref().trim();
+                if !valid_table_name(name) {
+                    return Err(at(
+                        t.span(),
+                        "table",
+                        format!("`{name}` is not a table name: use letters, digits, `-` and `_`, not starting with `_` or `.`"),
+                    ));
+                }
+                name.to_string()
+            }
+            None => report.id.to_string(),
+        };
+        if !seen.insert(table.clone()) {
             return Err(at(
-                rc.report.span(),
+                rc.table.as_ref().map_or(rc.report.span(), |t| t.span()),
                 "report",
                 format!(
-                    "{} is listed twice; each report keeps one state",
-                    report.name
+                    "the table `{table}` is written by two entries; each table keeps one state: give one of them `table = \"...\"`"
                 ),
             ));
         }
@@ -273,6 +291,7 @@ pub fn parse_config(file: &str, text: &str) -> Result<SyncPlan, ConfigError> {
             start,
             lookback_days: rc.lookback_days.unwrap_or(config.defaults.lookback_days),
             page_size: rc.page_size,
+            table,
         });
     }
     Ok(SyncPlan {
@@ -296,37 +315,70 @@ pub struct ReportState {
     pub connector_version: String,
 }
 
-/// Path of a report's state document in the output location.
-pub fn state_path(report: &Report) -> String {
-    format!("_state/{}.json", report.id)
+/// Whether `name` can name a table: a directory name readers do not skip.
+pub fn valid_table_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with(['_', '.'])
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-async fn read_state(sink: &Sink, report: &Report) -> Result<Option<ReportState>, PipelineError> {
-    let bytes = sink
-        .get_document(&state_path(report))
-        .await
-        .map_err(|e| PipelineError::Output(e.to_string()))?;
-    match bytes {
-        None => Ok(None),
-        Some(b) => serde_json::from_slice(&b).map(Some).map_err(|e| {
-            PipelineError::Output(format!(
-                "the state {} is not valid ({e}); delete it or run with --full-refresh",
-                state_path(report)
-            ))
-        }),
-    }
+/// Path of a table's state document in the output location.
+pub fn state_path(table: &str) -> String {
+    format!("_state/{table}.json")
 }
 
-async fn write_state(
+async fn read_state(
     sink: &Sink,
-    state: &ReportState,
-    report: &Report,
-) -> Result<(), PipelineError> {
+    table: &str,
+    today: NaiveDate,
+) -> Result<Option<ReportState>, PipelineError> {
+    let path = state_path(table);
+    let Some(bytes) = sink.get_document(&path).await? else {
+        return Ok(None);
+    };
+    let state: ReportState = serde_json::from_slice(&bytes).map_err(|e| {
+        PipelineError::State(format!(
+            "the state {path} is not valid ({e}); delete it, or start again with the full refresh option"
+        ))
+    })?;
+    if newer_version(&state.connector_version, env!("CARGO_PKG_VERSION")) {
+        return Err(PipelineError::State(format!(
+            "the state {path} was written by version {} of the connector, newer than this one ({}): run the newer version, or start again with the full refresh option",
+            state.connector_version,
+            env!("CARGO_PKG_VERSION")
+        )));
+    }
+    for (what, day) in [
+        ("committed through", state.committed_through),
+        ("changes since", state.changes_since),
+    ] {
+        if let Some(day) = day.filter(|d| *d > today) {
+            return Err(PipelineError::State(format!(
+                "the state {path} says {what} {day}, after today ({today} in the instance's time zone): a run whose clock was ahead wrote it. Check this machine's clock, then delete the state or start again with the full refresh option"
+            )));
+        }
+    }
+    Ok(Some(state))
+}
+
+/// True when version `a` (`major.minor.patch`) is newer than `b`.
+fn newer_version(a: &str, b: &str) -> bool {
+    let parse = |v: &str| -> Vec<u64> {
+        v.split(['.', '-', '+'])
+            .take(3)
+            .map(|p| p.parse().unwrap_or(0))
+            .collect()
+    };
+    parse(a) > parse(b)
+}
+
+async fn write_state(sink: &Sink, state: &ReportState, table: &str) -> Result<(), PipelineError> {
     let bytes = serde_json::to_vec_pretty(state)
         .map_err(|e| PipelineError::Output(format!("cannot encode state: {e}")))?;
-    sink.put_document(&state_path(report), bytes)
-        .await
-        .map_err(|e| PipelineError::Output(e.to_string()))
+    Ok(sink.put_document(&state_path(table), bytes).await?)
 }
 
 /// What one report of a sync did.
@@ -370,24 +422,59 @@ async fn sync_report(
     ctx.window = plan.window;
     ctx.page_size = sr.page_size;
     let today = ctx.today();
-    let previous = if full_refresh {
+    // The table's contract first: a table rebuilt for this run starts again from `start`, so
+    // its state goes with its partitions. The contract does not depend on the dates.
+    let mut probe_options = sr.options.clone();
+    match report.dates {
+        DateSemantics::None => {}
+        DateSemantics::Range { .. } => {
+            probe_options.start = Some(today);
+            probe_options.end = Some(today);
+        }
+        DateSemantics::ChangesSince => probe_options.date = Some(today),
+    }
+    let contract = crate::contract::contract_for(client, &plan_for(report, &probe_options, &ctx)?);
+    let check = crate::pull::check_contract(sink, &sr.table, &contract, options.rebuild).await?;
+    let previous = if full_refresh || check == Some(cake_sink::ContractCheck::Rebuilt) {
         None
     } else {
-        read_state(sink, report).await?
+        read_state(sink, &sr.table, today).await?
     };
-    let lookback = |d: NaiveDate| d.checked_sub_days(Days::new(u64::from(sr.lookback_days)));
+    // With month windows the lookback reaches back to the first of a month, so every run
+    // replaces whole month partitions and never writes one that overlaps another.
+    let months = plan.window == WindowSize::Month && report.layout == cake_catalog::Layout::Window;
+    let lookback = |d: NaiveDate| {
+        d.checked_sub_days(Days::new(u64::from(sr.lookback_days)))
+            .map(|d| {
+                if months {
+                    d.with_day(1).unwrap_or(d)
+                } else {
+                    d
+                }
+            })
+    };
     let mut options_for_run = sr.options.clone();
     let covered;
     match report.dates {
         DateSemantics::None => covered = "snapshot".to_string(),
         DateSemantics::Range { .. } => {
             let first = sr.start.unwrap_or(today);
+            let first = if months {
+                first.with_day(1).unwrap_or(first)
+            } else {
+                first
+            };
             let start = previous
                 .as_ref()
                 .and_then(|s| s.committed_through)
                 .and_then(lookback)
                 .map_or(first, |d| d.max(first))
                 .min(today);
+            let start = if months {
+                start.with_day(1).unwrap_or(start)
+            } else {
+                start
+            };
             options_for_run.start = Some(start);
             options_for_run.end = Some(today);
             covered = format!("{start} to {today}");
@@ -414,7 +501,11 @@ async fn sync_report(
                 .insert(s.clone());
         }
     };
-    let result = pull(client, &run_plan, sink, options, &record).await;
+    let options = PullOptions {
+        table: Some(sr.table.clone()),
+        ..options.clone()
+    };
+    let result = pull(client, &run_plan, sink, &options, &record).await;
     // State follows the data: the days committed without a gap from the run's first window.
     let committed = committed.into_inner().unwrap_or_else(|p| p.into_inner());
     let mut state = previous.unwrap_or_else(|| ReportState {
@@ -449,7 +540,7 @@ async fn sync_report(
         state.last_run = Some(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     }
     if result.is_ok() || !committed.is_empty() {
-        write_state(sink, &state, report).await?;
+        write_state(sink, &state, &sr.table).await?;
     }
     let pull = result?;
     Ok(SyncedReport {

@@ -27,6 +27,7 @@ async fn dated_and_undated(lake: &Lake) {
     assert_eq!(c.windows.len(), 3);
     assert_eq!(o.windows.len(), 1);
     let expected_layout = [
+        "clicks/_table.json",
         "clicks/date=2024-03-07/_SUCCESS",
         "clicks/date=2024-03-07/part-00000.parquet",
         "clicks/date=2024-03-08/_SUCCESS",
@@ -34,6 +35,7 @@ async fn dated_and_undated(lake: &Lake) {
         "clicks/date=2024-03-09/_SUCCESS",
         "clicks/date=2024-03-09/part-00000.parquet",
         "offers/_SUCCESS",
+        "offers/_table.json",
         "offers/part-00000.parquet",
     ];
     // While the sink is open, its staging directory may exist, but it holds no file.
@@ -157,6 +159,7 @@ async fn empty_window(lake: &Lake) {
     assert_eq!(
         lake.objects(),
         [
+            "conversions/_table.json",
             "conversions/date=2020-06-01/_SUCCESS",
             "conversions/date=2020-06-01/part-00000.parquet"
         ]

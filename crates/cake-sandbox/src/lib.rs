@@ -6,7 +6,9 @@
 //! `Invalid API Key` as HTTP 200 `success=false`, exclusive end dates, the one-month cap of the
 //! summary reports, 1-based `start_at_row`, `row_count` as the total) and injectable faults
 //! (latency, `Restricted`, HTTP 500/503, connection resets, truncated bodies, forbidden
-//! control-character references, trickling bodies).
+//! control-character references, trickling bodies) and hostile behaviours ([`Hostile`]: pages
+//! that lose, repeat or miscount rows, another report's document, another day's rows, the API
+//! key echoed back, terminal control bytes, Cake's failure messages).
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -27,6 +29,7 @@
 //! [`respond`] gives the same bytes without a server, for tests and benchmarks.
 
 mod hash;
+mod hostile;
 mod request;
 mod rows;
 mod server;
@@ -41,6 +44,10 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 
+pub use hostile::{
+    header_safe, EchoPlace, Hostile, InvalidHostile, KeyEncoding, FAR_FUTURE_TIMESTAMP,
+    HOSTILE_CONTROL_BYTES, HOSTILE_NEWLINES_XML, REDIRECT_PREFIX,
+};
 pub use request::{TEXT as TEXT_CONTENT_TYPE, XML as XML_CONTENT_TYPE};
 pub use rows::ROWS_PER_DAY_MAX;
 pub use server::{FaultCounts, FaultPlan, Sandbox, Stats};
@@ -101,6 +108,16 @@ pub struct Faults {
     pub trickle_chunk: usize,
     /// Pause between pieces when trickling (default 2 ms).
     pub trickle_pause: Duration,
+    /// Hostile behaviours (default none). They alter or replace report answers (never routing
+    /// errors) of the attempts `0..hostile_attempts` of every request identity; a behaviour
+    /// that does not apply to a report leaves its answer clean. A request that draws an HTTP
+    /// error or `Restricted` gets that instead; resets, truncation, control characters,
+    /// latency and trickling come on top.
+    pub hostile: Vec<Hostile>,
+    /// How many attempts of each request identity (path and query without `api_key`) get the
+    /// hostile behaviours: `1` misbehaves on the first attempt only (a retry gets the clean
+    /// answer); `u32::MAX` (the default) always.
+    pub hostile_attempts: u32,
 }
 
 impl Default for Faults {
@@ -115,6 +132,8 @@ impl Default for Faults {
             trickle: false,
             trickle_chunk: 1024,
             trickle_pause: Duration::from_millis(2),
+            hostile: Vec::new(),
+            hostile_attempts: u32::MAX,
         }
     }
 }
@@ -163,5 +182,5 @@ impl Response {
 /// Answers one GET request (`/api/12/reports.asmx/Clicks?api_key=...&...`) without a server and
 /// without faults. The server answers with exactly these bytes, plus the faults it injects.
 pub fn respond(config: &SandboxConfig, path_and_query: &str) -> Response {
-    request::answer(config, path_and_query, None).0
+    request::answer(config, path_and_query, None, &[]).response
 }

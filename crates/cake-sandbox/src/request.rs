@@ -2,20 +2,25 @@
 //! binding (HTTP 500 with a plain-text message for a missing or unconvertible parameter), the API
 //! key check and the date rules (HTTP 200 with `success=false`), then the rows, paged.
 
-use cake_catalog::{DateSemantics, MaxWindow, Param, ParamKind, Report, REPORTS};
-use chrono::{Months, NaiveDate, NaiveDateTime, NaiveTime};
+use cake_catalog::{ColumnType, DateSemantics, MaxWindow, Param, ParamKind, Report, REPORTS};
+use chrono::{Duration, Months, NaiveDate, NaiveDateTime, NaiveTime};
 
 use crate::hash::{fnv, h2};
+use crate::hostile::{self, Hostile, FAR_FUTURE_TIMESTAMP};
 use crate::rows::rows;
-use crate::shape::shape;
+use crate::shape::{shape, Shape};
 use crate::world::World;
-use crate::xml::{ControlChars, Writer};
+use crate::xml::{ControlChars, RowEdits, Writer};
 use crate::{Response, SandboxConfig};
 
 /// The content type of Cake's XML answers.
 pub const XML: &str = "text/xml; charset=utf-8";
 /// The content type of ASP.NET's plain-text errors.
 pub const TEXT: &str = "text/plain; charset=utf-8";
+/// The content type of ASP.NET script services' JSON errors.
+pub(crate) const JSON: &str = "application/json; charset=utf-8";
+/// The content type of IIS's redirect pages.
+pub(crate) const HTML: &str = "text/html; charset=utf-8";
 
 /// A bound parameter value.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,7 +34,7 @@ pub(crate) enum Bound {
 }
 
 /// A request whose parameters all bound.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Request {
     pub report: &'static Report,
     pub values: Vec<(&'static Param, Bound)>,
@@ -247,9 +252,6 @@ pub(crate) fn failure_root(report: &Report) -> String {
 
 /// A `success=false` document with a message, HTTP 200.
 pub(crate) fn failure(report: &Report, message: &str) -> Response {
-    let mut w = Writer::new(None);
-    w.open_root(&failure_root(report), &report.endpoint.namespace(), false);
-    w.simple(1, "success", "false");
     let mut escaped = Vec::new();
     for b in message.bytes() {
         match b {
@@ -259,7 +261,16 @@ pub(crate) fn failure(report: &Report, message: &str) -> Response {
             _ => escaped.push(b),
         }
     }
-    w.simple(1, "message", &String::from_utf8_lossy(&escaped));
+    failure_raw(report, &String::from_utf8_lossy(&escaped))
+}
+
+/// A `success=false` document whose `<message>` content is `wire` exactly as given (already
+/// escaped, or deliberately not), HTTP 200.
+pub(crate) fn failure_raw(report: &Report, wire: &str) -> Response {
+    let mut w = Writer::new(None);
+    w.open_root(&failure_root(report), &report.endpoint.namespace(), false);
+    w.simple(1, "success", "false");
+    w.simple(1, "message", wire);
     w.simple(1, "row_count", "0");
     w.close(0, &failure_root(report));
     Response {
@@ -294,97 +305,315 @@ pub(crate) fn page_bounds(
     from..from.saturating_add(limit).min(total)
 }
 
-/// Answers one request. `control` puts control-character references into text values; the
-/// second value counts them.
+/// One answer with what the server needs besides the response.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub response: Response,
+    /// The `Location` header (already a valid header value).
+    pub location: Option<String>,
+    /// Control-character references written into text values.
+    pub control_chars: u64,
+    /// A hostile behaviour altered or replaced the answer.
+    pub hostile: bool,
+}
+
+impl Answer {
+    fn plain(response: Response) -> Answer {
+        Answer {
+            response,
+            location: None,
+            control_chars: 0,
+            hostile: false,
+        }
+    }
+}
+
+/// Answers one request. `control` puts control-character references into text values;
+/// `hostile` are the hostile behaviours this attempt gets (empty: the clean answer).
 pub(crate) fn answer(
     config: &SandboxConfig,
     path_and_query: &str,
     control: Option<ControlChars>,
-) -> (Response, u64) {
+    hostile: &[Hostile],
+) -> Answer {
     let (path, query) = match path_and_query.split_once('?') {
         Some((p, q)) => (p, q),
         None => (path_and_query, ""),
     };
     let Some(report) = report_for(path) else {
-        return (
-            plain(
-                404,
-                format!(
-                    "No report answers at {path}. Reports answer at /api/{{version}}/{{service}}.asmx/{{Method}}, \
-                     e.g. /api/12/reports.asmx/Clicks; `cake-connector reports` lists them.\r\n"
-                ),
+        return Answer::plain(plain(
+            404,
+            format!(
+                "No report answers at {path}. Reports answer at /api/{{version}}/{{service}}.asmx/{{Method}}, \
+                 e.g. /api/12/reports.asmx/Clicks; `cake-connector reports` lists them.\r\n"
             ),
-            0,
-        );
+        ));
     };
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
+    // At most one behaviour replaces the answer: the first replacing one of the list.
+    let replacing = hostile.iter().find(|h| h.replaces());
+    if let Some(h) = replacing {
+        if let Some(r) = hostile::replace(report, h, hostile::carried_key(&pairs)) {
+            return Answer {
+                response: r.response,
+                location: r.location,
+                control_chars: 0,
+                hostile: true,
+            };
+        }
+    }
     let req = match bind(report, &pairs) {
         Ok(r) => r,
-        Err(resp) => return (resp, 0),
+        Err(resp) => return Answer::plain(resp),
     };
     if req.api_key != config.api_key {
-        return (failure(report, "Invalid API Key"), 0);
+        return Answer::plain(failure(report, "Invalid API Key"));
     }
     if let DateSemantics::Range { max_window } = report.dates {
         if let (Some(start), Some(end)) = (req.start, req.end) {
             if start >= end {
-                return (
-                    failure(
-                        report,
-                        "Invalid date range: end_date must be after start_date",
-                    ),
-                    0,
-                );
+                return Answer::plain(failure(
+                    report,
+                    "Invalid date range: end_date must be after start_date",
+                ));
             }
             if max_window == MaxWindow::Month
                 && start
                     .checked_add_months(Months::new(1))
                     .is_some_and(|m| end > m)
             {
-                return (
-                    failure(
-                        report,
-                        "Date range too large: this report covers at most one month per request",
-                    ),
-                    0,
-                );
+                return Answer::plain(failure(
+                    report,
+                    "Date range too large: this report covers at most one month per request",
+                ));
             }
         }
     }
+    if replacing == Some(&Hostile::WrongEndpoint) {
+        let other = wrong_endpoint(report);
+        if let (Some(other_shape), Ok(other_req)) = (
+            shape(other),
+            bind(other, &wrong_endpoint_query(config, other, &req)),
+        ) {
+            let world = World::new(config.seed, config.today);
+            let mut a = document(config, &world, other_shape, &other_req, control, &[]);
+            a.hostile = true;
+            return a;
+        }
+    }
     let Some(shape) = shape(report) else {
-        return (
-            plain(500, "Internal error: unknown report shape.\r\n".into()),
-            0,
-        );
+        return Answer::plain(plain(
+            500,
+            "Internal error: unknown report shape.\r\n".into(),
+        ));
     };
     let world = World::new(config.seed, config.today);
-    let all = rows(&world, shape, &req, config.rows_per_day);
+    document(config, &world, shape, &req, control, hostile)
+}
+
+/// The report whose document [`Hostile::WrongEndpoint`] answers with: its root, collection and
+/// row names all differ from the requested report's.
+pub(crate) fn wrong_endpoint(report: &Report) -> &'static Report {
+    let id = match report.id {
+        "clicks" => "conversions",
+        "account-status" => "clicks",
+        _ => "account-status",
+    };
+    REPORTS
+        .iter()
+        .find(|r| r.id == id)
+        .copied()
+        .unwrap_or(REPORTS[0])
+}
+
+/// The parameters of the request [`Hostile::WrongEndpoint`] answers for `other`: its defaults,
+/// with the key, window and page of the original request (the day before today to today when
+/// the original has no window).
+fn wrong_endpoint_query(
+    config: &SandboxConfig,
+    other: &Report,
+    req: &Request,
+) -> Vec<(String, String)> {
+    let today = config.today.and_time(NaiveTime::MIN);
+    let start = req.start.or(req.since).unwrap_or(today - Duration::days(1));
+    let end = req.end.unwrap_or(start + Duration::days(1));
+    let date = |t: NaiveDateTime| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    other
+        .params
+        .iter()
+        .map(|p| {
+            let value = match p.kind {
+                ParamKind::ApiKey => req.api_key.clone(),
+                ParamKind::StartDate | ParamKind::ChangesSince => date(start),
+                ParamKind::EndDate => date(end),
+                ParamKind::StartAtRow => req.start_at_row.to_string(),
+                ParamKind::RowLimit => req.row_limit.to_string(),
+                _ => p.default.to_string(),
+            };
+            (p.name.to_string(), value)
+        })
+        .collect()
+}
+
+impl Request {
+    /// The same request for the window shifted by `days` days (dates and date values).
+    fn shifted(&self, days: i64) -> Option<Request> {
+        let shift = |t: NaiveDateTime| t.checked_add_signed(Duration::try_days(days)?);
+        let mut r = self.clone();
+        r.start = match self.start {
+            Some(t) => Some(shift(t)?),
+            None => None,
+        };
+        r.end = match self.end {
+            Some(t) => Some(shift(t)?),
+            None => None,
+        };
+        for (p, v) in &mut r.values {
+            if matches!(p.kind, ParamKind::StartDate | ParamKind::EndDate) {
+                if let Bound::Date(t) = v {
+                    *t = shift(*t)?;
+                }
+            }
+        }
+        Some(r)
+    }
+}
+
+/// The column [`Hostile::FarFutureTimestamp`] overwrites: the report's date field, or its
+/// first timestamp or date column that is always written.
+fn far_column(shape: &Shape) -> Option<usize> {
+    let report = shape.report;
+    if !report.is_dated() {
+        return None;
+    }
+    let is_time = |i: usize| {
+        let c = &report.columns[i];
+        !matches!(c.ty, ColumnType::List(_))
+            && matches!(c.ty, ColumnType::Timestamp | ColumnType::Date)
+    };
+    let always = |i: usize| {
+        let c = &shape.cols[i];
+        c.nil == 0.0 && c.empty == 0.0 && c.omit == 0.0
+    };
+    report
+        .date_field
+        .and_then(|f| report.columns.iter().position(|c| c.name == f))
+        .filter(|&i| is_time(i))
+        .or_else(|| (0..report.columns.len()).find(|&i| is_time(i) && always(i)))
+}
+
+/// A success document: the request's rows, paged, with the altering hostile behaviours.
+fn document(
+    config: &SandboxConfig,
+    world: &World,
+    shape: &Shape,
+    req: &Request,
+    control: Option<ControlChars>,
+    hostile: &[Hostile],
+) -> Answer {
+    let report = shape.report;
+    let mut altered = false;
+    let other_day = hostile.iter().find_map(|h| match h {
+        Hostile::OtherDay { days } if *days != 0 => Some(*days),
+        _ => None,
+    });
+    let shifted = match (other_day, report.dates) {
+        (Some(days), DateSemantics::Range { .. }) => req.shifted(days),
+        _ => None,
+    };
+    let req = match &shifted {
+        Some(r) => {
+            altered = true;
+            r
+        }
+        None => req,
+    };
+    let all = rows(world, shape, req, config.rows_per_day);
     let total = all.len();
+    let mut row_count = total as u64;
     let page = match report.paging {
-        Some(paging) => all.page(page_bounds(
-            total,
-            req.start_at_row,
-            req.row_limit,
-            paging.max_page_size,
-        )),
+        Some(paging) => {
+            let mut range =
+                page_bounds(total, req.start_at_row, req.row_limit, paging.max_page_size);
+            let first = range.start == 0;
+            let middle = !first && range.end < total;
+            for h in hostile {
+                if let Hostile::ShortMiddlePage { missing } = h {
+                    let drop = (*missing as usize).min(range.len());
+                    if middle && drop > 0 {
+                        range.end -= drop;
+                        altered = true;
+                    }
+                }
+            }
+            let mut page = all.page(range.clone());
+            for h in hostile {
+                match h {
+                    Hostile::RepeatRowAcrossPages if !first && !page.is_empty() => {
+                        if let Some(prev) = all.page(range.start - 1..range.start).pop() {
+                            page[0] = prev;
+                            altered = true;
+                        }
+                    }
+                    Hostile::RowCountDrift { delta } if !first && *delta != 0 => {
+                        row_count = u64::try_from((total as i128 + i128::from(*delta)).max(0))
+                            .unwrap_or(u64::MAX);
+                        altered = true;
+                    }
+                    Hostile::EmptyPagesUnderLargeRowCount { row_count: claimed } => {
+                        if *claimed != row_count || (!first && !page.is_empty()) {
+                            altered = true;
+                        }
+                        row_count = *claimed;
+                        if !first {
+                            page.clear();
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            page
+        }
         None => all.page(0..total),
     };
     let mut w = Writer::new(control);
+    let mut edits = RowEdits::default();
+    for h in hostile {
+        if let Some(bytes) = hostile::row_append(h, &req.api_key) {
+            edits.append.get_or_insert_with(Vec::new).extend(bytes);
+        }
+        if *h == Hostile::FarFutureTimestamp {
+            if let Some(col) = far_column(shape) {
+                edits.replace = Some((col, FAR_FUTURE_TIMESTAMP.as_bytes().to_vec()));
+            }
+        }
+    }
+    if edits.append.is_some() || edits.replace.is_some() {
+        w.edit_first_row(edits);
+    }
     let response = &report.response;
-    let namespace = report.endpoint.namespace();
+    let namespace = if hostile.contains(&Hostile::WrongVersion) {
+        altered = true;
+        format!(
+            "http://cakemarketing.com/api/{}/",
+            u32::from(report.endpoint.version) + 1
+        )
+    } else {
+        report.endpoint.namespace()
+    };
     if response.envelope {
         w.open_root(response.root, &namespace, false);
         w.simple(1, "success", "true");
-        w.simple(1, "row_count", &total.to_string());
+        w.simple(1, "row_count", &row_count.to_string());
         let collection = response.collection.unwrap_or(response.row);
         if page.is_empty() {
             w.empty(1, collection);
         } else {
             w.open(1, collection);
             for row in &page {
-                w.row(2, shape, &world, row);
+                w.row(2, shape, world, row);
             }
             w.close(1, collection);
         }
@@ -394,19 +623,20 @@ pub(crate) fn answer(
     } else {
         w.open_root(response.root, &namespace, false);
         for row in &page {
-            w.row(1, shape, &world, row);
+            w.row(1, shape, world, row);
         }
         w.close(0, response.root);
     }
-    let injected = w.injected;
-    (
-        Response {
+    Answer {
+        hostile: altered || w.edited,
+        control_chars: w.injected,
+        location: None,
+        response: Response {
             status: 200,
             content_type: XML,
             body: w.out,
         },
-        injected,
-    )
+    }
 }
 
 #[cfg(test)]

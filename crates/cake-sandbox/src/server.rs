@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use bytes::Bytes;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::hash::{fnv, h2, h3, unit};
@@ -51,6 +51,8 @@ pub struct FaultCounts {
     pub control_chars: u64,
     /// Bodies sent in small pieces.
     pub trickled: u64,
+    /// Answers a hostile behaviour altered or replaced.
+    pub hostile: u64,
 }
 
 /// The faults one attempt of one request gets.
@@ -127,6 +129,7 @@ struct Counters {
     truncated: AtomicU64,
     control_chars: AtomicU64,
     trickled: AtomicU64,
+    hostile: AtomicU64,
 }
 
 struct Shared {
@@ -134,6 +137,8 @@ struct Shared {
     faults: Mutex<Faults>,
     counters: Counters,
     attempts: Mutex<HashMap<String, u32>>,
+    /// Turns `true` when the server stops: slow bodies and latencies end at once.
+    stopping: watch::Sender<bool>,
 }
 
 impl Shared {
@@ -155,6 +160,14 @@ impl Shared {
         let attempt = *n;
         *n = n.saturating_add(1);
         attempt
+    }
+
+    /// Resolves when the server stops.
+    fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.stopping.subscribe();
+        async move {
+            let _ = rx.wait_for(|stopping| *stopping).await;
+        }
     }
 
     fn faults(&self) -> Faults {
@@ -199,6 +212,7 @@ impl Sandbox {
             config: Arc::new(config),
             counters: Counters::default(),
             attempts: Mutex::new(HashMap::new()),
+            stopping: watch::channel(false).0,
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -255,6 +269,7 @@ impl Sandbox {
                 truncated: get(&c.truncated),
                 control_chars: get(&c.control_chars),
                 trickled: get(&c.trickled),
+                hostile: get(&c.hostile),
             },
         }
     }
@@ -273,6 +288,7 @@ impl Sandbox {
             &c.truncated,
             &c.control_chars,
             &c.trickled,
+            &c.hostile,
         ] {
             a.store(0, Ordering::SeqCst);
         }
@@ -290,8 +306,10 @@ impl Sandbox {
         *self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()) = faults;
     }
 
-    /// Stops accepting, lets answers in progress finish (at most 2 s), and stops.
+    /// Stops accepting, ends slow bodies (trickling) and latencies at once, lets other
+    /// answers in progress finish (at most 2 s), and stops.
     pub async fn shutdown(mut self) {
+        self.shared.stopping.send_replace(true);
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -309,6 +327,7 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
+        self.shared.stopping.send_replace(true);
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -336,7 +355,12 @@ struct BodyState {
     done: bool,
 }
 
+/// The body as a stream. Dropped (with its in-flight guard) when the body has been sent, when
+/// hyper drops the connection because the client went away (it sees the end of the read side,
+/// or the next write fails), or after it ends with an error (a reset, or the server stopping in
+/// the middle of a trickle), so a slow body never outlives its client or the server.
 fn body(bytes: Bytes, delivery: Delivery, guard: InFlight) -> Body {
+    let stopped = guard.0.stopped();
     let state = BodyState {
         bytes,
         pos: 0,
@@ -344,45 +368,65 @@ fn body(bytes: Bytes, delivery: Delivery, guard: InFlight) -> Body {
         guard: Some(guard),
         done: false,
     };
-    let stream = futures_util::stream::unfold(state, |mut s| async move {
-        let d = s.delivery;
-        if s.pos < d.cut {
-            if let Some((_, pause)) = d.trickle {
-                if s.pos > 0 {
-                    tokio::time::sleep(pause).await;
+    let stopped = futures_util::future::FutureExt::shared(Box::pin(stopped));
+    let stream = futures_util::stream::unfold(state, move |mut s| {
+        let stopped = stopped.clone();
+        async move {
+            if s.done {
+                return None;
+            }
+            let d = s.delivery;
+            if s.pos < d.cut {
+                if let Some((_, pause)) = d.trickle {
+                    if s.pos > 0 {
+                        tokio::select! {
+                            () = tokio::time::sleep(pause) => {}
+                            () = stopped => {
+                                s.done = true;
+                                s.guard = None;
+                                return Some((
+                                    Err(std::io::Error::other(
+                                        "sandbox stopping in the middle of a slow body",
+                                    )),
+                                    s,
+                                ));
+                            }
+                        }
+                    }
                 }
+                let n = d
+                    .trickle
+                    .map_or(d.cut - s.pos, |(chunk, _)| chunk.max(1).min(d.cut - s.pos));
+                let chunk = s.bytes.slice(s.pos..s.pos + n);
+                s.pos += n;
+                if s.pos == d.cut && !d.reset {
+                    s.guard = None;
+                }
+                return Some((Ok::<Bytes, std::io::Error>(chunk), s));
             }
-            let n = d
-                .trickle
-                .map_or(d.cut - s.pos, |(chunk, _)| chunk.max(1).min(d.cut - s.pos));
-            let chunk = s.bytes.slice(s.pos..s.pos + n);
-            s.pos += n;
-            if s.pos == d.cut && !d.reset {
+            if d.reset && !s.done {
+                // Let the part already sent reach the client before the connection drops.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                s.done = true;
                 s.guard = None;
+                return Some((
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionReset,
+                        "sandbox fault: connection reset in the middle of the body",
+                    )),
+                    s,
+                ));
             }
-            return Some((Ok::<Bytes, std::io::Error>(chunk), s));
+            drop(s);
+            None
         }
-        if d.reset && !s.done {
-            // Let the part already sent reach the client before the connection drops.
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            s.done = true;
-            s.guard = None;
-            return Some((
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "sandbox fault: connection reset in the middle of the body",
-                )),
-                s,
-            ));
-        }
-        drop(s);
-        None
     });
     Body::from_stream(stream)
 }
 
 fn http(
     response: Response,
+    location: Option<&str>,
     delivery: Delivery,
     full_length: usize,
     guard: InFlight,
@@ -405,6 +449,9 @@ fn http(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, max-age=0"),
     );
+    if let Some(value) = location.and_then(|l| HeaderValue::from_str(l).ok()) {
+        headers.insert(header::LOCATION, value);
+    }
     out
 }
 
@@ -427,7 +474,7 @@ async fn handle(
             body: b"The sandbox answers HTTP GET only.\r\n".to_vec(),
         };
         let len = r.body.len();
-        return http(r, whole(len), len, guard);
+        return http(r, None, whole(len), len, guard);
     }
     let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     let faults = shared.faults();
@@ -436,7 +483,10 @@ async fn handle(
     let plan = faults.plan(config.seed, &path_and_query, attempt);
     if !faults.latency.is_zero() {
         Shared::add(&counters.delayed);
-        tokio::time::sleep(faults.latency).await;
+        tokio::select! {
+            () = tokio::time::sleep(faults.latency) => {}
+            () = shared.stopped() => {}
+        }
     }
     let trickle = faults
         .trickle
@@ -454,9 +504,10 @@ async fn handle(
             body: format!("{text} (sandbox fault)\r\n").into_bytes(),
         };
         let len = r.body.len();
-        return http(r, whole(len), len, guard);
+        return http(r, None, whole(len), len, guard);
     }
     let report = route(&path_and_query);
+    let mut location = None;
     let response = match report {
         Some(report) if plan.restricted => {
             Shared::add(&counters.restricted);
@@ -467,16 +518,28 @@ async fn handle(
                 rate: faults.control_char_rate,
                 salt: plan.control_salt,
             });
+            // Hostile behaviours: report answers only, the first `hostile_attempts` attempts.
+            let hostile = if report.is_some() && attempt < faults.hostile_attempts {
+                faults.hostile
+            } else {
+                Vec::new()
+            };
             let generated = tokio::task::spawn_blocking({
                 let config = config.clone();
                 let path_and_query = path_and_query.clone();
-                move || answer(&config, &path_and_query, control)
+                move || answer(&config, &path_and_query, control, &hostile)
             })
             .await;
             match generated {
-                Ok((response, injected)) => {
-                    counters.control_chars.fetch_add(injected, Ordering::SeqCst);
-                    response
+                Ok(a) => {
+                    counters
+                        .control_chars
+                        .fetch_add(a.control_chars, Ordering::SeqCst);
+                    if a.hostile {
+                        Shared::add(&counters.hostile);
+                    }
+                    location = a.location;
+                    a.response
                 }
                 Err(_) => Response {
                     status: 500,
@@ -514,5 +577,5 @@ async fn handle(
     if trickle.is_some() {
         Shared::add(&counters.trickled);
     }
-    http(response, delivery, len, guard)
+    http(response, location.as_deref(), delivery, len, guard)
 }

@@ -20,12 +20,27 @@ pub(crate) struct ControlChars {
     pub salt: u64,
 }
 
+/// Changes to one row, written as raw bytes (hostile behaviours).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RowEdits {
+    /// A column (not a repeated one) whose value is written as these bytes.
+    pub replace: Option<(usize, Vec<u8>)>,
+    /// Bytes appended to the row's first non-empty text value.
+    pub append: Option<Vec<u8>>,
+}
+
 pub(crate) struct Writer {
     pub out: Vec<u8>,
     control: Option<ControlChars>,
     texts: u64,
     /// Control-character references written.
     pub injected: u64,
+    /// Edits for the next row written.
+    next_edits: Option<RowEdits>,
+    /// Edits of the row being written.
+    edits: Option<RowEdits>,
+    /// Some edit was written.
+    pub edited: bool,
 }
 
 fn escape_into(out: &mut Vec<u8>, s: &str) {
@@ -49,7 +64,15 @@ impl Writer {
             control,
             texts: 0,
             injected: 0,
+            next_edits: None,
+            edits: None,
+            edited: false,
         }
+    }
+
+    /// Applies `edits` to the next row written.
+    pub(crate) fn edit_first_row(&mut self, edits: RowEdits) {
+        self.next_edits = Some(edits);
     }
 
     fn indent(&mut self, level: usize) {
@@ -116,7 +139,16 @@ impl Writer {
         self.out.extend_from_slice(NL);
     }
 
-    fn value(&mut self, level: usize, name: &str, ns: bool, text: bool, v: Val<'_>) {
+    /// Writes a value; `extra` bytes (raw) follow the text of a non-empty text value.
+    fn value(
+        &mut self,
+        level: usize,
+        name: &str,
+        ns: bool,
+        text: bool,
+        v: Val<'_>,
+        extra: Option<&[u8]>,
+    ) {
         let ns_attr = if ns {
             format!(" xmlns=\"{ID_NAME_STORE}\"")
         } else {
@@ -141,7 +173,7 @@ impl Writer {
                 if inject {
                     self.injected += 1;
                 }
-                let reference: &[u8] = if self.injected % 2 == 0 {
+                let reference: &[u8] = if self.injected.is_multiple_of(2) {
                     b"&#x16;"
                 } else {
                     b"&#x13;"
@@ -157,6 +189,9 @@ impl Writer {
                         escape_into(out, &s[mid..]);
                     } else {
                         escape_into(out, &s);
+                    }
+                    if let Some(extra) = extra {
+                        out.extend_from_slice(extra);
                     }
                 });
             }
@@ -185,6 +220,7 @@ impl Writer {
     /// Writes one row element with all its children.
     pub(crate) fn row(&mut self, level: usize, shape: &Shape, world: &World, row: &Row) {
         let ctx = Ctx::new(world, row);
+        self.edits = self.next_edits.take();
         self.group(
             level,
             shape.report.response.row,
@@ -193,6 +229,7 @@ impl Writer {
             &ctx,
             None,
         );
+        self.edits = None;
     }
 
     fn group(
@@ -213,6 +250,15 @@ impl Writer {
             self.empty(level, name);
         } else {
             self.close(level, name);
+        }
+    }
+
+    /// The replacement bytes of `col` in the row being written, once.
+    fn take_replace(&mut self, col: usize) -> Option<Vec<u8>> {
+        let edits = self.edits.as_mut()?;
+        match &edits.replace {
+            Some((c, _)) if *c == col => edits.replace.take().map(|(_, b)| b),
+            _ => None,
         }
     }
 
@@ -239,12 +285,28 @@ impl Writer {
                         Some(rep) => {
                             for j in 0..ctx.count(rep) {
                                 let v = value(ctx, c, &shape.cols, Some(j));
-                                self.value(level, name, *ns, c.text, v);
+                                self.value(level, name, *ns, c.text, v, None);
                             }
                         }
                         None => {
                             let v = value(ctx, c, &shape.cols, item);
-                            self.value(level, name, *ns, c.text, v);
+                            if let Some(bytes) = self.take_replace(*col) {
+                                self.edited = true;
+                                self.leaf_with(level, name, *ns, |out| {
+                                    out.extend_from_slice(&bytes)
+                                });
+                                continue;
+                            }
+                            let extra = match &v {
+                                Val::Str(s) if c.text && !s.is_empty() => {
+                                    self.edits.as_mut().and_then(|e| e.append.take())
+                                }
+                                _ => None,
+                            };
+                            if extra.is_some() {
+                                self.edited = true;
+                            }
+                            self.value(level, name, *ns, c.text, v, extra.as_deref());
                         }
                     }
                 }

@@ -14,6 +14,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
+use crate::contract::ContractDifference;
 use crate::spill::SpillFactory;
 
 /// How a Parquet file is written.
@@ -84,6 +85,41 @@ pub enum SinkError {
     Read { name: String, message: String },
     #[error("{location} does not match its manifest: {message}; pull that partition again to replace it")]
     Mismatch { location: String, message: String },
+    /// The table at `location` was written under another contract (see
+    /// [`crate::Sink::open_table`]). The message lists the fields and says the table is
+    /// unchanged; callers add the remedy (such as rebuilding the table).
+    #[error(
+        "the table {table} at {location} was written with a different contract ({}); the table is unchanged",
+        crate::contract::list_differences(differences)
+    )]
+    ContractMismatch {
+        table: String,
+        location: String,
+        differences: Vec<ContractDifference>,
+    },
+    /// Another run held the table's lock (or lease) for longer than
+    /// [`crate::SinkOptions::lock_timeout`], or took over this run's lease after it expired.
+    #[error("another run is writing {table} ({holder}); try again once it has finished")]
+    Locked { table: String, holder: String },
+    /// A request to object storage failed; `message` says what is wrong and what to do,
+    /// `source` is `object_store`'s error.
+    #[error("object storage failed at {location}: {message}")]
+    Storage {
+        location: String,
+        message: String,
+        #[source]
+        source: object_store::Error,
+    },
+}
+
+impl SinkError {
+    /// Whether the error comes from what the user asked for rather than from the data, the
+    /// storage or the network: a malformed or unsupported output location, or unknown
+    /// object storage settings ([`SinkError::Location`]). Callers map it to their usage-error
+    /// exit code.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, SinkError::Location { .. })
+    }
 }
 
 /// A Parquet file being written. Nothing appears at its path until [`ParquetFile::finish`].

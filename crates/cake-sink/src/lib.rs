@@ -8,19 +8,29 @@
 //! a unit with a `_SUCCESS` manifest written last (see the `partition` module for what
 //! "a unit" means on each kind of storage).
 //!
+//! One writer at a time per table: commits take the table's lock (a `flock`ed file under
+//! `_locks/` locally, a lease object with conditional PUTs on object storage), so concurrent
+//! runs wait for each other. [`Sink::open_table`] stores a [`TableContract`] with the table
+//! (`<table>/_table.json`) and refuses, or rebuilds the table, when a run's contract differs.
+//!
 //! [`ParquetFile`] writes one local Parquet file atomically: into a temporary file beside the
 //! target (`.<name>.<pid>-<n>.tmp`), then fsync, rename over the target and fsync of the
 //! directory. A file that is dropped before [`ParquetFile::finish`] leaves nothing behind.
 //! While a row group is being written, its finished pages wait in unnamed temporary files in
 //! the same directory rather than in memory, so memory does not grow with the row group.
 
+mod contract;
 mod file;
+mod lock;
 mod partition;
 mod read;
 mod spill;
+mod staging;
 mod store;
 
+pub use contract::{ContractCheck, ContractDifference, TableContract, CONTRACT};
 pub use file::{FileInfo, ParquetFile, SinkError, WriteOptions};
+pub use lock::CommitHooks;
 pub use partition::{
     Committed, Manifest, ManifestFile, PartitionWriter, Sink, SinkOptions, WriteMode, MANIFEST,
 };

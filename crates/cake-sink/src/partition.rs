@@ -17,18 +17,28 @@
 //! Every committed partition holds `_SUCCESS`, written last: a JSON manifest of its files
 //! (name, rows, bytes, SHA-256). Names starting with `_` or `.` are ignored by Spark, Trino,
 //! DuckDB's `*.parquet` globs and pyarrow.
+//!
+//! A commit publishes under the table's lock (the `lock` module): two runs writing one table
+//! wait for each other, so appends never lose manifest entries and the last of two replaces
+//! wins whole. A table opened with [`Sink::open_table`] carries a contract
+//! (`<table>/_table.json`), checked under the same lock at every commit.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::contract::{self, ContractCheck, TableContract, CONTRACT};
 use crate::file::{FileInfo, ParquetFile, SinkError, WriteOptions};
+use crate::lock::{same_hooks, CommitHooks, TableLock};
+use crate::staging::Staging;
 use crate::store::{sync_dir, write_atomic, Store};
 
 /// The manifest's name in every committed partition.
@@ -57,12 +67,22 @@ impl std::str::FromStr for WriteMode {
 }
 
 /// How output is written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct SinkOptions {
     /// Parquet settings; `metadata` here is added to every file.
     pub write: WriteOptions,
     /// A new file starts once the current one holds about this many bytes of Arrow data.
     pub max_file_bytes: u64,
+    /// How long a commit waits for another run that writes the same table before it fails
+    /// with [`SinkError::Locked`] (default 10 minutes).
+    pub lock_timeout: Duration,
+    /// How long a lease on object storage lasts without renewal (default 15 minutes). A run
+    /// renews its lease while it commits; a lease left by a killed run is taken over once it
+    /// has expired.
+    pub lease_duration: Duration,
+    /// Test hooks: called where a commit can interleave with another writer.
+    #[doc(hidden)]
+    pub hooks: Option<Arc<dyn CommitHooks>>,
 }
 
 impl Default for SinkOptions {
@@ -70,9 +90,37 @@ impl Default for SinkOptions {
         SinkOptions {
             write: WriteOptions::default(),
             max_file_bytes: 1 << 30,
+            lock_timeout: Duration::from_secs(10 * 60),
+            lease_duration: Duration::from_secs(15 * 60),
+            hooks: None,
         }
     }
 }
+
+impl std::fmt::Debug for SinkOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SinkOptions")
+            .field("write", &self.write)
+            .field("max_file_bytes", &self.max_file_bytes)
+            .field("lock_timeout", &self.lock_timeout)
+            .field("lease_duration", &self.lease_duration)
+            .field("hooks", &self.hooks.is_some())
+            .finish()
+    }
+}
+
+impl PartialEq for SinkOptions {
+    /// Hooks are equal when they are the same object.
+    fn eq(&self, other: &Self) -> bool {
+        self.write == other.write
+            && self.max_file_bytes == other.max_file_bytes
+            && self.lock_timeout == other.lock_timeout
+            && self.lease_duration == other.lease_duration
+            && same_hooks(&self.hooks, &other.hooks)
+    }
+}
+
+impl Eq for SinkOptions {}
 
 /// One file of a committed partition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,18 +149,37 @@ pub struct Manifest {
 /// An output location with a staging area for the current run.
 #[derive(Debug)]
 pub struct Sink {
-    store: Store,
-    staging: PathBuf,
-    run_id: String,
-    options: SinkOptions,
-    /// Keeps a temporary staging directory (object storage) alive.
-    _temp: Option<tempfile::TempDir>,
+    pub(crate) store: Store,
+    pub(crate) staging: Staging,
+    pub(crate) run_id: String,
+    pub(crate) options: SinkOptions,
+    /// The contracts this sink opened, by table: every commit of such a table checks that
+    /// the stored contract is still this one.
+    pub(crate) contracts: Mutex<HashMap<String, TableContract>>,
+    /// Per table, the writers of this sink queue here before taking the table's lock.
+    pub(crate) writers: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Whether the object store's conditional writes were checked.
+    pub(crate) conditional_checked: tokio::sync::OnceCell<()>,
 }
 
 static FILES: AtomicU64 = AtomicU64::new(0);
 
 /// Where a local store keeps staged files: outside every table, on the same file system.
 const STAGING: &str = "_staging";
+
+/// Where a probe writes its object.
+const PROBE: &str = "_probe";
+
+/// Refuses names that would escape the layout or hide from readers.
+fn check_name(part: &str) -> Result<(), SinkError> {
+    if part.is_empty() || part.starts_with(['.', '_']) || part.contains(['/', '\\']) || part == ".."
+    {
+        return Err(SinkError::Options(format!(
+            "invalid table or partition name `{part}`"
+        )));
+    }
+    Ok(())
+}
 
 impl Sink {
     /// Opens `location` (a directory, or `s3://bucket/prefix`; see [`Store::open`]).
@@ -121,46 +188,28 @@ impl Sink {
     }
 
     /// Writes into an opened store (for example one opened with explicit object storage
-    /// settings by [`Store::open_with`]). Locally, staging directories left by runs that were
-    /// killed are removed; those of runs still alive (other processes writing other tables
-    /// into the same location) are left alone.
+    /// settings by [`Store::open_with`]).
+    ///
+    /// The run stages its files in `_staging/<run id>/` (locally) or in
+    /// `<temp dir>/cake-staging/<run id>/` (object storage), and holds a lock on that
+    /// directory until the sink is dropped. Staging directories whose lock is free (their run
+    /// is gone, killed or crashed, in this container or another one sharing the volume) are
+    /// removed; those of runs still writing are left alone.
     pub fn open_store(store: Store, options: SinkOptions) -> Result<Sink, SinkError> {
         let run_id = run_id();
-        let (staging, temp) = match store.local_root() {
-            Some(root) => {
-                let base = root.join(STAGING);
-                if let Ok(entries) = fs::read_dir(&base) {
-                    for e in entries.flatten() {
-                        let name = e.file_name().to_string_lossy().into_owned();
-                        if !run_is_alive(&name) {
-                            let _ = fs::remove_dir_all(e.path());
-                        }
-                    }
-                }
-                let dir = base.join(&run_id);
-                fs::create_dir_all(&dir).map_err(|source| SinkError::Io {
-                    path: dir.clone(),
-                    source,
-                })?;
-                (dir, None)
-            }
-            None => {
-                let t = tempfile::Builder::new()
-                    .prefix("cake-staging-")
-                    .tempdir()
-                    .map_err(|source| SinkError::Io {
-                        path: std::env::temp_dir(),
-                        source,
-                    })?;
-                (t.path().to_path_buf(), Some(t))
-            }
+        let base = match store.local_root() {
+            Some(root) => root.join(STAGING),
+            None => std::env::temp_dir().join("cake-staging"),
         };
+        let staging = Staging::open(&base, &run_id)?;
         Ok(Sink {
             store,
             staging,
             run_id,
             options,
-            _temp: temp,
+            contracts: Mutex::new(HashMap::new()),
+            writers: Mutex::new(HashMap::new()),
+            conditional_checked: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -175,7 +224,189 @@ impl Sink {
 
     /// A local directory for this run's temporary files (removed with the sink).
     pub fn temp_dir(&self) -> &Path {
-        &self.staging
+        &self.staging.dir
+    }
+
+    /// Checks that the location takes writes before any data is pulled: writes a small
+    /// object `_probe/<run id>` and deletes it. A missing bucket, wrong credentials, an
+    /// unreachable endpoint or a read-only directory fail here, with a message that says what
+    /// to do. On object storage it also checks that the server honours conditional writes,
+    /// which the table leases need.
+    pub async fn probe(&self) -> Result<(), SinkError> {
+        let rel = format!("{PROBE}/{}", self.run_id);
+        self.store.put_bytes(&rel, b"probe".to_vec()).await?;
+        self.store.delete(&rel).await?;
+        match &self.store {
+            Store::Local { root } => {
+                let _ = fs::remove_dir(root.join(PROBE));
+            }
+            Store::Object { .. } => self.check_conditional_writes().await?,
+        }
+        Ok(())
+    }
+
+    /// The contract stored with `table` (`<table>/_table.json`), if it has one.
+    pub async fn table_contract(&self, table: &str) -> Result<Option<TableContract>, SinkError> {
+        check_name(table)?;
+        let rel = format!("{table}/{CONTRACT}");
+        match self.store.get_bytes(&rel).await? {
+            None => Ok(None),
+            Some(bytes) => contract::parse(&rel, &bytes).map(Some),
+        }
+    }
+
+    /// Opens `table` under `contract`, under the table's lock. Without a stored contract,
+    /// writes this one ([`ContractCheck::Created`]); with an equal one,
+    /// [`ContractCheck::Matches`]. With a different one: when `rebuild`, deletes every object
+    /// of the table (its partitions, manifests and old contract) and writes this one
+    /// ([`ContractCheck::Rebuilt`]); otherwise fails with [`SinkError::ContractMismatch`],
+    /// which lists the differing fields, and changes nothing.
+    ///
+    /// The sink remembers the contract: every later commit of the table checks, under the
+    /// lock, that the stored contract is still this one (another run may have rebuilt the
+    /// table under another contract in the meantime) and refuses otherwise.
+    pub async fn open_table(
+        &self,
+        table: &str,
+        contract: &TableContract,
+        rebuild: bool,
+    ) -> Result<ContractCheck, SinkError> {
+        check_name(table)?;
+        let mut lock = self.lock_table(table, None).await?;
+        let result = self
+            .open_table_locked(&mut lock, table, contract, rebuild)
+            .await;
+        lock.release().await;
+        let check = result?;
+        self.contracts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(table.to_string(), contract.clone());
+        Ok(check)
+    }
+
+    async fn open_table_locked(
+        &self,
+        lock: &mut TableLock,
+        table: &str,
+        contract: &TableContract,
+        rebuild: bool,
+    ) -> Result<ContractCheck, SinkError> {
+        let rel = format!("{table}/{CONTRACT}");
+        let json = serde_json::to_vec_pretty(contract)
+            .map_err(|e| SinkError::Options(format!("cannot encode the contract: {e}")))?;
+        let stored = self.table_contract(table).await?;
+        match stored {
+            None => {
+                self.put_table_file(&rel, &json).await?;
+                Ok(ContractCheck::Created)
+            }
+            Some(stored) if stored == *contract => Ok(ContractCheck::Matches),
+            Some(stored) if !rebuild => Err(SinkError::ContractMismatch {
+                table: table.to_string(),
+                location: self.store.location_of(table),
+                differences: stored.differences(contract),
+            }),
+            Some(_) => {
+                self.delete_table(lock, table).await?;
+                lock.confirm().await?;
+                self.put_table_file(&rel, &json).await?;
+                Ok(ContractCheck::Rebuilt)
+            }
+        }
+    }
+
+    /// Writes a file at a table's root atomically. Locally its temporary copy is written in
+    /// this run's staging directory, so a run killed in the middle leaves nothing in the table
+    /// (a temporary file beside the target would stay there).
+    async fn put_table_file(&self, rel: &str, bytes: &[u8]) -> Result<(), SinkError> {
+        match &self.store {
+            Store::Local { root } => {
+                let target = root.join(rel);
+                let temp = self.staging.dir.join(format!(
+                    "table-file{}",
+                    FILES.fetch_add(1, Ordering::Relaxed)
+                ));
+                write_atomic(&temp, bytes)?;
+                let io = |source| SinkError::Io {
+                    path: target.clone(),
+                    source,
+                };
+                let dir = target.parent().unwrap_or(root);
+                fs::create_dir_all(dir).map_err(io)?;
+                fs::rename(&temp, &target).map_err(io)?;
+                sync_dir(dir)
+            }
+            Store::Object { .. } => self.store.put_bytes(rel, bytes.to_vec()).await,
+        }
+    }
+
+    /// Deletes every object of `table` but its contract, which the caller overwrites next (so
+    /// a rebuild interrupted here still fails the old contract's check): locally the table's
+    /// directory is moved into staging whole and removed; on object storage the manifests go
+    /// first (readers that wait for `_SUCCESS` stop reading at once), then the other objects.
+    async fn delete_table(&self, lock: &mut TableLock, table: &str) -> Result<(), SinkError> {
+        match &self.store {
+            Store::Local { root } => {
+                let dir = root.join(table);
+                let contract = self.store.get_bytes(&format!("{table}/{CONTRACT}")).await?;
+                let trash = self
+                    .staging
+                    .dir
+                    .join(format!("trash{}", FILES.fetch_add(1, Ordering::Relaxed)));
+                match fs::rename(&dir, &trash) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                    Err(source) => return Err(SinkError::Io { path: dir, source }),
+                }
+                sync_dir(root)?;
+                // The old contract stays in place until the new one replaces it.
+                if let Some(bytes) = contract {
+                    self.put_table_file(&format!("{table}/{CONTRACT}"), &bytes)
+                        .await?;
+                }
+                fs::remove_dir_all(&trash).map_err(|source| SinkError::Io {
+                    path: trash.clone(),
+                    source,
+                })
+            }
+            Store::Object { .. } => {
+                let all = self.store.list_recursive(table).await?;
+                let contract = format!("{table}/{CONTRACT}");
+                let (manifests, others): (Vec<&String>, Vec<&String>) = all
+                    .iter()
+                    .filter(|rel| **rel != contract)
+                    .partition(|rel| rel.rsplit('/').next() == Some(MANIFEST));
+                for rel in manifests.into_iter().chain(others) {
+                    lock.keep().await?;
+                    self.store.delete(rel).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Under the table's lock: refuses a commit when this sink opened the table with a
+    /// contract and the stored one is no longer it.
+    async fn check_contract(&self, table: &str) -> Result<(), SinkError> {
+        let expected = self
+            .contracts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(table)
+            .cloned();
+        let Some(expected) = expected else {
+            return Ok(());
+        };
+        let stored = self.table_contract(table).await?.unwrap_or_default();
+        if stored == expected {
+            return Ok(());
+        }
+        Err(SinkError::ContractMismatch {
+            table: table.to_string(),
+            location: self.store.location_of(table),
+            differences: stored.differences(&expected),
+        })
     }
 
     /// Starts writing a partition of `table` (`partition` such as `date=2024-01-31`, or
@@ -188,22 +419,14 @@ impl Sink {
         metadata: Vec<(String, String)>,
     ) -> Result<PartitionWriter<'_>, SinkError> {
         for part in std::iter::once(table).chain(partition) {
-            if part.is_empty()
-                || part.starts_with(['.', '_'])
-                || part.contains(['/', '\\'])
-                || part == ".."
-            {
-                return Err(SinkError::Options(format!(
-                    "invalid table or partition name `{part}`"
-                )));
-            }
+            check_name(part)?;
         }
         let rel = match partition {
             Some(p) => format!("{table}/{p}"),
             None => table.to_string(),
         };
         let serial = FILES.fetch_add(1, Ordering::Relaxed);
-        let stage = self.staging.join(format!("p{serial}"));
+        let stage = self.staging.dir.join(format!("p{serial}"));
         fs::create_dir_all(&stage).map_err(|source| SinkError::Io {
             path: stage.clone(),
             source,
@@ -259,70 +482,21 @@ impl Sink {
     }
 }
 
-impl Drop for Sink {
-    fn drop(&mut self) {
-        if self.store.local_root().is_some() {
-            let _ = fs::remove_dir_all(&self.staging);
-            // The staging parent goes too when no other run uses it.
-            if let Some(parent) = self.staging.parent() {
-                let _ = fs::remove_dir(parent);
-            }
-        }
-    }
-}
-
-/// Whether the process that owns the staging directory `run` (named by [`run_id`], which
-/// ends with the process id) still runs. Names that are not run ids count as dead.
-fn run_is_alive(run: &str) -> bool {
-    let Some(pid) = run
-        .rsplit_once('-')
-        .and_then(|(_, pid)| pid.parse::<u32>().ok())
-    else {
-        return false;
-    };
-    if pid == std::process::id() {
-        return true;
-    }
-    process_is_alive(pid)
-}
-
-#[cfg(target_os = "linux")]
-fn process_is_alive(pid: u32) -> bool {
-    // A killed process that its parent has not reaped yet is a zombie: dead for this purpose.
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit_once(") ")
-            .and_then(|(_, rest)| rest.chars().next())
-            .is_some_and(|state| state != 'Z' && state != 'X'),
-        Err(_) => false,
-    }
-}
-
-#[cfg(all(unix, not(target_os = "linux")))]
-fn process_is_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
-#[cfg(not(unix))]
-fn process_is_alive(_pid: u32) -> bool {
-    false
-}
-
+/// `<microseconds since the epoch>-<pid>`, unique in this process (two sinks opened in the
+/// same microsecond get consecutive numbers).
 fn run_id() -> String {
+    static LAST: AtomicU64 = AtomicU64::new(0);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX / 2))
         .unwrap_or_default();
-    format!(
-        "{}{:06}-{}",
-        now.as_secs(),
-        now.subsec_micros(),
-        std::process::id()
-    )
+    let previous = LAST
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+            Some(now.max(last + 1))
+        })
+        .unwrap_or(now);
+    let micros = now.max(previous + 1);
+    format!("{micros}-{}", std::process::id())
 }
 
 /// One partition being written.
@@ -396,6 +570,13 @@ impl PartitionWriter<'_> {
     }
 
     /// Publishes the partition. An empty partition still gets one file with the full schema.
+    ///
+    /// The files are hashed and named first; then, under the table's lock (see
+    /// [`CommitHooks`]), the contract is checked (when this sink opened the table with one),
+    /// an append reads the current manifest, and the files and the new manifest are
+    /// published. Concurrent commits of one table, from this run or another, are thus
+    /// serialized: appends never lose each other's manifest entries, and of two replaces the
+    /// last wins whole.
     pub async fn commit(mut self, mode: WriteMode) -> Result<Committed, SinkError> {
         self.close_file()?;
         if self.files.is_empty() {
@@ -415,16 +596,6 @@ impl PartitionWriter<'_> {
                 sha256: sha256_file(&f.path)?,
             });
         }
-        let rows = entries.iter().map(|e| e.rows).sum();
-        let bytes = entries.iter().map(|e| e.bytes).sum();
-        let existing = match mode {
-            WriteMode::Replace => None,
-            WriteMode::Append => {
-                self.sink
-                    .manifest(&self.table, self.partition.as_deref())
-                    .await?
-            }
-        };
         // Appended files get this run's id and the writer's serial in their names, so they
         // collide neither with other runs nor with other appends of this run.
         if mode == WriteMode::Append {
@@ -439,7 +610,36 @@ impl PartitionWriter<'_> {
                 e.name = name;
             }
         }
+        let mut lock = self
+            .sink
+            .lock_table(&self.table, self.partition.as_deref())
+            .await?;
+        let result = self.publish(&mut lock, mode, entries).await;
+        lock.release().await;
+        result
+    }
+
+    /// The part of a commit that runs under the table's lock.
+    async fn publish(
+        &self,
+        lock: &mut TableLock,
+        mode: WriteMode,
+        entries: Vec<ManifestFile>,
+    ) -> Result<Committed, SinkError> {
+        self.sink.check_contract(&self.table).await?;
+        let rows = entries.iter().map(|e| e.rows).sum();
+        let bytes = entries.iter().map(|e| e.bytes).sum();
+        let new_names: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();
+        let existing = match mode {
+            WriteMode::Replace => None,
+            WriteMode::Append => {
+                self.sink
+                    .manifest(&self.table, self.partition.as_deref())
+                    .await?
+            }
+        };
         let mut files = existing.map(|m| m.files).unwrap_or_default();
+        files.retain(|f| !new_names.contains(&f.name));
         files.extend(entries);
         let manifest = Manifest {
             table: self.table.clone(),
@@ -454,6 +654,13 @@ impl PartitionWriter<'_> {
         match (&self.sink.store, mode) {
             (Store::Local { root }, WriteMode::Replace) => {
                 write_atomic(&self.stage.join(MANIFEST), &manifest_json)?;
+                if self.partition.is_none() {
+                    // The table's directory is swapped whole: its contract goes along.
+                    let contract = format!("{}/{CONTRACT}", self.table);
+                    if let Some(bytes) = self.sink.store.get_bytes(&contract).await? {
+                        write_atomic(&self.stage.join(CONTRACT), &bytes)?;
+                    }
+                }
                 let target = root.join(&self.rel);
                 swap_in(&self.stage, &target)?;
             }
@@ -463,13 +670,13 @@ impl PartitionWriter<'_> {
                     path: target.clone(),
                     source,
                 })?;
-                for f in manifest.files.iter().rev().take(self.files.len()) {
-                    fs::rename(self.stage.join(&f.name), target.join(&f.name)).map_err(
-                        |source| SinkError::Io {
-                            path: target.join(&f.name),
+                for name in &new_names {
+                    fs::rename(self.stage.join(name), target.join(name)).map_err(|source| {
+                        SinkError::Io {
+                            path: target.join(name),
                             source,
-                        },
-                    )?;
+                        }
+                    })?;
                 }
                 sync_dir(&target)?;
                 write_atomic(&target.join(MANIFEST), &manifest_json)?;
@@ -477,30 +684,33 @@ impl PartitionWriter<'_> {
             }
             (store @ Store::Object { .. }, _) => {
                 let before: BTreeSet<String> = store.list(&self.rel).await?.into_iter().collect();
+                // Before each change: a lease that this run may have lost (it stalled past the
+                // lease's expiry, for example while hooked in a test) is renewed or refused.
+                lock.keep().await?;
                 // The old manifest goes first: while files are overwritten and deleted, the
                 // partition has no `_SUCCESS`, so readers that wait for it do not read a mix.
                 if mode == WriteMode::Replace && before.contains(MANIFEST) {
                     store.delete(&format!("{}/{MANIFEST}", self.rel)).await?;
                 }
-                let new: Vec<&ManifestFile> =
-                    manifest.files.iter().rev().take(self.files.len()).collect();
-                for f in &new {
+                for name in &new_names {
+                    lock.keep().await?;
                     store
-                        .put_file(
-                            &format!("{}/{}", self.rel, f.name),
-                            &self.stage.join(&f.name),
-                        )
+                        .put_file(&format!("{}/{name}", self.rel), &self.stage.join(name))
                         .await?;
                 }
                 if mode == WriteMode::Replace {
                     let keep: BTreeSet<&str> =
                         manifest.files.iter().map(|f| f.name.as_str()).collect();
                     for old in before.iter().filter(|n| !keep.contains(n.as_str())) {
-                        if old != MANIFEST {
+                        // The manifest is rewritten below; the contract of an unpartitioned
+                        // table is the table's, not the partition's.
+                        if old != MANIFEST && old != CONTRACT {
+                            lock.keep().await?;
                             store.delete(&format!("{}/{old}", self.rel)).await?;
                         }
                     }
                 }
+                lock.confirm().await?;
                 store
                     .put_bytes(&format!("{}/{MANIFEST}", self.rel), manifest_json)
                     .await?;

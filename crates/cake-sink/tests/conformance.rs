@@ -8,7 +8,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
 
 use arrow_array::builder::{ListBuilder, StringBuilder};
 use arrow_array::{
@@ -17,8 +18,8 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use cake_sink::{
-    read_parquet, Sink, SinkError, SinkOptions, Store, StoreOptions, WriteMode, WriteOptions,
-    MANIFEST,
+    read_parquet, CommitHooks, Committed, ContractCheck, ContractDifference, Sink, SinkError,
+    SinkOptions, Store, StoreOptions, TableContract, WriteMode, WriteOptions, CONTRACT, MANIFEST,
 };
 use common::moto::Moto;
 use common::Lake;
@@ -679,6 +680,576 @@ async fn bad_names_are_refused(t: &Lake) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Table contracts.
+
+fn contract(fields: &[(&str, &str)]) -> TableContract {
+    TableContract::new(fields.iter().copied())
+}
+
+/// Every object of the location (staging, locks and leases aside) with the SHA-256 of its
+/// bytes.
+async fn snapshot(t: &Lake) -> Vec<(String, String)> {
+    let store = t.store();
+    let mut out = Vec::new();
+    for rel in t.objects() {
+        if rel.starts_with("_staging/") || rel.starts_with("_locks/") {
+            continue;
+        }
+        let bytes = store.get_bytes(&rel).await.unwrap().unwrap_or_default();
+        out.push((rel, hex::encode(Sha256::digest(&bytes))));
+    }
+    out
+}
+
+/// Created, then Matches for the next run; a different contract is refused with every
+/// differing field named, and the table stays byte for byte as it was.
+async fn contract_created_matches_mismatch(t: &Lake) {
+    let utc = contract(&[("timezone", "UTC"), ("report", "events")]);
+    let sink = t.sink();
+    assert_eq!(sink.table_contract(TABLE).await.unwrap(), None);
+    assert_eq!(
+        sink.open_table(TABLE, &utc, false).await.unwrap(),
+        ContractCheck::Created
+    );
+    assert_eq!(sink.table_contract(TABLE).await.unwrap(), Some(utc.clone()));
+    commit(&sink, Some(DAY), &[(0, 10)], WriteMode::Replace).await;
+    commit(&sink, Some(DAY), &[(10, 5)], WriteMode::Append).await;
+    drop(sink);
+    let stored: serde_json::Value = serde_json::from_slice(
+        &t.store()
+            .get_bytes(&format!("{TABLE}/{CONTRACT}"))
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(stored["fields"]["timezone"], "UTC");
+
+    let sink = t.sink();
+    assert_eq!(
+        sink.open_table(TABLE, &utc, false).await.unwrap(),
+        ContractCheck::Matches
+    );
+    commit(
+        &sink,
+        Some("date=2024-02-01"),
+        &[(0, 1)],
+        WriteMode::Replace,
+    )
+    .await;
+    drop(sink);
+
+    let before = snapshot(t).await;
+    let other = contract(&[
+        ("timezone", "America/New_York"),
+        ("report", "events"),
+        ("offer_id", "12"),
+    ]);
+    let sink = t.sink();
+    let e = sink.open_table(TABLE, &other, false).await.unwrap_err();
+    let SinkError::ContractMismatch {
+        table, differences, ..
+    } = &e
+    else {
+        panic!("{e}");
+    };
+    assert_eq!(table, TABLE);
+    assert_eq!(
+        differences,
+        &[
+            ContractDifference {
+                field: "offer_id".into(),
+                table: None,
+                run: Some("12".into()),
+            },
+            ContractDifference {
+                field: "timezone".into(),
+                table: Some("UTC".into()),
+                run: Some("America/New_York".into()),
+            },
+        ]
+    );
+    let message = e.to_string();
+    assert!(
+        message.contains("timezone: the table has UTC, this run America/New_York"),
+        "{message}"
+    );
+    assert!(
+        message.contains("offer_id: the table has (none), this run 12"),
+        "{message}"
+    );
+    assert!(message.contains("the table is unchanged"), "{message}");
+    assert!(!message.contains("--"), "no command-line flag: {message}");
+    assert!(!e.is_usage());
+    drop(sink);
+    assert_eq!(snapshot(t).await, before, "the table is byte-identical");
+}
+
+/// A rebuild deletes every partition and manifest of the table (and only of that table) and
+/// stores the new contract.
+async fn contract_rebuild(t: &Lake) {
+    let old = contract(&[("timezone", "UTC")]);
+    let new = contract(&[("timezone", "Europe/Paris")]);
+    let sink = t.sink();
+    sink.open_table(TABLE, &old, false).await.unwrap();
+    commit(&sink, Some(DAY), &[(0, 10)], WriteMode::Replace).await;
+    commit(
+        &sink,
+        Some("date=2024-02-01"),
+        &[(0, 10)],
+        WriteMode::Append,
+    )
+    .await;
+    commit_to(&sink, "other", None, &[(0, 2)], WriteMode::Replace).await;
+    drop(sink);
+    let sink = t.sink();
+    assert_eq!(
+        sink.open_table(TABLE, &new, true).await.unwrap(),
+        ContractCheck::Rebuilt
+    );
+    assert_eq!(sink.table_contract(TABLE).await.unwrap(), Some(new.clone()));
+    // The rebuilt table takes commits under its new contract.
+    let c = commit(&sink, Some(DAY), &[(100, 3)], WriteMode::Append).await;
+    assert_eq!(c.manifest.rows, 3, "nothing of the old partition is left");
+    drop(sink);
+    let objects: Vec<String> = t
+        .objects()
+        .into_iter()
+        .filter(|o| !o.ends_with(".parquet"))
+        .collect();
+    assert_eq!(
+        objects,
+        [
+            format!("{TABLE}/{CONTRACT}"),
+            format!("{TABLE}/{DAY}/{MANIFEST}"),
+            format!("other/{MANIFEST}"),
+        ]
+    );
+    assert_eq!(t.objects_in(&format!("{TABLE}/date=2024-02-01")).len(), 0);
+    // Opening with `rebuild` when the contract matches changes nothing.
+    let before = snapshot(t).await;
+    let sink = t.sink();
+    assert_eq!(
+        sink.open_table(TABLE, &new, true).await.unwrap(),
+        ContractCheck::Matches
+    );
+    drop(sink);
+    assert_eq!(snapshot(t).await, before);
+}
+
+/// An unpartitioned table's directory is replaced whole at each commit: its contract
+/// survives, and readers that skip `_` names see only the data.
+async fn contract_survives_unpartitioned_commits(t: &Lake) {
+    let c = contract(&[("report", "offers"), ("api_version", "4")]);
+    let small = SinkOptions {
+        max_file_bytes: 1,
+        ..SinkOptions::default()
+    };
+    let sink = t.sink_with(small);
+    sink.open_table("offers", &c, false).await.unwrap();
+    commit_to(&sink, "offers", None, &[(0, 5), (5, 5)], WriteMode::Replace).await;
+    commit_to(&sink, "offers", None, &[(0, 2)], WriteMode::Replace).await;
+    commit_to(&sink, "offers", None, &[(7, 1)], WriteMode::Append).await;
+    let last = commit_to(&sink, "offers", None, &[(9, 1)], WriteMode::Replace).await;
+    assert_eq!(
+        sink.table_contract("offers").await.unwrap(),
+        Some(c.clone())
+    );
+    sink.verify("offers", None).await.unwrap();
+    drop(sink);
+    assert_eq!(
+        t.objects_in("offers"),
+        [MANIFEST, CONTRACT, "part-00000.parquet"]
+    );
+    assert_eq!(last.manifest.files.len(), 1);
+    // A new run finds it and matches.
+    let sink = t.sink();
+    assert_eq!(
+        sink.open_table("offers", &c, false).await.unwrap(),
+        ContractCheck::Matches
+    );
+}
+
+/// A run that opened a table under one contract cannot commit once another run has rebuilt
+/// the table under another: the commit is refused and the table left as the rebuild left it.
+async fn commit_after_rebuild_is_refused(t: &Lake) {
+    let first = contract(&[("timezone", "UTC")]);
+    let second = contract(&[("timezone", "Asia/Tokyo")]);
+    let a = t.sink();
+    a.open_table(TABLE, &first, false).await.unwrap();
+    commit(&a, Some(DAY), &[(0, 4)], WriteMode::Replace).await;
+    let b = t.sink();
+    b.open_table(TABLE, &second, true).await.unwrap();
+    commit(&b, Some("date=2024-02-01"), &[(0, 2)], WriteMode::Replace).await;
+    let before = snapshot(t).await;
+    for mode in [WriteMode::Replace, WriteMode::Append] {
+        let mut w = a.partition(TABLE, Some(DAY), schema(), Vec::new()).unwrap();
+        w.write(&batch(50, 5)).unwrap();
+        let e = w.commit(mode).await.unwrap_err();
+        let SinkError::ContractMismatch { differences, .. } = &e else {
+            panic!("{e}");
+        };
+        assert_eq!(
+            differences,
+            &[ContractDifference {
+                field: "timezone".into(),
+                table: Some("Asia/Tokyo".into()),
+                run: Some("UTC".into()),
+            }]
+        );
+    }
+    // Unpartitioned tables are checked too.
+    a.open_table("snap", &first, false).await.unwrap();
+    b.open_table("snap", &second, true).await.unwrap();
+    let before_snap = snapshot(t).await;
+    let mut w = a.partition("snap", None, schema(), Vec::new()).unwrap();
+    w.write(&batch(0, 1)).unwrap();
+    assert!(matches!(
+        w.commit(WriteMode::Replace).await,
+        Err(SinkError::ContractMismatch { .. })
+    ));
+    assert_eq!(snapshot(t).await, before_snap);
+    drop(a);
+    drop(b);
+    assert_eq!(
+        snapshot(t)
+            .await
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("snap/"))
+            .collect::<Vec<_>>(),
+        before
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Two writers of one table, interleaved on purpose.
+
+/// Parks the first commit that takes the lock until the test releases it.
+struct Park {
+    entered: Mutex<Option<mpsc::Sender<()>>>,
+    release: Mutex<mpsc::Receiver<()>>,
+}
+
+impl CommitHooks for Park {
+    fn locked(&self, _table: &str, _partition: Option<&str>) {
+        let entered = self.entered.lock().unwrap().take();
+        if let Some(tx) = entered {
+            tx.send(()).unwrap();
+            self.release
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(120))
+                .expect("the test releases the parked writer");
+        }
+    }
+}
+
+/// Reports each wait, with the holder it names.
+struct Waits(Mutex<mpsc::Sender<String>>);
+
+impl CommitHooks for Waits {
+    fn waiting(&self, _table: &str, _partition: Option<&str>, holder: &str) {
+        let _ = self.0.lock().unwrap().send(holder.to_string());
+    }
+}
+
+/// One writer: a sink of its own (a run), a partition, batches, a mode.
+#[derive(Clone)]
+struct Job {
+    options: SinkOptions,
+    table: &'static str,
+    partition: Option<&'static str>,
+    ranges: Vec<(i64, i64)>,
+    mode: WriteMode,
+}
+
+impl Job {
+    fn new(ranges: &[(i64, i64)], mode: WriteMode) -> Job {
+        Job {
+            options: SinkOptions::default(),
+            table: TABLE,
+            partition: Some(DAY),
+            ranges: ranges.to_vec(),
+            mode,
+        }
+    }
+}
+
+/// Runs `job` on a sink of its own, in this thread, on a runtime of its own: the run id and
+/// what the commit returned.
+fn run_job(t: &Lake, job: Job) -> (String, Result<Committed, SinkError>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let sink = t.sink_with(job.options.clone());
+    let run = sink.run_id().to_string();
+    let result = runtime.block_on(async {
+        let mut w = sink.partition(job.table, job.partition, schema(), meta(&[("k", "v")]))?;
+        for (from, n) in &job.ranges {
+            w.write(&batch(*from, *n))?;
+        }
+        w.commit(job.mode).await
+    });
+    (run, result)
+}
+
+struct Race {
+    a: (String, Result<Committed, SinkError>),
+    b: (String, Result<Committed, SinkError>),
+    /// The holder `b` saw when it found the table locked.
+    b_waited_for: String,
+    /// The location while `a` held the lock and `b` had given up (with `b_gives_up`).
+    while_parked: Option<Vec<(String, String)>>,
+}
+
+/// `a` takes the table's lock and is parked there; then `b` starts and must find the table
+/// locked. Unless `b_gives_up` (a short lock timeout), `a` is then released and both finish;
+/// otherwise `b` is awaited first, while `a` still holds the lock.
+fn race(t: &Lake, a: Job, b: Job, b_gives_up: bool) -> Race {
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel();
+    let (wait_tx, wait_rx) = mpsc::channel();
+    let mut a = a;
+    a.options.hooks = Some(Arc::new(Park {
+        entered: Mutex::new(Some(entered_tx)),
+        release: Mutex::new(release_rx),
+    }));
+    let mut b = b;
+    b.options.hooks = Some(Arc::new(Waits(Mutex::new(wait_tx))));
+    std::thread::scope(|s| {
+        let ha = s.spawn(|| run_job(t, a));
+        entered_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a takes the lock");
+        let hb = s.spawn(|| run_job(t, b));
+        let b_waited_for = wait_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("b finds the table locked and waits");
+        let mut while_parked = None;
+        let b_result = if b_gives_up {
+            let r = hb.join().unwrap();
+            // In a thread of its own: this one may be inside the test's runtime.
+            while_parked = Some(
+                s.spawn(|| {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap()
+                        .block_on(snapshot(t))
+                })
+                .join()
+                .unwrap(),
+            );
+            release_tx.send(()).unwrap();
+            r
+        } else {
+            release_tx.send(()).unwrap();
+            hb.join().unwrap()
+        };
+        Race {
+            a: ha.join().unwrap(),
+            b: b_result,
+            b_waited_for,
+            while_parked,
+        }
+    })
+}
+
+/// The manifest of the partition lists exactly the Parquet files stored there, each once.
+async fn manifest_lists_every_file(t: &Lake, table: &str, partition: &str) -> cake_sink::Manifest {
+    let sink = t.sink();
+    let manifest = sink.verify(table, Some(partition)).await.unwrap();
+    let mut listed: Vec<String> = manifest.files.iter().map(|f| f.name.clone()).collect();
+    listed.sort();
+    let before = listed.len();
+    listed.dedup();
+    assert_eq!(listed.len(), before, "each file once: {listed:?}");
+    let stored: Vec<String> = t
+        .objects_in(&format!("{table}/{partition}"))
+        .into_iter()
+        .filter(|n| n.ends_with(".parquet"))
+        .collect();
+    assert_eq!(stored, listed, "every stored file is in the manifest");
+    manifest
+}
+
+/// Two runs append to one partition at once (the second finds the first inside its commit):
+/// no manifest entry is lost, trial after trial.
+async fn concurrent_appends(t: &Lake) {
+    let mut expected: Vec<i64> = Vec::new();
+    for trial in 0..3i64 {
+        let base = trial * 1000;
+        let a = Job::new(&[(base, 7)], WriteMode::Append);
+        let b = Job::new(&[(base + 500, 4), (base + 600, 2)], WriteMode::Append);
+        let r = race(t, a, b, false);
+        let (run_a, a) = r.a;
+        let a = a.unwrap();
+        let b = r.b.1.unwrap();
+        assert!(r.b_waited_for.contains(&run_a), "{}", r.b_waited_for);
+        expected.extend(base..base + 7);
+        expected.extend(base + 500..base + 504);
+        expected.extend(base + 600..base + 602);
+        let manifest = manifest_lists_every_file(t, TABLE, DAY).await;
+        assert_eq!(manifest.rows, expected.len() as u64, "trial {trial}");
+        assert_eq!(b.manifest, manifest, "b committed last, on top of a");
+        assert!(b.manifest.files.len() > a.manifest.files.len());
+        let sink = t.sink();
+        let mut got = ids(&read_partition(&sink, Some(DAY)).await);
+        got.sort();
+        let mut want = expected.clone();
+        want.sort();
+        assert_eq!(got, want, "trial {trial}");
+    }
+}
+
+/// Two runs replace one partition at once: the partition ends up holding exactly the files of
+/// the one that committed last, and neither fails.
+async fn concurrent_replaces(t: &Lake) {
+    let small = SinkOptions {
+        max_file_bytes: 1,
+        ..SinkOptions::default()
+    };
+    for (a_ranges, b_ranges) in [
+        (vec![(0, 3), (3, 3), (6, 3)], vec![(100, 2)]),
+        (vec![(200, 1)], vec![(300, 2), (302, 2), (304, 2), (306, 2)]),
+    ] {
+        let mut a = Job::new(&a_ranges, WriteMode::Replace);
+        a.options = small.clone();
+        let mut b = Job::new(&b_ranges, WriteMode::Replace);
+        b.options = small.clone();
+        let r = race(t, a, b, false);
+        r.a.1.unwrap();
+        let b = r.b.1.unwrap();
+        let manifest = manifest_lists_every_file(t, TABLE, DAY).await;
+        assert_eq!(manifest, b.manifest, "the last commit wins whole");
+        let sink = t.sink();
+        let want: Vec<i64> = b_ranges.iter().flat_map(|(f, n)| *f..f + n).collect();
+        assert_eq!(ids(&read_partition(&sink, Some(DAY)).await), want);
+    }
+    // An unpartitioned table too (its directory is swapped whole).
+    let mut a = Job::new(&[(0, 3), (3, 3)], WriteMode::Replace);
+    a.options = small.clone();
+    a.table = "snapshot";
+    a.partition = None;
+    let mut b = Job::new(&[(10, 1)], WriteMode::Replace);
+    b.table = "snapshot";
+    b.partition = None;
+    let r = race(t, a, b, false);
+    r.a.1.unwrap();
+    let b = r.b.1.unwrap();
+    let sink = t.sink();
+    assert_eq!(sink.verify("snapshot", None).await.unwrap(), b.manifest);
+    assert_eq!(t.objects_in("snapshot"), [MANIFEST, "part-00000.parquet"]);
+}
+
+/// A writer that waits longer than its lock timeout fails with `Locked`, naming the table and
+/// the run holding it, and changes nothing; the holder then finishes.
+async fn lock_timeout_fails_cleanly(t: &Lake) {
+    let sink = t.sink();
+    commit(&sink, Some(DAY), &[(0, 3)], WriteMode::Replace).await;
+    drop(sink);
+    let before = snapshot(t).await;
+    for mode in [WriteMode::Append, WriteMode::Replace] {
+        let a = Job::new(&[(10, 2)], mode);
+        let mut b = Job::new(&[(20, 2)], mode);
+        b.options.lock_timeout = Duration::from_millis(300);
+        let r = race(t, a, b, true);
+        let (run_a, a) = r.a;
+        let e = r.b.1.unwrap_err();
+        let SinkError::Locked { table, holder } = &e else {
+            panic!("{e}");
+        };
+        assert_eq!(table, TABLE);
+        assert!(holder.contains(&run_a), "{holder}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("another run is writing {TABLE} (run {run_a}")),
+            "{e}"
+        );
+        if mode == WriteMode::Append {
+            assert_eq!(r.while_parked.unwrap(), before, "b changed nothing");
+        }
+        a.unwrap();
+    }
+    let sink = t.sink();
+    assert_eq!(ids(&read_partition(&sink, Some(DAY)).await), vec![10, 11]);
+    drop(sink);
+    assert!(
+        !t.objects().iter().any(|o| o.starts_with("_locks")),
+        "locks and leases are gone: {:?}",
+        t.objects()
+    );
+}
+
+/// Writers of one run queue for the table too (windows committed concurrently by one pull).
+async fn same_run_writers_queue(t: &Lake) {
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel();
+    let (wait_tx, wait_rx) = mpsc::channel::<String>();
+    struct Both(Park, Waits);
+    impl CommitHooks for Both {
+        fn locked(&self, table: &str, partition: Option<&str>) {
+            self.0.locked(table, partition)
+        }
+        fn waiting(&self, table: &str, partition: Option<&str>, holder: &str) {
+            self.1.waiting(table, partition, holder)
+        }
+    }
+    let options = SinkOptions {
+        hooks: Some(Arc::new(Both(
+            Park {
+                entered: Mutex::new(Some(entered_tx)),
+                release: Mutex::new(release_rx),
+            },
+            Waits(Mutex::new(wait_tx)),
+        ))),
+        ..SinkOptions::default()
+    };
+    // One sink, two writers, each committing from a thread of its own on one runtime (the
+    // first one blocks its thread in the hook; the runtime's workers stay free).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let sink = t.sink_with(options);
+    let write = |from: i64| {
+        let mut w = sink
+            .partition(TABLE, Some(DAY), schema(), Vec::new())
+            .unwrap();
+        w.write(&batch(from, 2)).unwrap();
+        w
+    };
+    let (a, b) = (write(0), write(10));
+    std::thread::scope(|s| {
+        let ha = s.spawn(|| runtime.block_on(a.commit(WriteMode::Append)));
+        entered_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the first writer takes the lock");
+        let hb = s.spawn(|| runtime.block_on(b.commit(WriteMode::Append)));
+        let holder = wait_rx.recv_timeout(Duration::from_secs(60)).unwrap();
+        assert!(holder.contains(sink.run_id()), "{holder}");
+        release_tx.send(()).unwrap();
+        ha.join().unwrap().unwrap();
+        hb.join().unwrap().unwrap();
+    });
+    drop(sink);
+    std::thread::spawn(move || drop(runtime)).join().unwrap();
+    let manifest = manifest_lists_every_file(t, TABLE, DAY).await;
+    assert_eq!(manifest.rows, 4);
+}
+
+/// The probe writes and deletes one object and leaves nothing.
+async fn probe_leaves_nothing(t: &Lake) {
+    let sink = t.sink();
+    sink.probe().await.unwrap();
+    sink.probe().await.unwrap();
+    drop(sink);
+    assert_eq!(t.objects(), Vec::<String>::new());
+}
+
+// ---------------------------------------------------------------------------------------
 // Every check against every storage.
 
 fn workspace() -> PathBuf {
@@ -730,59 +1301,16 @@ conformance!(
     physical_types,
     large_and_small_files,
     bad_names_are_refused,
+    contract_created_matches_mismatch,
+    contract_rebuild,
+    contract_survives_unpartitioned_commits,
+    commit_after_rebuild_is_refused,
+    concurrent_appends,
+    concurrent_replaces,
+    lock_timeout_fails_cleanly,
+    same_run_writers_queue,
+    probe_leaves_nothing,
 );
-
-/// Locally, a new sink removes the staging directories of runs whose process is gone (exited,
-/// or a zombie not yet reaped) and keeps those of runs still alive: two pulls of different
-/// reports into one directory do not break each other.
-#[cfg(target_os = "linux")]
-#[test]
-fn staging_of_dead_runs_goes_and_of_live_runs_stays() {
-    use std::process::Command;
-
-    let t = Lake::local();
-    let root = t.local_root().expect("a local lake");
-    let staging = root.join("_staging");
-    let mut alive = Command::new("sleep").arg("60").spawn().unwrap();
-    let mut exited = Command::new("true").spawn().unwrap();
-    exited.wait().unwrap();
-    let mut zombie = Command::new("true").spawn().unwrap();
-    // Until `wait`, the exited child stays a zombie.
-    while std::fs::read_to_string(format!("/proc/{}/stat", zombie.id()))
-        .map(|s| !s.contains(") Z "))
-        .unwrap_or(false)
-    {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    let dir = |pid: u32| staging.join(format!("1706659200000000-{pid}"));
-    for d in [
-        dir(alive.id()),
-        dir(exited.id()),
-        dir(zombie.id()),
-        staging.join("junk"),
-    ] {
-        std::fs::create_dir_all(d.join("p0")).unwrap();
-        std::fs::write(d.join("p0/.part-00000.parquet.tmp"), b"partial").unwrap();
-    }
-    let sink = t.sink();
-    let mut left: Vec<String> = std::fs::read_dir(&staging)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    left.sort();
-    let mut expected = vec![
-        format!("1706659200000000-{}", alive.id()),
-        sink.run_id().to_string(),
-    ];
-    expected.sort();
-    assert_eq!(left, expected);
-    drop(sink);
-    alive.kill().unwrap();
-    alive.wait().unwrap();
-    zombie.wait().unwrap();
-    drop(t.sink());
-    assert!(!staging.exists(), "the next run removes what is left");
-}
 
 /// Explicit object storage settings: an unknown name is refused with the names to use, and
 /// the options never print their values (they hold secrets).

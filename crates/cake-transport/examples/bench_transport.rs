@@ -10,7 +10,7 @@ use cake_catalog::{find, plan, Context, Options};
 use cake_sandbox::{Faults, Sandbox, SandboxConfig};
 use cake_transport::{
     ApiKey, BodyError, Client, ClientOptions, HandlerFactory, Instance, PageHandler, PageOutcome,
-    PageRequest, TransportError,
+    PageRequest, PageSink, TransportError,
 };
 
 /// Counts row elements and reads `row_count`; no value decoding. The time spent reading
@@ -45,6 +45,8 @@ impl PageHandler for Count {
         Ok(PageOutcome {
             rows,
             row_count,
+            keys: Vec::new(),
+            dates: Default::default(),
             output: rows,
         })
     }
@@ -52,6 +54,19 @@ impl PageHandler for Count {
 
 struct Counter {
     busy: Arc<AtomicU64>,
+}
+
+/// Rows of every page of a window.
+struct Rows(u64);
+
+impl PageSink for Rows {
+    type Page = u64;
+    type Error = TransportError;
+
+    fn page(&mut self, rows: u64) -> Result<(), TransportError> {
+        self.0 += rows;
+        Ok(())
+    }
 }
 
 impl HandlerFactory for Counter {
@@ -125,11 +140,9 @@ async fn run() {
         let busy = Arc::new(AtomicU64::new(0));
         let counter = Counter { busy: busy.clone() };
         let started = Instant::now();
-        let mut rows = 0;
-        client
-            .fetch_window(&plan, &plan.requests[0], &counter, |n| {
-                rows += n;
-                Ok::<(), TransportError>(())
+        let (Rows(rows), _) = client
+            .fetch_window(&plan, &plan.requests[0], &counter, || {
+                Ok::<_, TransportError>(Rows(0))
             })
             .await
             .expect("the window");

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 /// The class of a failure, for exit codes and for deciding what the user should do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// The API key was refused.
     Authentication,
@@ -24,10 +25,16 @@ pub enum ErrorKind {
     Unavailable,
     /// Paging went wrong (a repeated page, more rows than asked for).
     Paging,
+    /// A window's pages stayed inconsistent through its re-pulls (rows that do not add up to
+    /// `row_count`, a short page, a key seen twice).
+    Inconsistent,
+    /// The page handler failed on this machine (a full disk), not the server.
+    Local,
 }
 
 /// A failed request, after retries when they apply.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum TransportError {
     #[error("Cake at {host} refused the API key: {message}")]
     Authentication { host: String, message: String },
@@ -55,6 +62,27 @@ pub enum TransportError {
     },
     #[error("Cake is throttling requests ({message}) for {url}")]
     Throttled { url: String, message: String },
+    #[error("Cake failed {url} for a passing reason: {message}")]
+    Transient { url: String, message: String },
+    #[error("Cake refused {url}: {message}")]
+    Unrecognised { url: String, message: String },
+    #[error("the reply to {url} answers another request: {message}")]
+    WrongAnswer { url: String, message: String },
+    #[error("the body of {url} arrived at {rate:.1} bytes/s, below the minimum of {limit} bytes/s over {period:?}; the server or the network is stalling")]
+    SlowBody {
+        url: String,
+        rate: f64,
+        limit: u32,
+        period: Duration,
+    },
+    #[error("the answer for {url} was still inconsistent after {attempts} pull(s) of the whole window: {problem}; nothing of this window was written")]
+    Inconsistent {
+        url: String,
+        attempts: u32,
+        problem: crate::window::Inconsistency,
+    },
+    #[error("reading {url} failed on this machine: {message}")]
+    Local { url: String, message: String },
     #[error("the response to {url} broke off: {message}")]
     Incomplete { url: String, message: String },
     #[error("paging {url} failed: {message}")]
@@ -79,15 +107,23 @@ impl TransportError {
             TransportError::Rejected { .. } => ErrorKind::Rejected,
             TransportError::Http { .. }
             | TransportError::Throttled { .. }
+            | TransportError::Transient { .. }
             | TransportError::Incomplete { .. } => ErrorKind::Unavailable,
+            TransportError::Unrecognised { .. } => ErrorKind::Rejected,
+            TransportError::WrongAnswer { .. } => ErrorKind::NotCake,
+            TransportError::SlowBody { .. } => ErrorKind::Timeout,
+            TransportError::Inconsistent { .. } => ErrorKind::Inconsistent,
+            TransportError::Local { .. } => ErrorKind::Local,
             TransportError::Paging { .. } => ErrorKind::Paging,
             TransportError::RetriesExhausted { last, .. } => match last.kind() {
                 // Exhausting retries on a transient failure means Cake is unavailable; on a
-                // network class the class itself is the better answer.
+                // network class, or on a refusal nobody classified, the class itself is the
+                // better answer.
                 k @ (ErrorKind::UnknownHost
                 | ErrorKind::Connection
                 | ErrorKind::Tls
-                | ErrorKind::Timeout) => k,
+                | ErrorKind::Timeout
+                | ErrorKind::Rejected) => k,
                 _ => ErrorKind::Unavailable,
             },
         }
@@ -99,8 +135,11 @@ impl TransportError {
             self,
             TransportError::Connection { .. }
                 | TransportError::Timeout { .. }
+                | TransportError::SlowBody { .. }
                 | TransportError::Http { .. }
                 | TransportError::Throttled { .. }
+                | TransportError::Transient { .. }
+                | TransportError::Unrecognised { .. }
                 | TransportError::Incomplete { .. }
         )
     }

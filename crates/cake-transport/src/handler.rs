@@ -7,6 +7,7 @@
 //! retry can neither duplicate nor lose rows.
 
 use cake_catalog::DateRange;
+use chrono::NaiveDateTime;
 
 /// One page of one window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +25,9 @@ pub struct Page {
 pub struct PageRequest {
     /// The date window of the request, for dated range reports.
     pub window: Option<DateRange>,
+    /// Where the request ends instead of the window's end (instance-local), for a window that
+    /// reaches into the present.
+    pub cutoff: Option<NaiveDateTime>,
     /// The page, for paged reports.
     pub page: Option<Page>,
     /// 1 for the first attempt, 2 for the first retry, ...
@@ -38,16 +42,105 @@ pub struct PageOutcome<T> {
     /// Cake's `row_count`: the total number of rows matching the request (all pages), when the
     /// document has an envelope.
     pub row_count: Option<u64>,
+    /// The identity of each row (its primary key), in order, when the handler knows it; empty
+    /// otherwise. The window's check refuses a key seen twice.
+    pub keys: Vec<RowKey>,
+    /// The rows whose own date lies outside the window asked for, when the handler knows the
+    /// rows' dates.
+    pub dates: RowDates,
     /// Whatever the handler produced (decoded batches, a spooled file, ...).
     pub output: T,
 }
 
+/// How the rows' own dates sit against the window they were asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowDates {
+    /// Rows with a date.
+    pub dated: u64,
+    /// Of them, rows dated outside the window.
+    pub outside: u64,
+    /// Sum over the dated rows of their distance from the middle of the window, in seconds:
+    /// with `dated`, the average shift of the answer against the window.
+    pub shift_seconds: i128,
+}
+
+impl RowDates {
+    pub fn add(&mut self, other: RowDates) {
+        self.dated += other.dated;
+        self.outside += other.outside;
+        self.shift_seconds += other.shift_seconds;
+    }
+}
+
+/// A row's identity, as a page handler computes it from the row's key: the key's bytes
+/// themselves when they fit in 15 bytes (ids, short codes), otherwise a 128-bit hash of them.
+/// Equal keys give equal `RowKey`s; distinct short keys never collide.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RowKey([u8; 16]);
+
+impl RowKey {
+    /// Marks a hashed key in the last byte (inline keys keep their length there, at most 15).
+    const HASHED: u8 = 0xff;
+
+    /// The identity of the key whose canonical bytes are `key` (for a composite key, its parts
+    /// joined by a separator that cannot occur in them, such as `0x1f`).
+    pub fn new(key: &[u8]) -> RowKey {
+        let mut out = [0u8; 16];
+        if key.len() < 16 {
+            out[..key.len()].copy_from_slice(key);
+            out[15] = key.len() as u8;
+        } else {
+            use std::hash::{Hash, Hasher};
+            for (i, salt) in [0x9e37_79b9_u32, 0x85eb_ca6b].into_iter().enumerate() {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                salt.hash(&mut h);
+                key.hash(&mut h);
+                out[i * 8..i * 8 + 8].copy_from_slice(&h.finish().to_le_bytes());
+            }
+            out[15] = Self::HASHED;
+        }
+        RowKey(out)
+    }
+}
+
+impl std::fmt::Debug for RowKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RowKey({self})")
+    }
+}
+
+impl std::fmt::Display for RowKey {
+    /// The key as text (parts of a composite key joined by `, `), or its hash.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0[15] == Self::HASHED {
+            write!(f, "a long key (hash ")?;
+            for b in &self.0[..8] {
+                write!(f, "{b:02x}")?;
+            }
+            return f.write_str(")");
+        }
+        let text =
+            String::from_utf8_lossy(&self.0[..usize::from(self.0[15])]).replace('\u{1f}', ", ");
+        f.write_str(&cake_catalog::text::escape_controls(&text))
+    }
+}
+
 /// Why a body cannot be accepted. The variant decides what the transport does next.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BodyError {
-    /// Cake is throttling (`success=false`, `Restricted`): back off and retry.
+    /// Cake is throttling (`success=false`, `Restricted`, `Too many requests`): back off and
+    /// retry.
     #[error("Cake is throttling requests: {0}")]
     Throttled(String),
+    /// Cake failed the request for a passing reason (`success=false` with a database timeout,
+    /// a deadlock, a .NET null reference, an empty message): retry.
+    #[error("Cake failed the request temporarily: {0}")]
+    Transient(String),
+    /// Cake refused the request with a message nobody has classified: retried a few times, then
+    /// taken as a refusal.
+    #[error("Cake refused the request: {0}")]
+    Unrecognised(String),
     /// The body ended early or broke off in a way a new attempt may not repeat: retry.
     #[error("incomplete response: {0}")]
     Incomplete(String),
@@ -57,9 +150,15 @@ pub enum BodyError {
     /// Cake refused the request itself: retrying cannot help.
     #[error("Cake refused the request: {0}")]
     Rejected(String),
+    /// The body is Cake's answer to another request: another report, another API version.
+    #[error("{0}")]
+    WrongAnswer(String),
     /// The body is not a usable Cake response (not XML, wrong shape, a bad value).
     #[error("{0}")]
     Invalid(String),
+    /// The handler failed on its own side (a full disk while spilling): not the server's fault.
+    #[error("{0}")]
+    Local(String),
 }
 
 /// Reads one attempt at one page.

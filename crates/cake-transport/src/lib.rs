@@ -14,17 +14,24 @@
 
 mod client;
 mod error;
+mod failure;
 mod handler;
 mod instance;
 mod limiter;
+mod pace;
 mod query;
 mod retry;
 mod secret;
+mod window;
 
-pub use client::{Client, ClientOptions, ClientStats, PageResult, WindowResult};
+pub use client::{Client, ClientOptions, ClientStats, PageResult};
 pub use error::{ErrorKind, TransportError};
-pub use handler::{BodyError, HandlerFactory, Page, PageHandler, PageOutcome, PageRequest};
+pub use handler::{
+    BodyError, HandlerFactory, Page, PageHandler, PageOutcome, PageRequest, RowDates, RowKey,
+};
 pub use instance::{Instance, InstanceError};
+pub use pace::LowSpeed;
 pub use query::display_url;
 pub use retry::{parse_retry_after, RetryPolicy};
-pub use secret::{ApiKey, EmptyApiKey};
+pub use secret::{ApiKey, EmptyApiKey, Scrubber, StreamScrubber, REDACTED};
+pub use window::{Inconsistency, PageSink, WindowResult};

@@ -6,7 +6,7 @@ use url::Url;
 
 use crate::handler::Page;
 use crate::instance::Instance;
-use crate::secret::ApiKey;
+use crate::secret::{ApiKey, REDACTED};
 
 /// What to put in the `api_key` slot.
 #[derive(Clone, Copy)]
@@ -14,8 +14,6 @@ pub(crate) enum Key<'a> {
     Real(&'a ApiKey),
     Redacted,
 }
-
-pub(crate) const REDACTED: &str = "<redacted>";
 
 /// The URL of one request. Parameters the plan left as slots get the page's values; a paged
 /// report's first page is used when `page` is `None`.

@@ -17,6 +17,8 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// Longest wait honoured from a `Retry-After` header.
     pub max_retry_after: Duration,
+    /// Pulls in all of a whole window whose pages were inconsistent (at most `max_attempts`).
+    pub window_attempts: u32,
 }
 
 impl Default for RetryPolicy {
@@ -27,6 +29,7 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(60),
             max_retry_after: Duration::from_secs(5 * 60),
+            window_attempts: 3,
         }
     }
 }

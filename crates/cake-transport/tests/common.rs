@@ -4,7 +4,10 @@
 
 use std::sync::Mutex;
 
-use cake_transport::{BodyError, HandlerFactory, PageHandler, PageOutcome, PageRequest};
+use cake_transport::{
+    BodyError, HandlerFactory, PageHandler, PageOutcome, PageRequest, PageSink, RowDates, RowKey,
+    TransportError,
+};
 
 /// Collects the text of one leaf element per row (an id) and the envelope.
 pub struct Scan {
@@ -14,6 +17,20 @@ pub struct Scan {
 }
 
 pub struct Ids(pub Vec<String>);
+
+/// The ids of every page of one pull of a window, in order.
+#[derive(Default)]
+pub struct IdSink(pub Vec<String>);
+
+impl PageSink for IdSink {
+    type Page = Ids;
+    type Error = TransportError;
+
+    fn page(&mut self, page: Ids) -> Result<(), TransportError> {
+        self.0.extend(page.0);
+        Ok(())
+    }
+}
 
 impl PageHandler for Scan {
     type Output = Ids;
@@ -58,6 +75,8 @@ impl PageHandler for Scan {
         Ok(PageOutcome {
             rows: ids.len() as u64,
             row_count,
+            keys: ids.iter().map(|id| RowKey::new(id.as_bytes())).collect(),
+            dates: RowDates::default(),
             output: Ids(ids),
         })
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use cake_catalog::{find, plan, Context, Options, Plan};
 use cake_sandbox::{Faults, Sandbox, SandboxConfig};
 use cake_transport::{ApiKey, Client, ClientOptions, ErrorKind, Instance, RetryPolicy};
-use common::{Ids, ScanFactory};
+use common::{IdSink, ScanFactory};
 
 const KEY: &str = "sandbox-secret-0042";
 
@@ -69,12 +69,12 @@ async fn click_ids(
     let factory = ScanFactory::new("click", "click_id");
     let mut ids = Vec::new();
     for request in &plan.requests {
-        client
-            .fetch_window(plan, request, &factory, |page: Ids| {
-                ids.extend(page.0);
-                Ok::<(), cake_transport::TransportError>(())
+        let (sink, _) = client
+            .fetch_window(plan, request, &factory, || {
+                Ok::<_, cake_transport::TransportError>(IdSink::default())
             })
             .await?;
+        ids.extend(sink.0);
     }
     Ok(ids)
 }

@@ -139,14 +139,12 @@ fn client(url: &str, attempts: u32) -> Client {
 async fn fetch(client: &Client) -> Result<Vec<String>, TransportError> {
     let plan = account_status_plan();
     let factory = ScanFactory::new("account_status", "account_status_id");
-    let mut ids = Vec::new();
-    client
-        .fetch_window(&plan, &plan.requests[0], &factory, |page: common::Ids| {
-            ids.extend(page.0);
-            Ok::<(), TransportError>(())
+    let (ids, _) = client
+        .fetch_window(&plan, &plan.requests[0], &factory, || {
+            Ok::<_, TransportError>(common::IdSink::default())
         })
         .await?;
-    Ok(ids)
+    Ok(ids.0)
 }
 
 fn assert_no_key(text: &str) {

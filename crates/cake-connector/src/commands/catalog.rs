@@ -107,8 +107,11 @@ fn describe_json(r: &Report) -> Value {
             "path": c.path.join("/"),
         })).collect::<Vec<_>>(),
         "primary_key": r.primary_key,
+        "table_key": r.table_key,
         "date_field": r.date_field,
         "cursor_field": r.cursor_field,
+        "partitions": partitions(r),
+        "contract": CONTRACT_FIELDS,
     });
     if let (Value::Object(a), Value::Object(b)) = (&mut v, extra) {
         a.extend(b);
@@ -206,12 +209,49 @@ pub fn describe(args: &DescribeArgs) -> Result<String> {
             c.path.join("/")
         );
     }
-    let _ = writeln!(out, "\nPrimary key: {}", r.primary_key.join(", "));
+    let _ = writeln!(
+        out,
+        "\nPrimary key: {} (unique in one answer)",
+        r.primary_key.join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "Table key:   {} (unique in the table)",
+        r.table_key.join(", ")
+    );
     if let Some(d) = r.date_field {
         let _ = writeln!(out, "Date field:  {d}");
     }
     if let Some(c) = r.cursor_field {
         let _ = writeln!(out, "Cursor:      {c}");
     }
+    let _ = writeln!(out, "Partitions:  {}", partitions(r));
+    let _ = writeln!(
+        out,
+        "Contract:    a table records {}; a run that differs is refused (--table, --rebuild-table)",
+        CONTRACT_FIELDS.join(", ")
+    );
     Ok(out)
+}
+
+/// What a table's contract (`_table.json`) records; see `cake_pipeline::contract_for`.
+const CONTRACT_FIELDS: &[&str] = &[
+    "report",
+    "endpoint",
+    "schema",
+    "instance",
+    "timezone",
+    "layout",
+    "the value of every parameter an option sets",
+];
+
+/// How a report's table is partitioned.
+fn partitions(r: &cake_catalog::Report) -> String {
+    match (r.dates, r.layout) {
+        (cake_catalog::DateSemantics::None, _) => "none: each run replaces the table".into(),
+        (_, cake_catalog::Layout::RowDay(c)) => {
+            format!("date=<day of {c}>: each run replaces the days it covers")
+        }
+        _ => "date=<first day of each request window>".into(),
+    }
 }

@@ -32,6 +32,30 @@ pub fn run(args: &ConvertArgs) -> Result<String> {
         ..DecoderOptions::default()
     };
     let plan = OutputPlan::new(&args.out, &args.files)?;
+    if !args.force {
+        let existing: Vec<PathBuf> = match &plan {
+            OutputPlan::Single(path) => vec![path.clone()],
+            OutputPlan::PerInput(dir) => args
+                .files
+                .iter()
+                .map(|input| dir.join(format!("{}.parquet", stem(input))))
+                .collect(),
+        }
+        .into_iter()
+        .filter(|p| p.exists())
+        .collect();
+        if let Some(first) = existing.first() {
+            return Err(UsageError::new(format!(
+                "{} exists already{}: give another --out, or --force to replace it",
+                first.display(),
+                match existing.len() {
+                    1 => String::new(),
+                    n => format!(" (and {} more output files)", n - 1),
+                }
+            ))
+            .into());
+        }
+    }
     let mut totals = Totals::default();
     match plan {
         OutputPlan::Single(path) => {

@@ -6,15 +6,41 @@ use std::sync::Arc;
 use anyhow::Result;
 use cake_arrow::DecoderOptions;
 use cake_catalog::{plan, Context, Options, PastDays, REPORTS};
-use cake_pipeline::{pull, PullOptions};
+use cake_pipeline::{pull, Cancel, PullOptions};
 use cake_sandbox::{Sandbox, SandboxConfig};
-use cake_sink::{Sink, SinkOptions, WriteMode};
+use cake_sink::{Sink, WriteMode};
 use cake_transport::{ApiKey, Client, ClientOptions, Instance};
 
 use crate::cli::DemoArgs;
 use crate::exit::UsageError;
 
 const DEMO_KEY: &str = "demo-api-key";
+
+/// Marks a location written by the demo.
+const MARKER: &str = "_cake_demo";
+
+/// Takes the location for the demo: it must be empty or hold a previous demo, so the demo never
+/// writes into (or replaces tables of) a real lake.
+async fn claim_for_demo(sink: &Sink) -> Result<()> {
+    let store = sink.store();
+    let entries = store.list_recursive("").await?;
+    let ours = |p: &&String| {
+        !["_staging/", "_locks/", "_probe/"]
+            .iter()
+            .any(|prefix| p.starts_with(prefix))
+    };
+    let mut data = entries.iter().filter(ours).peekable();
+    if data.peek().is_some() && !entries.iter().any(|p| p == MARKER) {
+        return Err(UsageError::new(format!(
+            "{} holds other data: the demo writes only into an empty location or one of a previous demo; give another --out",
+            store.display()
+        ))
+        .into());
+    }
+    sink.put_document(MARKER, b"written by cake-connector demo\n".to_vec())
+        .await?;
+    Ok(())
+}
 
 pub fn run(args: &DemoArgs) -> Result<String> {
     let days =
@@ -27,20 +53,26 @@ pub fn run(args: &DemoArgs) -> Result<String> {
             ..SandboxConfig::default()
         })
         .await?;
-        eprintln!("sandbox listening on {}", sandbox.url());
+        crate::logging::eprint(&format!("sandbox listening on {}\n", sandbox.url()));
         let client = Client::new(
             Instance::parse(&sandbox.url(), false)?,
             ApiKey::new(DEMO_KEY)?,
             ClientOptions::default(),
         )?;
-        let sink = Sink::open(&args.out, SinkOptions::default())
-            .map_err(|e| cake_pipeline::PipelineError::Output(e.to_string()))?;
+        let sink = super::pull::open_sink(&args.out)?;
+        claim_for_demo(&sink).await?;
+        let cancel = Cancel::new();
+        tokio::spawn(crate::signals::watch(cancel.clone()));
         let options = PullOptions {
             mode: WriteMode::Replace,
             keep_raw: false,
             decoder: DecoderOptions::default(),
             windows_in_flight: 4,
             progress: Arc::new(crate::progress::Reporter::new()),
+            table: None,
+            // A previous demo's tables are the demo's to replace.
+            rebuild: true,
+            cancel,
         };
         let now = chrono::Utc::now();
         let mut rows = Vec::new();

@@ -1,14 +1,15 @@
 //! `pull`: one report into Parquet.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use cake_arrow::DecoderOptions;
 use cake_catalog::{Plan, PlannedDates};
-use cake_pipeline::{pull, PullOptions, PullSummary};
+use cake_pipeline::{pull, Cancel, PullOptions, PullSummary, WindowSummary};
 use cake_sink::{Sink, SinkOptions, WriteMode};
-use cake_transport::{ApiKey, Client, ClientOptions, Instance, RetryPolicy};
+use cake_transport::{ApiKey, Client, ClientOptions, Instance, LowSpeed, RetryPolicy};
 
 use crate::cli::{ConnectionArgs, PullArgs};
 use crate::exit::UsageError;
@@ -33,8 +34,16 @@ pub fn run(args: &PullArgs) -> Result<String> {
         )
     })?;
     let mode: WriteMode = args.output.mode.parse().map_err(UsageError::new)?;
-    let sink = Sink::open(out, SinkOptions::default())
-        .map_err(|e| cake_pipeline::PipelineError::Output(e.to_string()))?;
+    if let Some(table) = &args.output.table {
+        if !cake_pipeline::valid_table_name(table) {
+            return Err(UsageError::new(format!(
+                "--table {table}: use letters, digits, `-` and `_`, not starting with `_` or `.`"
+            ))
+            .into());
+        }
+    }
+    let sink = open_sink(out)?;
+    let cancel = Cancel::new();
     let options = PullOptions {
         mode,
         keep_raw: args.output.keep_raw,
@@ -43,15 +52,77 @@ pub fn run(args: &PullArgs) -> Result<String> {
             strict: args.output.strict,
             ..DecoderOptions::default()
         },
-        windows_in_flight: args.connection.concurrency.max(1),
+        windows_in_flight: args.connection.concurrency,
         progress: Arc::new(crate::progress::Reporter::new()),
+        table: args.output.table.clone(),
+        rebuild: args.output.rebuild_table,
+        cancel: cancel.clone(),
     };
-    let runtime = crate::runtime()?;
-    let summary = runtime.block_on(pull(&client, &plan, &sink, &options, &|_| {}))?;
-    if let Some(path) = &args.output.summary_json {
-        write_summary_json(path, &[&summary])?;
+    if let Some(days) = plan.clipped {
+        crate::logging::eprint(&format!(
+            "warning: {days} lies after today in {}: those days have no data yet and are left out\n",
+            plan.timezone
+        ));
     }
-    Ok(render_summary(&summary))
+    let committed = Mutex::new(Vec::new());
+    let runtime = crate::runtime()?;
+    let result = runtime.block_on(async {
+        tokio::spawn(crate::signals::watch(cancel.clone()));
+        pull(&client, &plan, &sink, &options, &|w| {
+            committed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(w.clone())
+        })
+        .await
+    });
+    let summary = match &result {
+        Ok(summary) => summary.clone(),
+        Err(_) => partial_summary(
+            &options.table_for(report),
+            report.id,
+            &sink,
+            committed.into_inner().unwrap_or_else(|p| p.into_inner()),
+        ),
+    };
+    if let Some(path) = &args.output.summary_json {
+        write_summary_json(path, &[&summary], result.as_ref().err())?;
+    }
+    Ok(render_summary(&result?))
+}
+
+/// Opens the output location; a malformed one is a usage error.
+pub fn open_sink(location: &str) -> Result<Sink> {
+    Sink::open(location, SinkOptions::default()).map_err(|e| {
+        if e.is_usage() {
+            anyhow::Error::new(UsageError::new(e.to_string()))
+        } else {
+            anyhow::Error::new(cake_pipeline::PipelineError::from(e))
+        }
+    })
+}
+
+/// What a failed or interrupted pull committed before it stopped.
+pub fn partial_summary(
+    table: &str,
+    report: &str,
+    sink: &Sink,
+    mut windows: Vec<WindowSummary>,
+) -> PullSummary {
+    windows.sort_by(|a, b| a.start.cmp(&b.start));
+    PullSummary {
+        report: report.to_string(),
+        table: table.to_string(),
+        location: sink.store().display(),
+        rows: windows.iter().map(|w| w.rows).sum(),
+        bytes: windows.iter().map(|w| w.bytes).sum(),
+        body_bytes: windows.iter().map(|w| w.body_bytes).sum(),
+        requests: windows.iter().map(|w| w.requests).sum(),
+        retries: windows.iter().map(|w| w.retries).sum(),
+        seconds: 0.0,
+        skipped_future: None,
+        windows,
+    }
 }
 
 /// The client for a connection's flags; the key is registered for redaction first.
@@ -65,18 +136,28 @@ pub fn client(c: &ConnectionArgs) -> Result<Client> {
         UsageError::new("--api-key is required (better: the CAKE_API_KEY environment variable)")
     })?;
     crate::logging::add_secret(key);
+    if c.concurrency == 0 {
+        return Err(UsageError::new("--concurrency must be at least 1").into());
+    }
     let instance = Instance::parse(domain, c.allow_insecure_http).map_err(UsageError::from)?;
     let key = ApiKey::new(key).map_err(UsageError::from)?;
+    let t = &c.transport;
     Ok(Client::new(
         instance,
         key,
         ClientOptions {
-            concurrency: c.concurrency.max(1),
+            concurrency: c.concurrency,
             requests_per_minute: c.requests_per_minute,
-            idle_timeout: std::time::Duration::from_secs(c.idle_timeout.max(1)),
+            idle_timeout: Duration::from_secs(t.idle_timeout.max(1)),
+            request_timeout: Duration::from_secs(t.attempt_timeout.max(1)),
+            low_speed: LowSpeed {
+                limit: t.low_speed_limit,
+                time: Duration::from_secs(t.low_speed_time.max(1)),
+            },
+            allow_repeated_keys: t.allow_repeated_keys,
             retry: RetryPolicy {
                 max_attempts: c.retry.retries.saturating_add(1),
-                base_delay: std::time::Duration::from_millis(c.retry.retry_base_ms),
+                base_delay: Duration::from_millis(c.retry.retry_base_ms),
                 ..RetryPolicy::default()
             },
             ..ClientOptions::default()
@@ -84,11 +165,27 @@ pub fn client(c: &ConnectionArgs) -> Result<Client> {
     )?)
 }
 
-/// Writes the run summary as JSON (atomically: a reader never sees half a file).
-pub fn write_summary_json(path: &std::path::Path, pulls: &[&PullSummary]) -> Result<()> {
-    let json = serde_json::to_vec_pretty(&serde_json::json!({ "reports": pulls }))?;
+/// Writes the run's status and summary as JSON (atomically: a reader never sees half a file),
+/// whether the run succeeded, failed or was interrupted.
+pub fn write_summary_json(
+    path: &std::path::Path,
+    pulls: &[&PullSummary],
+    error: Option<&cake_pipeline::PipelineError>,
+) -> Result<()> {
+    let status = match error {
+        None => "ok",
+        Some(cake_pipeline::PipelineError::Interrupted) => "interrupted",
+        Some(_) => "failed",
+    };
+    let json = serde_json::json!({
+        "status": status,
+        "error": error.map(|e| crate::logging::clean(&e.to_string())),
+        "reports": pulls,
+    });
+    let text = crate::logging::clean(&serde_json::to_string_pretty(&json)?);
     let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, &json).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::write(&tmp, text.as_bytes())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }

@@ -4,12 +4,34 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use cake_sandbox::{Faults, Sandbox, SandboxConfig};
+use cake_sandbox::{Faults, Hostile, Sandbox, SandboxConfig};
 
 use crate::cli::SandboxArgs;
 use crate::exit::UsageError;
 
 fn config(args: &SandboxArgs) -> Result<SandboxConfig> {
+    let defaults = Faults::default();
+    if args.trickle_chunk == Some(0) {
+        return Err(UsageError::new(
+            "--trickle-chunk 0 would never send anything; give 1 or more bytes",
+        )
+        .into());
+    }
+    if args.hostile_attempts == Some(0) {
+        return Err(UsageError::new(
+            "--hostile-attempts 0 would never misbehave; give 1 or more, or leave it out for \
+             every attempt",
+        )
+        .into());
+    }
+    let hostile = args
+        .hostile
+        .iter()
+        .map(|h| {
+            h.parse::<Hostile>()
+                .map_err(|e| UsageError::new(format!("--hostile: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let faults = Faults {
         latency: Duration::from_millis(args.latency_ms),
         restricted_rate: args.restricted_rate,
@@ -17,8 +39,13 @@ fn config(args: &SandboxArgs) -> Result<SandboxConfig> {
         reset_rate: args.reset_rate,
         truncate_rate: args.truncate_rate,
         control_char_rate: args.control_char_rate,
-        trickle: args.trickle,
-        ..Faults::default()
+        trickle: args.trickle || args.trickle_chunk.is_some() || args.trickle_pause_ms.is_some(),
+        trickle_chunk: args.trickle_chunk.unwrap_or(defaults.trickle_chunk),
+        trickle_pause: args
+            .trickle_pause_ms
+            .map_or(defaults.trickle_pause, Duration::from_millis),
+        hostile,
+        hostile_attempts: args.hostile_attempts.unwrap_or(u32::MAX),
     };
     faults
         .validate()
@@ -64,6 +91,15 @@ pub fn run(args: &SandboxArgs) -> Result<String> {
             out.flush()?;
         }
         eprintln!("serving the 37 reports on {}; Ctrl-C stops", sandbox.url());
+        let faults = &sandbox.config().faults;
+        if !faults.hostile.is_empty() {
+            let kinds: Vec<String> = faults.hostile.iter().map(ToString::to_string).collect();
+            let attempts = match faults.hostile_attempts {
+                u32::MAX => "every attempt".to_string(),
+                n => format!("the first {n} attempt(s) of each request"),
+            };
+            eprintln!("hostile: {} on {attempts}", kinds.join(", "));
+        }
         tokio::signal::ctrl_c()
             .await
             .context("could not wait for Ctrl-C")?;
@@ -71,4 +107,69 @@ pub fn run(args: &SandboxArgs) -> Result<String> {
         sandbox.shutdown().await;
         Ok(format!("stopped after {requests} requests\n"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn args(extra: &[&str]) -> SandboxArgs {
+        let argv = [&["cake-connector", "sandbox"], extra].concat();
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Sandbox(a) => *a,
+            _ => unreachable!(),
+        }
+    }
+
+    fn usage(extra: &[&str]) -> String {
+        let err = config(&args(extra)).unwrap_err();
+        assert!(err.downcast_ref::<UsageError>().is_some(), "{err}");
+        err.to_string()
+    }
+
+    #[test]
+    fn hostile_and_trickle_flags() {
+        let c = config(&args(&[
+            "--hostile",
+            "short-middle-page=4",
+            "--hostile",
+            "cake-message=Too many requests",
+            "--hostile-attempts",
+            "1",
+            "--trickle-chunk",
+            "1",
+            "--trickle-pause-ms",
+            "5000",
+        ]))
+        .unwrap();
+        let f = c.faults;
+        assert_eq!(
+            f.hostile,
+            [
+                Hostile::ShortMiddlePage { missing: 4 },
+                Hostile::CakeMessage("Too many requests".into())
+            ]
+        );
+        assert_eq!(f.hostile_attempts, 1);
+        assert!(f.trickle);
+        assert_eq!(
+            (f.trickle_chunk, f.trickle_pause),
+            (1, Duration::from_secs(5))
+        );
+        let f = config(&args(&[])).unwrap().faults;
+        assert!(f.hostile.is_empty() && !f.trickle);
+        assert_eq!(f.hostile_attempts, u32::MAX);
+    }
+
+    #[test]
+    fn invalid_values_are_usage_errors() {
+        assert!(usage(&["--hostile", "nonsense"]).contains("--hostile: \"nonsense\""));
+        assert!(usage(&["--hostile", "key-echo=raw@nowhere"]).contains("echo place"));
+        assert!(usage(&["--trickle-chunk", "0"]).contains("--trickle-chunk 0"));
+        assert!(usage(&["--hostile-attempts", "0"]).contains("--hostile-attempts 0"));
+        assert!(usage(&["--error-rate", "2"]).contains("error rate is 2"));
+    }
 }

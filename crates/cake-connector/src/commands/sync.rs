@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use cake_arrow::DecoderOptions;
-use cake_pipeline::{parse_config, sync, PullOptions};
-use cake_sink::{Sink, SinkOptions, WriteMode};
+use cake_pipeline::{parse_config, sync, Cancel, PullOptions};
+use cake_sink::WriteMode;
 
 use crate::cli::{ConnectionArgs, SyncArgs};
 use crate::exit::UsageError;
@@ -26,12 +26,12 @@ pub fn run(args: &SyncArgs) -> Result<String> {
         allow_insecure_http: i.allow_insecure_http,
         concurrency: i.concurrency.unwrap_or(4),
         requests_per_minute: i.requests_per_minute,
-        idle_timeout: 120,
+        transport: args.transport,
         retry: args.retry,
     };
     let client = super::pull::client(&connection)?;
-    let sink = Sink::open(&plan.config.output.location, SinkOptions::default())
-        .map_err(|e| cake_pipeline::PipelineError::Output(e.to_string()))?;
+    let sink = super::pull::open_sink(&plan.config.output.location)?;
+    let cancel = Cancel::new();
     let options = PullOptions {
         mode: WriteMode::Replace,
         keep_raw: plan.config.output.keep_raw,
@@ -41,20 +41,29 @@ pub fn run(args: &SyncArgs) -> Result<String> {
         },
         windows_in_flight: connection.concurrency.max(1),
         progress: Arc::new(crate::progress::Reporter::new()),
+        table: None,
+        rebuild: args.rebuild_tables,
+        cancel: cancel.clone(),
     };
     let runtime = crate::runtime()?;
-    let synced = runtime.block_on(sync(
-        &client,
-        &sink,
-        &plan,
-        args.full_refresh,
-        chrono::Utc::now(),
-        &options,
-    ))?;
+    let result = runtime.block_on(async {
+        tokio::spawn(crate::signals::watch(cancel.clone()));
+        sync(
+            &client,
+            &sink,
+            &plan,
+            args.full_refresh,
+            chrono::Utc::now(),
+            &options,
+        )
+        .await
+    });
     if let Some(path) = &args.summary_json {
-        let pulls: Vec<_> = synced.iter().map(|s| &s.pull).collect();
-        super::pull::write_summary_json(path, &pulls)?;
+        let done = result.as_ref().map(Vec::as_slice).unwrap_or_default();
+        let pulls: Vec<_> = done.iter().map(|s| &s.pull).collect();
+        super::pull::write_summary_json(path, &pulls, result.as_ref().err())?;
     }
+    let synced = result?;
     let mut out = String::new();
     for s in &synced {
         let _ = writeln!(

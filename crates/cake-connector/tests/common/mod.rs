@@ -247,6 +247,8 @@ pub struct Consistent {
     /// Committed partitions, as `table/partition` (or `table` for snapshots).
     pub partitions: BTreeSet<String>,
     pub files: usize,
+    /// Table contracts (`_table.json`) found, each whole JSON.
+    pub contracts: usize,
 }
 
 /// Checks the invariants a reader relies on, whatever moment a writer was stopped at:
@@ -272,7 +274,15 @@ fn check_dir(out: &Path, dir: &Path, found: &mut Consistent) -> Result<(), Strin
         if p.is_dir() {
             check_dir(out, &p, found)?;
         } else {
-            files.insert(p.file_name().unwrap().to_string_lossy().into_owned());
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            // The table's contract sits at its root, beside partitions or files.
+            if name == "_table.json" {
+                serde_json::from_slice::<serde_json::Value>(&fs::read(&p).unwrap())
+                    .map_err(|e| format!("{} is not whole JSON: {e}", p.display()))?;
+                found.contracts += 1;
+                continue;
+            }
+            files.insert(name);
         }
     }
     if files.is_empty() {

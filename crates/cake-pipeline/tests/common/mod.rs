@@ -200,6 +200,60 @@ pub async fn table_rows(sink: &Sink, lake: &Lake, report: &Report) -> Vec<String
     rows
 }
 
+/// The catalog's table key of every row of a table (all partitions), as text; `date` in the
+/// key is the row's partition.
+pub async fn table_keys(sink: &Sink, lake: &Lake, report: &Report, table: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    for object in lake.objects_in(table) {
+        let partition = match object.split_once('/') {
+            Some((p, "_SUCCESS")) => Some(p.to_string()),
+            None if object == "_SUCCESS" => None,
+            _ => continue,
+        };
+        let manifest = sink.verify(table, partition.as_deref()).await.unwrap();
+        let dir = partition
+            .as_ref()
+            .map_or(table.to_string(), |p| format!("{table}/{p}"));
+        for f in &manifest.files {
+            let bytes = sink
+                .store()
+                .get_bytes(&format!("{dir}/{}", f.name))
+                .await
+                .unwrap()
+                .unwrap();
+            for batch in read_parquet(&f.name, bytes).unwrap().batches {
+                for i in 0..batch.num_rows() {
+                    let parts: Vec<String> = report
+                        .table_key
+                        .iter()
+                        .map(|k| match *k {
+                            cake_catalog::PARTITION_DAY => partition.clone().unwrap_or_default(),
+                            column => {
+                                let one = batch.column_by_name(column).unwrap().slice(i, 1);
+                                format!("{one:?}")
+                            }
+                        })
+                        .collect();
+                    keys.push(parts.join(" | "));
+                }
+            }
+        }
+    }
+    keys
+}
+
+/// The keys that appear more than once.
+pub fn repeated(keys: &[String]) -> Vec<String> {
+    let mut seen = std::collections::BTreeMap::new();
+    for k in keys {
+        *seen.entry(k.clone()).or_insert(0) += 1;
+    }
+    seen.into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(k, n)| format!("{k} ({n} times)"))
+        .collect()
+}
+
 /// The rows the sandbox holds for one planned request, asked for without the connector: the
 /// request's URL (all rows, one page) answered by `cake_sandbox::respond` and decoded.
 pub fn sandbox_rows(config: &SandboxConfig, plan: &Plan, request: &PlannedRequest) -> Vec<String> {

@@ -180,7 +180,10 @@ pub fn try_read(body: &[u8], row: &str) -> Result<Doc, String> {
                     "gt" => text.push('>'),
                     "quot" => text.push('"'),
                     "apos" => text.push('\''),
-                    other => text.push_str(&format!("&{other};")),
+                    other => match char_ref(other) {
+                        Some(c) => text.push(c),
+                        None => text.push_str(&format!("&{other};")),
+                    },
                 }
             }
             Event::End(_) => {
@@ -204,6 +207,16 @@ pub fn try_read(body: &[u8], row: &str) -> Result<Doc, String> {
         return Err("no root element".into());
     }
     Ok(doc)
+}
+
+/// A character reference (`#xD`, `#13`) as its character.
+fn char_ref(name: &str) -> Option<char> {
+    let n = name.strip_prefix('#')?;
+    let code = match n.strip_prefix('x') {
+        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+        None => n.parse().ok()?,
+    };
+    char::from_u32(code)
 }
 
 fn close(doc: &mut Doc, path: &[String], row_depth: Option<usize>, text: &str) {

@@ -1,0 +1,156 @@
+//! What the window's check needs to know of each decoded row: its identity (the catalog's
+//! primary key) and whether its own date lies in the window asked for.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Date32Type, Int32Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::DataType;
+use cake_catalog::dates::local_to_utc;
+use cake_catalog::{Layout, Report};
+use cake_transport::{PageRequest, RowDates, RowKey};
+use chrono::Datelike;
+
+/// Separates the parts of a composite key (never found in ids, dates or Cake's strings).
+const SEPARATOR: u8 = 0x1f;
+
+/// Columns of the primary key, by index in the report's schema.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyColumns(Vec<usize>);
+
+impl KeyColumns {
+    pub(crate) fn new(report: &Report) -> KeyColumns {
+        KeyColumns(
+            report
+                .primary_key
+                .iter()
+                .filter_map(|k| report.columns.iter().position(|c| c.name == *k))
+                .collect(),
+        )
+    }
+
+    /// The key of every row of `batch`, in order.
+    pub(crate) fn keys(&self, batch: &RecordBatch) -> Vec<RowKey> {
+        let mut out = Vec::with_capacity(batch.num_rows());
+        let mut buf = Vec::with_capacity(32);
+        for row in 0..batch.num_rows() {
+            buf.clear();
+            for (i, &col) in self.0.iter().enumerate() {
+                if i > 0 {
+                    buf.push(SEPARATOR);
+                }
+                value_bytes(batch.column(col).as_ref(), row, &mut buf);
+            }
+            out.push(RowKey::new(&buf));
+        }
+        out
+    }
+}
+
+/// One value as the bytes of a key: integers and instants in decimal, text as it is, null as a
+/// lone NUL byte.
+fn value_bytes(array: &dyn Array, row: usize, out: &mut Vec<u8>) {
+    use std::io::Write;
+    if array.is_null(row) {
+        out.push(0);
+        return;
+    }
+    let _ = match array.data_type() {
+        DataType::Int32 => write!(out, "{}", array.as_primitive::<Int32Type>().value(row)),
+        DataType::Int64 => write!(out, "{}", array.as_primitive::<Int64Type>().value(row)),
+        DataType::Date32 => write!(out, "{}", array.as_primitive::<Date32Type>().value(row)),
+        DataType::Timestamp(_, _) => write!(
+            out,
+            "{}",
+            array.as_primitive::<TimestampMicrosecondType>().value(row)
+        ),
+        DataType::Utf8 => {
+            out.extend_from_slice(array.as_string::<i32>().value(row).as_bytes());
+            Ok(())
+        }
+        other => write!(out, "{other}@{row}"),
+    };
+}
+
+/// Where a window's rows must be dated: `[start, end)` in UTC microseconds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DateBounds {
+    column: usize,
+    start: i64,
+    end: i64,
+    /// The window's days, as days since the epoch, for calendar-date columns.
+    first_day: i64,
+    last_day: i64,
+}
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+impl DateBounds {
+    /// The bounds for one request of `report`, when its rows carry their date and belong to
+    /// the window they were asked for.
+    pub(crate) fn new(
+        report: &Report,
+        request: &PageRequest,
+        tz: chrono_tz::Tz,
+    ) -> Option<DateBounds> {
+        if report.layout != Layout::Window {
+            return None;
+        }
+        let window = request.window?;
+        let column = report
+            .columns
+            .iter()
+            .position(|c| Some(c.name) == report.date_field)?;
+        let (end, last_day) = match request.cutoff {
+            Some(at) => (local_to_utc(at, tz), at.date()),
+            None => (window.end_utc(tz), window.last_day()),
+        };
+        let epoch_day = |d: chrono::NaiveDate| i64::from(d.num_days_from_ce()) - 719_163;
+        Some(DateBounds {
+            column,
+            start: window.start_utc(tz).timestamp_micros(),
+            end: end.timestamp_micros(),
+            first_day: epoch_day(window.start()),
+            last_day: epoch_day(last_day),
+        })
+    }
+
+    /// How the rows of `batch` sit against the window; the first row outside it (0-based).
+    pub(crate) fn check(&self, batch: &RecordBatch) -> (RowDates, Option<usize>) {
+        let array = batch.column(self.column);
+        let mid = self.start / 2 + self.end / 2;
+        let mut dates = RowDates::default();
+        let mut first = None;
+        let mut add = |row: usize, micros: i64, inside: bool| {
+            dates.dated += 1;
+            dates.shift_seconds += i128::from((micros - mid) / 1_000_000);
+            if !inside {
+                dates.outside += 1;
+                first.get_or_insert(row);
+            }
+        };
+        match array.data_type() {
+            DataType::Timestamp(_, _) => {
+                let values = array.as_primitive::<TimestampMicrosecondType>();
+                for row in 0..values.len() {
+                    if values.is_valid(row) {
+                        let t = values.value(row);
+                        add(row, t, self.start <= t && t < self.end);
+                    }
+                }
+            }
+            DataType::Date32 => {
+                // A calendar date is inside when its day is one of the window's days.
+                let values = array.as_primitive::<Date32Type>();
+                for row in 0..values.len() {
+                    if values.is_valid(row) {
+                        let day = i64::from(values.value(row));
+                        let noon = day * MICROS_PER_DAY + MICROS_PER_DAY / 2;
+                        add(row, noon, self.first_day <= day && day <= self.last_day);
+                    }
+                }
+            }
+            _ => {}
+        }
+        (dates, first)
+    }
+}

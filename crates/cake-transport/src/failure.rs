@@ -1,0 +1,325 @@
+//! What a failed attempt was: an HTTP status, a connection error, or a body the page handler
+//! refused, classified into a [`TransportError`] that says whether another attempt may help.
+//!
+//! Every text that came from the server (an error page, a `Location` header, Cake's message,
+//! a value quoted by the decoder) passes through [`ServerText`]: the API key is scrubbed in any
+//! encoding and control characters are escaped, so nothing a server sends is printed raw.
+
+use std::time::Duration;
+
+use cake_catalog::text::escape_controls;
+
+use crate::error::TransportError;
+use crate::handler::BodyError;
+use crate::retry::parse_retry_after;
+use crate::secret::Scrubber;
+
+/// Largest error body read to explain an HTTP error.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// Makes server text printable: the key scrubbed, control characters escaped.
+#[derive(Debug, Clone)]
+pub(crate) struct ServerText {
+    scrubber: Scrubber,
+}
+
+impl ServerText {
+    pub(crate) fn new(scrubber: Scrubber) -> ServerText {
+        ServerText { scrubber }
+    }
+
+    pub(crate) fn clean(&self, raw: &str) -> String {
+        escape_controls(&self.scrubber.scrub(raw)).into_owned()
+    }
+}
+
+/// A failed attempt and how long the server asked us to wait.
+pub(crate) struct Failure {
+    pub error: TransportError,
+    pub retry_after: Option<Duration>,
+}
+
+impl From<TransportError> for Failure {
+    fn from(error: TransportError) -> Failure {
+        Failure {
+            error,
+            retry_after: None,
+        }
+    }
+}
+
+/// A body the handler refused.
+pub(crate) fn body_failure(e: BodyError, url: &str, host: &str, text: &ServerText) -> Failure {
+    let url = url.to_string();
+    Failure::from(match e {
+        BodyError::Throttled(m) => TransportError::Throttled {
+            url,
+            message: text.clean(&m),
+        },
+        BodyError::Transient(m) => TransportError::Transient {
+            url,
+            message: text.clean(&m),
+        },
+        BodyError::Unrecognised(m) => TransportError::Unrecognised {
+            url,
+            message: text.clean(&m),
+        },
+        BodyError::Incomplete(m) => TransportError::Incomplete {
+            url,
+            message: text.clean(&m),
+        },
+        BodyError::Authentication(m) => TransportError::Authentication {
+            host: host.to_string(),
+            message: text.clean(&m),
+        },
+        BodyError::Rejected(m) => TransportError::Rejected {
+            url,
+            message: text.clean(&m),
+        },
+        BodyError::WrongAnswer(m) => TransportError::WrongAnswer {
+            url,
+            message: text.clean(&m),
+        },
+        BodyError::Invalid(m) => TransportError::NotCake {
+            url,
+            message: text.clean(&m),
+        },
+        BodyError::Local(m) => TransportError::Local {
+            url,
+            message: text.clean(&m),
+        },
+    })
+}
+
+/// A response whose status is not a success.
+pub(crate) async fn http_failure(
+    response: reqwest::Response,
+    url: &str,
+    host: String,
+    text: &ServerText,
+) -> Failure {
+    let status = response.status();
+    let url = url.to_string();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .map(|v| text.clean(&String::from_utf8_lossy(v.as_bytes())));
+    let body = read_text(response, ERROR_BODY_LIMIT).await;
+    let summary = text.clean(&summarize(&body));
+    let code = status.as_u16();
+    let error = match code {
+        401 | 403 => TransportError::Authentication {
+            host,
+            message: format!(
+                "HTTP {code}: {summary}; check the API key (Cake: Admin > System Settings > API)"
+            ),
+        },
+        404 => TransportError::NotCake {
+            url,
+            message: "HTTP 404: no such endpoint; check the domain, and that the instance serves this API version".into(),
+        },
+        300..=399 => TransportError::NotCake {
+            url,
+            message: format!(
+                "HTTP {code} redirect to {}; give the final address as the domain",
+                location.as_deref().unwrap_or("an unnamed location")
+            ),
+        },
+        429 => TransportError::Http {
+            url,
+            status: code,
+            message: format!("too many requests: {summary}"),
+        },
+        500..=599 if is_parameter_error(&body) => TransportError::Rejected {
+            url,
+            message: format!("HTTP {code}: {summary}"),
+        },
+        500..=599 => TransportError::Http {
+            url,
+            status: code,
+            message: summary,
+        },
+        _ => TransportError::Rejected {
+            url,
+            message: format!("HTTP {code}: {summary}"),
+        },
+    };
+    Failure {
+        error,
+        retry_after: if code == 429 || code == 503 {
+            retry_after
+        } else {
+            None
+        },
+    }
+}
+
+/// A request that failed before a response arrived (or whose body broke off).
+pub(crate) fn reqwest_failure(
+    e: reqwest::Error,
+    url: &str,
+    host: String,
+    connect_timeout: Duration,
+    text: &ServerText,
+) -> Failure {
+    let e = e.without_url();
+    let chain = text.clean(&error_chain(&e));
+    let lower = chain.to_ascii_lowercase();
+    let error = if e.is_timeout() {
+        TransportError::Timeout {
+            url: url.to_string(),
+            what: "connecting",
+            after: connect_timeout,
+        }
+    } else if lower.contains("dns error")
+        || lower.contains("failed to lookup address")
+        || lower.contains("name or service not known")
+        || lower.contains("no address associated")
+    {
+        TransportError::UnknownHost { host }
+    } else if lower.contains("tls")
+        || lower.contains("certificate")
+        || lower.contains("handshake")
+        || lower.contains("invalidcontenttype")
+        || lower.contains("corrupt message")
+    {
+        TransportError::Tls {
+            host,
+            message: chain,
+        }
+    } else if e.is_connect() || e.is_request() {
+        TransportError::Connection {
+            host,
+            message: chain,
+        }
+    } else {
+        TransportError::Incomplete {
+            url: url.to_string(),
+            message: chain,
+        }
+    };
+    Failure::from(error)
+}
+
+/// An error and its sources, joined.
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// ASP.NET's answer to a missing or unconvertible parameter (HTTP 500, plain text): the caller's
+/// fault, never retried.
+fn is_parameter_error(text: &str) -> bool {
+    [
+        "Missing parameter",
+        "Cannot convert",
+        "Parameter name:",
+        "Input string was not in a correct format",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
+}
+
+/// The first meaningful line of an error body, short (raw: the caller cleans it).
+fn summarize(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    if let (Some(start), Some(end)) = (lower.find("<title>"), lower.find("</title>")) {
+        let title = text.get(start + 7..end).map(str::trim).unwrap_or_default();
+        if !title.is_empty() && start + 7 <= end {
+            return summarize(title);
+        }
+    }
+    let plain: String = if text.contains('<') {
+        // Drop markup of HTML error pages.
+        let mut out = String::new();
+        let mut in_tag = false;
+        for c in text.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => {
+                    in_tag = false;
+                    out.push(' ');
+                }
+                c if !in_tag => out.push(c),
+                _ => {}
+            }
+        }
+        out
+    } else {
+        text.to_string()
+    };
+    let line = plain
+        .split(['\n', '\r'])
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("(empty body)");
+    let mut short: String = line.chars().take(300).collect();
+    if short.len() < line.len() {
+        short.push('…');
+    }
+    short
+}
+
+async fn read_text(mut response: reqwest::Response, limit: usize) -> String {
+    let mut buf = Vec::new();
+    while buf.len() < limit {
+        match tokio::time::timeout(Duration::from_secs(10), response.chunk()).await {
+            Ok(Ok(Some(chunk))) => buf.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    buf.truncate(limit);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_errors_are_recognised() {
+        assert!(is_parameter_error("Missing parameter: start_date."));
+        assert!(is_parameter_error(
+            "Cannot convert bloops to System.Int32.\r\nParameter name: affiliate_id ---> Input string was not in a correct format."
+        ));
+        assert!(!is_parameter_error("Service Unavailable"));
+    }
+
+    #[test]
+    fn error_pages_are_summarized() {
+        assert_eq!(
+            summarize("<html><head><title>Runtime Error</title></head><body>x</body></html>"),
+            "Runtime Error"
+        );
+        assert_eq!(
+            summarize("\n\nMissing parameter: x.\n"),
+            "Missing parameter: x."
+        );
+        assert_eq!(summarize(""), "(empty body)");
+    }
+
+    #[test]
+    fn server_text_is_scrubbed_and_escaped() {
+        let mut scrubber = Scrubber::default();
+        scrubber.add("k+y/1");
+        let text = ServerText::new(scrubber);
+        assert_eq!(
+            text.clean("bad key k%2by%2f1\x1b]0;t\x07\nerror: forged"),
+            "bad key <redacted>\\x1b]0;t\\x07\\nerror: forged"
+        );
+    }
+}
