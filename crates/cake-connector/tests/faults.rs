@@ -223,22 +223,6 @@ fn pull(
     run(&args, &[("CAKE_API_KEY", KEY)])
 }
 
-/// Query strings vary with the window that failed first: the message keeps the endpoint.
-fn without_queries(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(i) = rest.find('?') {
-        out.push_str(&rest[..i]);
-        out.push_str("?…");
-        let end = rest[i..]
-            .find(|c: char| c == ':' || c.is_whitespace())
-            .map_or(rest.len(), |e| i + e);
-        rest = &rest[end..];
-    }
-    out.push_str(rest);
-    out
-}
-
 fn manifests_run_ids(out: &Path, table: &str) -> std::collections::BTreeMap<String, String> {
     let mut ids = std::collections::BTreeMap::new();
     for e in std::fs::read_dir(out.join(table)).unwrap() {

@@ -34,6 +34,8 @@ pub struct DecodeFactory {
     pub temp_dir: PathBuf,
     /// Keep each body, gzip'd, with the secrets of this scrubber (the API key) removed.
     pub keep_raw: Option<Scrubber>,
+    /// Remove these secrets (the API key) from text values before they are kept.
+    pub redact: Option<Scrubber>,
     keys: KeyColumns,
 }
 
@@ -45,6 +47,7 @@ impl DecodeFactory {
             spill_threshold: 64 << 20,
             temp_dir,
             keep_raw: None,
+            redact: None,
             keys: KeyColumns::new(report),
         }
     }
@@ -63,6 +66,8 @@ impl HandlerFactory for DecodeFactory {
             bounds: DateBounds::new(self.report, request, self.options.timezone),
             dates: RowDates::default(),
             strict: self.options.strict,
+            redact: self.redact.clone(),
+            redacted: 0,
             memory: Vec::new(),
             memory_bytes: 0,
             spill_threshold: self.spill_threshold,
@@ -86,6 +91,8 @@ pub struct DecodeHandler {
     bounds: Option<DateBounds>,
     dates: RowDates,
     strict: bool,
+    redact: Option<Scrubber>,
+    redacted: u64,
     memory: Vec<RecordBatch>,
     memory_bytes: usize,
     spill_threshold: usize,
@@ -104,6 +111,8 @@ struct Spill {
 pub struct DecodedPage {
     pub page: PageRequest,
     pub summary: DecodeSummary,
+    /// Text values that held the API key, which was removed from them.
+    pub redacted_values: u64,
     batches: Batches,
     /// The raw body, gzip'd, when raw responses are kept.
     pub raw: Option<NamedTempFile>,
@@ -157,6 +166,14 @@ impl DecodedPage {
 impl DecodeHandler {
     fn drain(&mut self) -> Result<(), BodyError> {
         while let Some(batch) = self.decoder.pop_batch() {
+            let batch = match &self.redact {
+                Some(scrubber) => {
+                    let (batch, n) = crate::rows::redact_values(batch, scrubber);
+                    self.redacted += n;
+                    batch
+                }
+                None => batch,
+            };
             let first_row = self.row_keys.len();
             self.row_keys.extend(self.keys.keys(&batch));
             if let Some(bounds) = &self.bounds {
@@ -272,6 +289,7 @@ impl PageHandler for DecodeHandler {
             output: DecodedPage {
                 page: self.page,
                 summary,
+                redacted_values: self.redacted,
                 batches,
                 raw,
             },

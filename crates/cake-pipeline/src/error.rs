@@ -41,8 +41,10 @@ pub enum PipelineError {
     Spill(#[from] SpillError),
     #[error(transparent)]
     Sink(Box<SinkError>),
-    /// The table refuses this run (its contract differs, or another run holds it).
-    #[error("{source}{}", remedy(source))]
+    /// The table refuses this run (its contract differs, or another run holds it). A table
+    /// with another contract takes this run under another name (the `table` option) or once
+    /// rebuilt (the `rebuild` option, which deletes what it holds).
+    #[error("cannot write the table {table}")]
     Table {
         table: String,
         #[source]
@@ -57,17 +59,6 @@ pub enum PipelineError {
     State(String),
     #[error("stopped before the end: windows being fetched were abandoned and nothing of them was written")]
     Interrupted,
-}
-
-fn remedy(source: &SinkError) -> &'static str {
-    match source {
-        SinkError::ContractMismatch { .. } => {
-            ". Write this pull to a table of its own (the `table` option: the same report with \
-             another filter or time zone is another table), or rebuild the table with this \
-             run's settings (the `rebuild` option), which deletes the partitions it holds"
-        }
-        _ => "",
-    }
 }
 
 impl From<SinkError> for PipelineError {

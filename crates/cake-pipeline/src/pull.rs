@@ -364,6 +364,7 @@ impl Job<'_> {
         if self.options.keep_raw {
             factory.keep_raw = Some(self.client.api_key().scrubber());
         }
+        factory.redact = Some(self.client.api_key().scrubber());
         let open = || Ok(WindowWriter::new(self, request));
         let fetched = tokio::select! {
             biased;
@@ -390,6 +391,7 @@ struct WindowWriter<'a> {
     raws: Vec<(u32, NamedTempFile)>,
     unknown: BTreeMap<String, u64>,
     stripped: u64,
+    redacted: u64,
     window_partition: Option<String>,
 }
 
@@ -414,6 +416,7 @@ impl<'a> WindowWriter<'a> {
             raws: Vec::new(),
             unknown: BTreeMap::new(),
             stripped: 0,
+            redacted: 0,
             window_partition,
         }
     }
@@ -507,6 +510,12 @@ impl<'a> WindowWriter<'a> {
             bytes += committed.bytes;
             partitions.push(committed.path);
         }
+        if self.redacted > 0 {
+            warnings.push(format!(
+                "{} text value(s) held the API key: it was replaced by <redacted> in them",
+                self.redacted
+            ));
+        }
         if result.pulls > 1 {
             warnings.push(format!(
                 "the window was pulled {} times before its answer was consistent",
@@ -555,6 +564,7 @@ impl PageSink for WindowWriter<'_> {
             *self.unknown.entry(k.clone()).or_insert(0) += v;
         }
         self.stripped += page.summary.stripped_control_chars;
+        self.redacted += page.redacted_values;
         let index = page.page.page.map_or(0, |p| p.index);
         if let Some(raw) = page.raw.take() {
             self.raws.push((index, raw));

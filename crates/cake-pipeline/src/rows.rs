@@ -3,11 +3,13 @@
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Int32Type, Int64Type, TimestampMicrosecondType};
-use arrow_array::{Array, RecordBatch};
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, ListArray, RecordBatch, StringArray};
 use arrow_schema::DataType;
 use cake_catalog::dates::local_to_utc;
 use cake_catalog::{Layout, Report};
-use cake_transport::{PageRequest, RowDates, RowKey};
+use cake_transport::{PageRequest, RowDates, RowKey, Scrubber};
 use chrono::Datelike;
 
 /// Separates the parts of a composite key (never found in ids, dates or Cake's strings).
@@ -69,6 +71,62 @@ fn value_bytes(array: &dyn Array, row: usize, out: &mut Vec<u8>) {
         }
         other => write!(out, "{other}@{row}"),
     };
+}
+
+/// Removes the API key from the text values of a batch: a server that echoes the key into a
+/// row would otherwise have it stored in the lake, where everyone who reads the table sees it.
+/// Returns the batch (rebuilt only when a value held the key) and the values changed.
+pub(crate) fn redact_values(batch: RecordBatch, scrubber: &Scrubber) -> (RecordBatch, u64) {
+    let mut changed = 0;
+    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+    for column in columns.iter_mut() {
+        if let Some((array, n)) = redact_array(column.as_ref(), scrubber) {
+            *column = array;
+            changed += n;
+        }
+    }
+    if changed == 0 {
+        return (batch, 0);
+    }
+    match RecordBatch::try_new(batch.schema(), columns) {
+        Ok(b) => (b, changed),
+        Err(_) => (batch, 0),
+    }
+}
+
+/// A text array (or a list of text) with the key removed, when some value held it.
+fn redact_array(array: &dyn Array, scrubber: &Scrubber) -> Option<(ArrayRef, u64)> {
+    match array.data_type() {
+        DataType::Utf8 => {
+            let values = array.as_string::<i32>();
+            let hits = values
+                .iter()
+                .flatten()
+                .filter(|v| scrubber.found_in(v))
+                .count() as u64;
+            if hits == 0 {
+                return None;
+            }
+            let out: StringArray = values
+                .iter()
+                .map(|v| v.map(|v| scrubber.scrub(v).into_owned()))
+                .collect();
+            Some((Arc::new(out), hits))
+        }
+        DataType::List(field) => {
+            let list = array.as_list::<i32>();
+            let (values, hits) = redact_array(list.values().as_ref(), scrubber)?;
+            let rebuilt = ListArray::try_new(
+                field.clone(),
+                list.offsets().clone(),
+                values,
+                list.nulls().cloned(),
+            )
+            .ok()?;
+            Some((Arc::new(rebuilt), hits))
+        }
+        _ => None,
+    }
 }
 
 /// Where a window's rows must be dated: `[start, end)` in UTC microseconds.

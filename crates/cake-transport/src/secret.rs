@@ -126,6 +126,11 @@ impl Scrubber {
         }
     }
 
+    /// True when `text` holds a secret in any encoding.
+    pub fn found_in(&self, text: &str) -> bool {
+        self.find(text.as_bytes(), 0).is_some()
+    }
+
     /// `bytes` with every secret replaced by `replacement`.
     pub fn scrub_bytes(&self, bytes: &[u8], replacement: &[u8]) -> Vec<u8> {
         self.replace(bytes, replacement, usize::MAX).0

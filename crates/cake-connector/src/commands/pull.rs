@@ -42,6 +42,7 @@ pub fn run(args: &PullArgs) -> Result<String> {
             .into());
         }
     }
+    check_summary_path(args.output.summary_json.as_deref())?;
     let sink = open_sink(out)?;
     let cancel = Cancel::new();
     let options = PullOptions {
@@ -89,6 +90,22 @@ pub fn run(args: &PullArgs) -> Result<String> {
         write_summary_json(path, &[&summary], result.as_ref().err())?;
     }
     Ok(render_summary(&result?))
+}
+
+/// The summary's folder must exist before anything is sent: a run must not do all its work and
+/// then fail to say what it did.
+pub fn check_summary_path(path: Option<&std::path::Path>) -> Result<()> {
+    let Some(dir) = path.and_then(|p| p.parent()) else {
+        return Ok(());
+    };
+    if !dir.as_os_str().is_empty() && !dir.is_dir() {
+        return Err(UsageError::new(format!(
+            "--summary-json: the folder {} does not exist; create it or give another path",
+            dir.display()
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// Opens the output location; a malformed one is a usage error.

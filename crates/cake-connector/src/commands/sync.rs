@@ -30,6 +30,7 @@ pub fn run(args: &SyncArgs) -> Result<String> {
         retry: args.retry,
     };
     let client = super::pull::client(&connection)?;
+    super::pull::check_summary_path(args.summary_json.as_deref())?;
     let sink = super::pull::open_sink(&plan.config.output.location)?;
     let cancel = Cancel::new();
     let options = PullOptions {

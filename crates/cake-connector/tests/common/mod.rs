@@ -385,3 +385,19 @@ pub fn stable(text: &str) -> String {
         .collect();
     words.join(" ")
 }
+
+/// Query strings vary with the window that failed first: the message keeps the endpoint.
+pub fn without_queries(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('?') {
+        out.push_str(&rest[..i]);
+        out.push_str("?…");
+        let end = rest[i..]
+            .find(|c: char| c == ':' || c.is_whitespace())
+            .map_or(rest.len(), |e| i + e);
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
