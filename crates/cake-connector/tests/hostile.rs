@@ -20,6 +20,15 @@ use common::*;
 /// A key made of reserved characters, so that every encoding of it differs from the others.
 const KEY: &str = "h0st+ile/k=y&1<2>'\"%7";
 const START: &str = "2024-03-04";
+const ENCODINGS: [KeyEncoding; 7] = [
+    KeyEncoding::Raw,
+    KeyEncoding::PercentUpper,
+    KeyEncoding::PercentLower,
+    KeyEncoding::Form,
+    KeyEncoding::Double,
+    KeyEncoding::XmlEscaped,
+    KeyEncoding::JsonEscaped,
+];
 const END: &str = "2024-03-05";
 
 /// What a case must end in.
@@ -127,15 +136,7 @@ fn cases() -> Vec<Case> {
         cases.push(case(&format!("success=false \"{short}\", every attempt"), hostile(h, false), always));
     }
     // The key echoed in every encoding, at every place.
-    for encoding in [
-        KeyEncoding::Raw,
-        KeyEncoding::PercentUpper,
-        KeyEncoding::PercentLower,
-        KeyEncoding::Form,
-        KeyEncoding::Double,
-        KeyEncoding::XmlEscaped,
-        KeyEncoding::JsonEscaped,
-    ] {
+    for encoding in ENCODINGS {
         for (place, expect) in [
             (EchoPlace::Http500Body, Fails(10)),
             (EchoPlace::CakeMessage, Fails(9)),
@@ -230,18 +231,7 @@ fn pull(server: &Server, out: &Path, summary: &Path, extra: &[&str]) -> Run {
 
 /// Every form the key can take in text.
 fn key_forms() -> Vec<String> {
-    let mut forms: Vec<String> = [
-        KeyEncoding::Raw,
-        KeyEncoding::PercentUpper,
-        KeyEncoding::PercentLower,
-        KeyEncoding::Form,
-        KeyEncoding::Double,
-        KeyEncoding::XmlEscaped,
-        KeyEncoding::JsonEscaped,
-    ]
-    .iter()
-    .map(|e| e.encode(KEY))
-    .collect();
+    let mut forms: Vec<String> = ENCODINGS.iter().map(|e| e.encode(KEY)).collect();
     forms.push(KEY.to_ascii_lowercase());
     forms
 }
@@ -321,7 +311,7 @@ fn matrix() {
         if case.expect != Expect::Same {
             copy_tree(&clean, &out);
             // The window is compared whole: the previous output was written by the clean run.
-            if case.extra.iter().any(|a| *a == "--timezone") {
+            if case.extra.contains(&"--timezone") {
                 extra.push("--table");
                 extra.push("clicks-ny");
             }

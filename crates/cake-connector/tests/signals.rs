@@ -32,7 +32,7 @@ fn interrupted(signal: i32, expected_code: i32) {
     let out = dir.path().join("lake");
     let summary = dir.path().join("summary.json");
     let url = server.url();
-    let mut child = command(&[
+    let child = command(&[
         "pull",
         "clicks",
         "--start",

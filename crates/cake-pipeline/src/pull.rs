@@ -136,6 +136,32 @@ pub struct PullSummary {
     pub windows: Vec<WindowSummary>,
 }
 
+impl PullSummary {
+    /// The summary of the windows a pull committed (sorted by their first day).
+    pub fn of_windows(
+        report: &str,
+        table: &str,
+        location: String,
+        mut windows: Vec<WindowSummary>,
+        seconds: f64,
+    ) -> PullSummary {
+        windows.sort_by(|a, b| a.start.cmp(&b.start));
+        PullSummary {
+            report: report.to_string(),
+            table: table.to_string(),
+            location,
+            rows: windows.iter().map(|w| w.rows).sum(),
+            bytes: windows.iter().map(|w| w.bytes).sum(),
+            body_bytes: windows.iter().map(|w| w.body_bytes).sum(),
+            requests: windows.iter().map(|w| w.requests).sum(),
+            retries: windows.iter().map(|w| w.retries).sum(),
+            seconds,
+            skipped_future: None,
+            windows,
+        }
+    }
+}
+
 /// The partition directory of a window laid out by window: `date=YYYY-MM-DD` of its first day
 /// for dated reports.
 pub fn partition_of(plan: &Plan, window: Option<DateRange>) -> Option<String> {
@@ -254,19 +280,15 @@ pub async fn pull(
     if options.cancel.is_cancelled() && windows.len() < plan.requests.len() {
         return Err(PipelineError::Interrupted);
     }
-    windows.sort_by(|a, b| a.start.cmp(&b.start));
     Ok(PullSummary {
-        report: report.id.to_string(),
-        table,
-        location: sink.store().display(),
-        rows: windows.iter().map(|w| w.rows).sum(),
-        bytes: windows.iter().map(|w| w.bytes).sum(),
-        body_bytes: windows.iter().map(|w| w.body_bytes).sum(),
-        requests: windows.iter().map(|w| w.requests).sum(),
-        retries: windows.iter().map(|w| w.retries).sum(),
-        seconds: started.elapsed().as_secs_f64(),
         skipped_future: plan.clipped.map(|c| c.to_string()),
-        windows,
+        ..PullSummary::of_windows(
+            report.id,
+            &table,
+            sink.store().display(),
+            windows,
+            started.elapsed().as_secs_f64(),
+        )
     })
 }
 

@@ -36,7 +36,7 @@ async fn every_report_keeps_its_table_key_unique() {
             let plan = plan_at(report.id, &options_for(report, start, end), now, None);
             pull(&client, &plan, &sink, &options).await;
         }
-        let keys = table_keys(&sink, &lake, report, report.id).await;
+        let keys = table_keys(&sink, &lake, report).await;
         assert!(!keys.is_empty(), "{}: no rows", report.id);
         assert_eq!(
             repeated(&keys),
@@ -75,7 +75,7 @@ async fn every_report_keeps_its_table_key_unique() {
         );
         pull(&client, &plan, &sink, &options).await;
     }
-    let keys = table_keys(&sink, &lake, rates, rates.id).await;
+    let keys = table_keys(&sink, &lake, rates).await;
     assert_eq!(repeated(&keys), Vec::<String>::new());
     sandbox.shutdown().await;
 }
@@ -107,7 +107,7 @@ async fn month_windows_synced_twice_never_overlap() {
             .iter()
             .map(|w| w.path.clone())
             .collect();
-        let keys = table_keys(&sink, &lake, clicks, clicks.id).await;
+        let keys = table_keys(&sink, &lake, clicks).await;
         assert_eq!(repeated(&keys), Vec::<String>::new(), "run {run}");
     }
     // The second run's lookback reached back to the first of the month: whole months only.

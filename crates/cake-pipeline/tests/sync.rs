@@ -162,7 +162,7 @@ async fn twice_then_full_refresh(lake: &Lake) {
         assert_eq!(run, expected, "{partition}");
     }
     let changes = report("conversion-changes");
-    let keys = table_keys(&sink, lake, changes, changes.id).await;
+    let keys = table_keys(&sink, lake, changes).await;
     assert!(!keys.is_empty());
     assert_eq!(repeated(&keys), Vec::<String>::new());
     // Every row of a re-pulled day is the sandbox's, once: replaced, not duplicated.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use cake_arrow::DecoderOptions;
 use cake_catalog::{Plan, PlannedDates};
-use cake_pipeline::{pull, Cancel, PullOptions, PullSummary, WindowSummary};
+use cake_pipeline::{pull, Cancel, PullOptions, PullSummary};
 use cake_sink::{Sink, SinkOptions, WriteMode};
 use cake_transport::{ApiKey, Client, ClientOptions, Instance, LowSpeed, RetryPolicy};
 
@@ -79,11 +79,13 @@ pub fn run(args: &PullArgs) -> Result<String> {
     });
     let summary = match &result {
         Ok(summary) => summary.clone(),
-        Err(_) => partial_summary(
-            &options.table_for(report),
+        // What a failed or interrupted pull committed before it stopped.
+        Err(_) => PullSummary::of_windows(
             report.id,
-            &sink,
+            &options.table_for(report),
+            sink.store().display(),
             committed.into_inner().unwrap_or_else(|p| p.into_inner()),
+            0.0,
         ),
     };
     if let Some(path) = &args.output.summary_json {
@@ -117,29 +119,6 @@ pub fn open_sink(location: &str) -> Result<Sink> {
             anyhow::Error::new(cake_pipeline::PipelineError::from(e))
         }
     })
-}
-
-/// What a failed or interrupted pull committed before it stopped.
-pub fn partial_summary(
-    table: &str,
-    report: &str,
-    sink: &Sink,
-    mut windows: Vec<WindowSummary>,
-) -> PullSummary {
-    windows.sort_by(|a, b| a.start.cmp(&b.start));
-    PullSummary {
-        report: report.to_string(),
-        table: table.to_string(),
-        location: sink.store().display(),
-        rows: windows.iter().map(|w| w.rows).sum(),
-        bytes: windows.iter().map(|w| w.bytes).sum(),
-        body_bytes: windows.iter().map(|w| w.body_bytes).sum(),
-        requests: windows.iter().map(|w| w.requests).sum(),
-        retries: windows.iter().map(|w| w.retries).sum(),
-        seconds: 0.0,
-        skipped_future: None,
-        windows,
-    }
 }
 
 /// The client for a connection's flags; the key is registered for redaction first.

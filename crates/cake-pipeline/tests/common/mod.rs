@@ -200,28 +200,18 @@ pub async fn table_rows(sink: &Sink, lake: &Lake, report: &Report) -> Vec<String
     rows
 }
 
-/// The catalog's table key of every row of a table (all partitions), as text; `date` in the
-/// key is the row's partition.
-pub async fn table_keys(sink: &Sink, lake: &Lake, report: &Report, table: &str) -> Vec<String> {
+/// The catalog's table key of every row of a report's table (all partitions), as text; `date`
+/// in the key is the row's partition.
+pub async fn table_keys(sink: &Sink, lake: &Lake, report: &Report) -> Vec<String> {
     let mut keys = Vec::new();
-    for object in lake.objects_in(table) {
+    for object in lake.objects_in(report.id) {
         let partition = match object.split_once('/') {
             Some((p, "_SUCCESS")) => Some(p.to_string()),
             None if object == "_SUCCESS" => None,
             _ => continue,
         };
-        let manifest = sink.verify(table, partition.as_deref()).await.unwrap();
-        let dir = partition
-            .as_ref()
-            .map_or(table.to_string(), |p| format!("{table}/{p}"));
-        for f in &manifest.files {
-            let bytes = sink
-                .store()
-                .get_bytes(&format!("{dir}/{}", f.name))
-                .await
-                .unwrap()
-                .unwrap();
-            for batch in read_parquet(&f.name, bytes).unwrap().batches {
+        for file in read_partition(sink, report, partition.as_deref()).await {
+            for batch in &file.batches {
                 for i in 0..batch.num_rows() {
                     let parts: Vec<String> = report
                         .table_key
