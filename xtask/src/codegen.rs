@@ -134,6 +134,10 @@ pub struct ResponseSpec {
     pub envelope: bool,
     #[serde(default)]
     pub skip: Vec<String>,
+    /// Paths below the row known to the catalog but without columns: kept in `_extra`, never
+    /// counted as drift.
+    #[serde(default)]
+    pub unmapped: Vec<String>,
     /// Take `columns` and `skip` from another report whose rows have the same shape.
     pub columns_from: Option<String>,
     #[serde(default)]
@@ -488,6 +492,18 @@ fn check_spec(spec: &Spec, file_stem: &str) -> Result<()> {
         ensure!(is_xml_name(c), "collection `{c}` is not a name");
     }
     ensure!(!r.columns.is_empty(), "no columns");
+    for path in &r.unmapped {
+        ensure!(
+            path.split('/').all(is_xml_name),
+            "unmapped path `{path}` is not a path of names"
+        );
+        ensure!(
+            !r.columns
+                .iter()
+                .any(|c| c.path == *path || c.path.starts_with(&format!("{path}/"))),
+            "unmapped path `{path}` is read by a column"
+        );
+    }
     for skip in &r.skip {
         ensure!(
             skip.split('/').all(is_xml_name),
@@ -548,6 +564,13 @@ fn check_spec(spec: &Spec, file_stem: &str) -> Result<()> {
                 b.join("/")
             );
         }
+    }
+    for c in &r.columns {
+        ensure!(
+            !c.name().starts_with('_'),
+            "column `{}`: names starting with `_` are the connector's own (`_extra`, `_rejected`)",
+            c.name()
+        );
     }
     ensure!(!spec.primary_key.is_empty(), "primary_key is empty");
     for k in &spec.primary_key {
@@ -703,13 +726,8 @@ fn check_param(p: &ParamSpec) -> Result<()> {
 fn menus(spec: &Spec) -> Vec<&'static str> {
     let mut keys: BTreeSet<&str> = BTreeSet::new();
     match spec.dates.kind.as_str() {
-        "range" => keys.extend([
-            "past_days",
-            "duration",
-            "report_date",
-            "start_date",
-            "end_date",
-        ]),
+        // Duration is the seed's choice between a date and a range: not an option of its own.
+        "range" => keys.extend(["past_days", "report_date", "start_date", "end_date"]),
         "changes_since" => keys.extend(["past_days", "report_date"]),
         _ => {}
     }
@@ -889,14 +907,16 @@ fn render_report(out: &mut String, s: &Spec) {
     }
     let r = &s.response;
     let skip: Vec<String> = r.skip.iter().map(|x| lit(x)).collect();
+    let unmapped: Vec<String> = r.unmapped.iter().map(|x| lit(x)).collect();
     let _ = writeln!(
         out,
-        "response: ResponseShape {{ root: {}, collection: {}, row: {}, envelope: {}, skip: &[{}] }},",
+        "response: ResponseShape {{ root: {}, collection: {}, row: {}, envelope: {}, skip: &[{}], unmapped: &[{}] }},",
         lit(&r.root),
         opt_lit(r.collection.as_deref()),
         lit(&r.row),
         r.envelope,
-        skip.join(", ")
+        skip.join(", "),
+        unmapped.join(", ")
     );
     // Reports that share a row shape (`columns_from`) share one column table.
     let columns_of = s.response.columns_from.as_deref().unwrap_or(&s.id);
@@ -1030,6 +1050,13 @@ fn render_markdown(specs: &[Spec]) -> String {
                 " (no envelope)"
             }
         );
+        if !r.unmapped.is_empty() {
+            let _ = writeln!(
+                out,
+                "- Kept in `_extra` (no column): {}",
+                code_list(&r.unmapped)
+            );
+        }
         if !r.skip.is_empty() {
             let _ = writeln!(out, "- Not kept: {}", code_list(&r.skip));
         }

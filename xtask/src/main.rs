@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 
 mod bench;
-mod codegen;
+
+use xtask::codegen;
 
 const USAGE: &str = "usage: cargo xtask <command>
 

@@ -56,7 +56,55 @@ pub(crate) struct Batch {
     pub ends: Vec<Vec<u32>>,
     /// Per list column, whether each row has the list at all.
     pub present: Vec<Vec<bool>>,
+    /// Per row, its `_extra` JSON (the elements the catalog does not map).
+    pub extra: Vec<Option<String>>,
     pub rows: usize,
+}
+
+/// Values that did not fit their column in one batch: per row, `(column, raw text, reason)`.
+#[derive(Debug, Default)]
+pub(crate) struct Rejects {
+    /// Reject misfits (the cell becomes null) instead of failing.
+    pub lenient: bool,
+    pub rows: Vec<Vec<(&'static str, String, &'static str)>>,
+}
+
+impl Rejects {
+    fn add(&mut self, row: usize, column: &'static str, raw: &[u8], reason: &'static str) {
+        if self.rows.len() <= row {
+            self.rows.resize_with(row + 1, Vec::new);
+        }
+        self.rows[row].push((column, String::from_utf8_lossy(raw).into_owned(), reason));
+    }
+
+    /// The `_rejected` JSON of each of `rows` rows.
+    fn column(&mut self, rows: usize, lists: &[&str]) -> StringArray {
+        self.rows.resize_with(rows, Vec::new);
+        self.rows
+            .iter()
+            .map(|row| {
+                if row.is_empty() {
+                    return None;
+                }
+                let mut object = serde_json::Map::new();
+                for (column, value, reason) in row {
+                    let entry = serde_json::json!({ "value": value, "reason": reason });
+                    if lists.contains(column) {
+                        match object
+                            .entry(column.to_string())
+                            .or_insert_with(|| serde_json::Value::Array(Vec::new()))
+                        {
+                            serde_json::Value::Array(items) => items.push(entry),
+                            other => *other = serde_json::Value::Array(vec![entry]),
+                        }
+                    } else {
+                        object.insert(column.to_string(), entry);
+                    }
+                }
+                Some(serde_json::Value::Object(object).to_string())
+            })
+            .collect()
+    }
 }
 
 impl Batch {
@@ -73,6 +121,7 @@ impl Batch {
             present: (0..map.list_count)
                 .map(|_| Vec::with_capacity(capacity))
                 .collect(),
+            extra: Vec::with_capacity(capacity),
             rows: 0,
         }
     }
@@ -99,11 +148,14 @@ impl Batch {
         for v in &mut self.present {
             v.clear();
         }
+        self.extra.clear();
         self.rows = 0;
     }
 
     /// Stage 2: the batch's rows as a `RecordBatch`; the slots are cleared for the next batch.
-    /// `first_row` is the 1-based number of the batch's first row within the response.
+    /// `first_row` is the 1-based number of the batch's first row within the response. With
+    /// `rejects.lenient`, a value that does not fit a nullable column leaves the cell null and
+    /// is recorded in `rejects` (and in the row's `_rejected`); otherwise it is an error.
     pub fn build(
         &mut self,
         report: &'static Report,
@@ -111,18 +163,24 @@ impl Batch {
         schema: &SchemaRef,
         zone: &mut ZoneCache,
         first_row: u64,
+        rejects: &mut Rejects,
     ) -> Result<RecordBatch, DecodeError> {
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(report.columns.len());
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(report.columns.len() + 2);
+        rejects.rows.clear();
         for (c, column) in report.columns.iter().enumerate() {
             let ctx = Ctx {
                 report: report.id,
                 column,
                 text: &self.text,
+                first_row,
             };
             let array = match (map.slots[c], &column.ty) {
                 (Slot::Scalar(s), ty) => {
                     let spans = &self.scalars[s as usize];
-                    let array = build_values(&ctx, ty, spans, zone, |i| first_row + i as u64)?;
+                    // A key column cannot be null: a value that does not fit it fails the row.
+                    let lenient = rejects.lenient && column.nullable;
+                    let mut out = Out { rejects, lenient };
+                    let array = build_values(&ctx, ty, spans, zone, |i| i, &mut out)?;
                     if !column.nullable && array.null_count() > 0 {
                         let i = (0..array.len()).find(|&i| array.is_null(i)).unwrap_or(0);
                         return Err(DecodeError::Missing {
@@ -136,10 +194,10 @@ impl Batch {
                 (Slot::List { list, .. }, ColumnType::List(inner)) => {
                     let l = list as usize;
                     let ends = &self.ends[l];
-                    let row_of = |item: usize| {
-                        first_row + ends.partition_point(|&e| e as usize <= item) as u64
-                    };
-                    let values = build_values(&ctx, inner, &self.items[l], zone, row_of)?;
+                    let row_of = |item: usize| ends.partition_point(|&e| e as usize <= item);
+                    let lenient = rejects.lenient;
+                    let mut out = Out { rejects, lenient };
+                    let values = build_values(&ctx, inner, &self.items[l], zone, row_of, &mut out)?;
                     let mut offsets = Vec::with_capacity(ends.len() + 1);
                     offsets.push(0i32);
                     for &e in ends {
@@ -180,6 +238,15 @@ impl Batch {
             };
             columns.push(array);
         }
+        let extra: StringArray = self.extra.drain(..).collect();
+        columns.push(Arc::new(extra));
+        let lists: Vec<&str> = report
+            .columns
+            .iter()
+            .filter(|c| matches!(c.ty, ColumnType::List(_)))
+            .map(|c| c.name)
+            .collect();
+        columns.push(Arc::new(rejects.column(self.rows, &lists)));
         let batch =
             RecordBatch::try_new(schema.clone(), columns).map_err(|e| internal(report, e))?;
         self.clear();
@@ -198,6 +265,8 @@ struct Ctx<'a> {
     report: &'static str,
     column: &'static Column,
     text: &'a [u8],
+    /// 1-based number of the batch's first row within the response.
+    first_row: u64,
 }
 
 impl Ctx<'_> {
@@ -205,15 +274,36 @@ impl Ctx<'_> {
     fn bytes(&self, span: Span) -> &[u8] {
         &self.text[span.start as usize..(span.start + span.len) as usize]
     }
+}
 
+/// Where a column's misfits go: recorded (lenient), or an error.
+struct Out<'r> {
+    rejects: &'r mut Rejects,
+    lenient: bool,
+}
+
+impl Out<'_> {
+    /// A value of `row` (0-based in the batch) that does not parse: recorded, or the error.
     #[cold]
-    fn error(&self, span: Span, row: u64, reason: &str) -> DecodeError {
-        DecodeError::Value {
-            report: self.report,
-            column: self.column.name,
-            row,
-            value: excerpt(self.bytes(span)),
-            reason: reason.to_string(),
+    fn misfit(
+        &mut self,
+        ctx: &Ctx<'_>,
+        span: Span,
+        row: usize,
+        reason: &'static str,
+    ) -> Result<(), DecodeError> {
+        if self.lenient {
+            self.rejects
+                .add(row, ctx.column.name, ctx.bytes(span), reason);
+            Ok(())
+        } else {
+            Err(DecodeError::Value {
+                report: ctx.report,
+                column: ctx.column.name,
+                row: ctx.first_row + row as u64,
+                value: excerpt(ctx.bytes(span)),
+                reason: reason.to_string(),
+            })
         }
     }
 }
@@ -225,7 +315,8 @@ fn build_values(
     ty: &ColumnType,
     spans: &[Span],
     zone: &mut ZoneCache,
-    row_of: impl Fn(usize) -> u64,
+    row_of: impl Fn(usize) -> usize,
+    out: &mut Out<'_>,
 ) -> Result<ArrayRef, DecodeError> {
     let n = spans.len();
     Ok(match ty {
@@ -238,7 +329,7 @@ fn build_values(
             if total > i32::MAX as usize {
                 return Err(DecodeError::BatchTooLarge {
                     report: ctx.report,
-                    row: row_of(0),
+                    row: ctx.first_row + row_of(0) as u64,
                 });
             }
             let mut values = Vec::with_capacity(total);
@@ -270,10 +361,15 @@ fn build_values(
             let mut values = Vec::with_capacity(n);
             let mut valid = Vec::with_capacity(n);
             for (i, &s) in spans.iter().enumerate() {
-                match value(ctx, s) {
-                    Some(b) => {
-                        values.push(parse::parse_bool(b).map_err(|r| ctx.error(s, row_of(i), r))?);
+                match value(ctx, s).map(parse::parse_bool) {
+                    Some(Ok(b)) => {
+                        values.push(b);
                         valid.push(true);
+                    }
+                    Some(Err(reason)) => {
+                        out.misfit(ctx, s, row_of(i), reason)?;
+                        values.push(false);
+                        valid.push(false);
                     }
                     None => {
                         values.push(false);
@@ -284,7 +380,7 @@ fn build_values(
             Arc::new(BooleanArray::new(BooleanBuffer::from(values), nulls(valid)))
         }
         ColumnType::Int32 => {
-            let (values, valid) = primitive(ctx, spans, &row_of, |b| {
+            let (values, valid) = primitive(ctx, spans, &row_of, out, |b| {
                 parse::parse_int(b, i32::MIN.into(), i32::MAX.into()).map(|v| v as i32)
             })?;
             Arc::new(PrimitiveArray::<Int32Type>::new(
@@ -293,7 +389,7 @@ fn build_values(
             ))
         }
         ColumnType::Int64 => {
-            let (values, valid) = primitive(ctx, spans, &row_of, |b| {
+            let (values, valid) = primitive(ctx, spans, &row_of, out, |b| {
                 parse::parse_int(b, i64::MIN, i64::MAX)
             })?;
             Arc::new(PrimitiveArray::<Int64Type>::new(
@@ -304,7 +400,7 @@ fn build_values(
         ColumnType::Decimal { precision, scale } => {
             let (p, s) = (*precision, *scale);
             let (values, valid) =
-                primitive(ctx, spans, &row_of, |b| parse::parse_decimal(b, p, s))?;
+                primitive(ctx, spans, &row_of, out, |b| parse::parse_decimal(b, p, s))?;
             let array = PrimitiveArray::<Decimal128Type>::new(values.into(), nulls(valid))
                 .with_precision_and_scale(p, s)
                 .map_err(|e| DecodeError::Internal {
@@ -314,7 +410,7 @@ fn build_values(
             Arc::new(array)
         }
         ColumnType::Timestamp => {
-            let (values, valid) = primitive(ctx, spans, &row_of, |b| {
+            let (values, valid) = primitive(ctx, spans, &row_of, out, |b| {
                 let t = parse::parse_local(b)?;
                 zone.utc_micros(&t)
             })?;
@@ -324,7 +420,7 @@ fn build_values(
             )
         }
         ColumnType::Date => {
-            let (values, valid) = primitive(ctx, spans, &row_of, parse::parse_date)?;
+            let (values, valid) = primitive(ctx, spans, &row_of, out, parse::parse_date)?;
             Arc::new(PrimitiveArray::<Date32Type>::new(
                 values.into(),
                 nulls(valid),
@@ -353,16 +449,22 @@ fn value<'a>(ctx: &'a Ctx<'_>, s: Span) -> Option<&'a [u8]> {
 fn primitive<T: Default + Copy>(
     ctx: &Ctx<'_>,
     spans: &[Span],
-    row_of: &impl Fn(usize) -> u64,
+    row_of: &impl Fn(usize) -> usize,
+    out: &mut Out<'_>,
     mut parse: impl FnMut(&[u8]) -> Result<T, &'static str>,
 ) -> Result<(Vec<T>, Vec<bool>), DecodeError> {
     let mut values = Vec::with_capacity(spans.len());
     let mut valid = Vec::with_capacity(spans.len());
     for (i, &s) in spans.iter().enumerate() {
-        match value(ctx, s) {
-            Some(b) => {
-                values.push(parse(b).map_err(|r| ctx.error(s, row_of(i), r))?);
+        match value(ctx, s).map(&mut parse) {
+            Some(Ok(v)) => {
+                values.push(v);
                 valid.push(true);
+            }
+            Some(Err(reason)) => {
+                out.misfit(ctx, s, row_of(i), reason)?;
+                values.push(T::default());
+                valid.push(false);
             }
             None => {
                 values.push(T::default());

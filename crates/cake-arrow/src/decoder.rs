@@ -11,11 +11,11 @@ use quick_xml::errors::{Error as XmlError, IllFormedError, SyntaxError};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
-use crate::batch::{Batch, Span};
+use crate::batch::{Batch, Rejects, Span};
 use crate::error::{excerpt, CakeRefusal, DecodeError};
 use crate::parse::ZoneCache;
 use crate::paths::{same, NodeId, NodeKind, PathMap, Slot, ROW};
-use crate::{DecodeSummary, DecoderOptions, Envelope};
+use crate::{DecodeSummary, DecoderOptions, Envelope, Rejected};
 
 /// Bytes of the body kept to describe a response that is not XML.
 const HEAD: usize = 4096;
@@ -74,7 +74,22 @@ enum Frame {
         start: u32,
         nil: bool,
     },
+    /// An element of a row the catalog does not map, kept for the row's `_extra`.
+    Extra {
+        nil: bool,
+    },
     Skip,
+}
+
+/// An open element of a row's `_extra`.
+#[derive(Debug, Clone, Copy)]
+struct ExtraFrame {
+    /// Length of the extra path before this element's name.
+    path_len: usize,
+    /// Where this element's text starts in the text buffer of the extras.
+    text_start: usize,
+    /// Whether an element opened inside it (its own text is then not a value).
+    children: bool,
 }
 
 /// A streaming decoder of one Cake response into record batches of the report's schema.
@@ -128,6 +143,12 @@ pub struct Decoder {
     /// Per list column: its group.
     list_group: Vec<usize>,
     drift_path: String,
+    /// The path below the row of the `_extra` element open now, its open elements, their
+    /// text, and the row's extras so far.
+    extra_path: String,
+    extra_frames: Vec<ExtraFrame>,
+    extra_text: Vec<u8>,
+    row_extra: Vec<(String, Option<String>)>,
 
     // Output.
     batch: Batch,
@@ -136,6 +157,8 @@ pub struct Decoder {
     ready: VecDeque<RecordBatch>,
     stripped: u64,
     unknown: BTreeMap<String, u64>,
+    rejects: Rejects,
+    rejected: BTreeMap<String, Rejected>,
     warned: BTreeSet<String>,
     failed: Option<DecodeError>,
     finished: bool,
@@ -188,12 +211,21 @@ impl Decoder {
             other_version: None,
             in_row: false,
             drift_path: String::new(),
+            extra_path: String::new(),
+            extra_frames: Vec::new(),
+            extra_text: Vec::new(),
+            row_extra: Vec::new(),
             batch,
             rows: 0,
             batch_first_row: 1,
             ready: VecDeque::new(),
             stripped: 0,
             unknown: BTreeMap::new(),
+            rejects: Rejects {
+                lenient: !options.strict,
+                rows: Vec::new(),
+            },
+            rejected: BTreeMap::new(),
             warned: BTreeSet::new(),
             failed: None,
             finished: false,
@@ -262,6 +294,7 @@ impl Decoder {
             envelope: self.envelope.clone(),
             stripped_control_chars: self.stripped,
             unknown_elements: self.unknown.clone(),
+            rejected: self.rejected.clone(),
         })
     }
 
@@ -783,15 +816,16 @@ impl Decoder {
                     Some(node) => self.enter_node(node, e),
                     None => {
                         self.drift(Some(parent_node), local)?;
-                        Frame::Skip
+                        self.begin_extra(Some(parent_node), local, e)
                     }
                 }
             }
             Frame::Skip => Frame::Skip,
             Frame::Leaf { node, .. } => {
                 self.drift(Some(node), local)?;
-                Frame::Skip
+                self.begin_extra(Some(node), local, e)
             }
+            Frame::Extra { .. } => self.begin_extra(None, local, e),
             Frame::Collection => {
                 if local == self.report.response.row.as_bytes() {
                     self.begin_row()?;
@@ -808,9 +842,17 @@ impl Decoder {
                     b"message" => self.capture(Field::Message, e),
                     b"row_count" => self.capture(Field::RowCount, e),
                     _ if response.collection.map(str::as_bytes) == Some(local) => Frame::Collection,
-                    _ if response.collection.is_none() && local == response.row.as_bytes() => {
+                    // Rows directly below the document element: the bare `ArrayOf...` layout,
+                    // accepted for every report (sources disagree for some, such as Traffic
+                    // Export and Verticals).
+                    _ if local == response.row.as_bytes() => {
                         self.begin_row()?;
                         Frame::Row
+                    }
+                    // A report documented as a bare `ArrayOf...` may come wrapped in an
+                    // envelope's collection: its rows are read inside whatever wraps them.
+                    _ if response.collection.is_none() && self.envelope.success.is_some() => {
+                        Frame::Collection
                     }
                     _ => {
                         if let Some(other) = other_report(|r| {
@@ -876,6 +918,76 @@ impl Decoder {
         })
     }
 
+    /// Opens an element of the row's `_extra`: below the node `parent` (an element the catalog
+    /// does not map), or, with `None`, below the `_extra` element open now.
+    fn begin_extra(&mut self, parent: Option<NodeId>, local: &[u8], e: &BytesStart<'_>) -> Frame {
+        if let Some(node) = parent {
+            // An unknown element below a mapped one: its path starts from that one's.
+            self.extra_path.clear();
+            self.extra_path
+                .push_str(&self.map.nodes[node as usize].path);
+        } else if let Some(open) = self.extra_frames.last_mut() {
+            open.children = true;
+        }
+        let path_len = self.extra_path.len();
+        if !self.extra_path.is_empty() {
+            self.extra_path.push('/');
+        }
+        self.extra_path.push_str(&String::from_utf8_lossy(local));
+        self.extra_frames.push(ExtraFrame {
+            path_len,
+            text_start: self.extra_text.len(),
+            children: false,
+        });
+        Frame::Extra { nil: is_nil(e) }
+    }
+
+    /// Closes an element of the row's `_extra`: a leaf becomes an entry (its text, or null
+    /// for `xsi:nil`).
+    fn end_extra(&mut self, nil: bool) {
+        let Some(f) = self.extra_frames.pop() else {
+            return;
+        };
+        if !f.children {
+            let value = (!nil)
+                .then(|| String::from_utf8_lossy(&self.extra_text[f.text_start..]).into_owned());
+            self.row_extra.push((self.extra_path.clone(), value));
+        }
+        self.extra_text.truncate(f.text_start);
+        self.extra_path.truncate(f.path_len);
+    }
+
+    /// The row's extras as a JSON object, or `None` without any.
+    fn take_row_extra(&mut self) -> Option<String> {
+        if self.row_extra.is_empty() {
+            return None;
+        }
+        let mut by_path: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
+        for (path, value) in self.row_extra.drain(..) {
+            by_path.entry(path).or_default().push(value);
+        }
+        let object: serde_json::Map<String, serde_json::Value> = by_path
+            .into_iter()
+            .map(|(path, mut values)| {
+                let value = if values.len() == 1 {
+                    values
+                        .pop()
+                        .flatten()
+                        .map_or(serde_json::Value::Null, serde_json::Value::String)
+                } else {
+                    serde_json::Value::Array(
+                        values
+                            .into_iter()
+                            .map(|v| v.map_or(serde_json::Value::Null, serde_json::Value::String))
+                            .collect(),
+                    )
+                };
+                (path, value)
+            })
+            .collect();
+        Some(serde_json::Value::Object(object).to_string())
+    }
+
     fn capture(&mut self, field: Field, e: &BytesStart<'_>) -> Frame {
         self.scratch.clear();
         Frame::Capture {
@@ -913,6 +1025,7 @@ impl Decoder {
             return Err(self.wrong_answer(detail));
         }
         self.in_row = true;
+        self.row_extra.clear();
         self.batch.begin_row();
         self.group_present.iter_mut().for_each(|p| *p = false);
         // Lists repeated directly below the row element are always present.
@@ -1006,6 +1119,22 @@ impl Decoder {
             }
         }
         path.push_str(&String::from_utf8_lossy(local));
+        // Elements the catalog knows without a column go to `_extra` without a word.
+        if parent.is_some() {
+            let below_row = path
+                .strip_prefix(self.report.response.row)
+                .and_then(|p| p.strip_prefix('/'))
+                .unwrap_or_default();
+            if self
+                .report
+                .response
+                .unmapped
+                .iter()
+                .any(|u| below_row == *u || below_row.starts_with(&format!("{u}/")))
+            {
+                return Ok(());
+            }
+        }
         let row = self.in_row.then_some(self.rows + 1);
         if self.options.strict {
             return Err(DecodeError::UnknownElement {
@@ -1025,7 +1154,7 @@ impl Decoder {
             tracing::warn!(
                 report = self.report.id,
                 element = path.as_str(),
-                "element not in the catalog (a newer API version?); it is counted and ignored"
+                "element not in the catalog (a newer API version?); it is counted and kept in _extra when it is inside a row"
             );
         }
         Ok(())
@@ -1116,6 +1245,7 @@ impl Decoder {
                 }
             }
             Frame::Row => self.end_row()?,
+            Frame::Extra { nil } => self.end_extra(nil),
             Frame::Capture { field, nil } => self.store_field(field, nil)?,
             Frame::Content => {
                 if let Some(e) = self.cake_refusal() {
@@ -1155,6 +1285,8 @@ impl Decoder {
     }
 
     fn end_row(&mut self) -> Result<(), DecodeError> {
+        let extra = self.take_row_extra();
+        self.batch.extra.push(extra);
         for (l, &group) in self.list_group.iter().enumerate() {
             let count = self.batch.items[l].len() as u32;
             self.batch.ends[l].push(count);
@@ -1176,7 +1308,23 @@ impl Decoder {
             &self.schema,
             &mut self.zone,
             self.batch_first_row,
+            &mut self.rejects,
         )?;
+        // Counted here, reported once per column by whoever runs the decoder (a run's
+        // summary), not once per response.
+        for row in &self.rejects.rows {
+            for (column, value, reason) in row {
+                let entry = self
+                    .rejected
+                    .entry(column.to_string())
+                    .or_insert_with(|| Rejected {
+                        count: 0,
+                        example: excerpt(value.as_bytes()),
+                        reason: reason.to_string(),
+                    });
+                entry.count += 1;
+            }
+        }
         self.batch_first_row += batch.num_rows() as u64;
         self.ready.push_back(batch);
         Ok(())
@@ -1254,7 +1402,11 @@ impl Decoder {
     fn keeps_text(&self) -> bool {
         matches!(
             self.stack.last(),
-            Some(Frame::Leaf { nil: false, .. } | Frame::Capture { .. })
+            Some(
+                Frame::Leaf { nil: false, .. }
+                    | Frame::Capture { .. }
+                    | Frame::Extra { nil: false }
+            )
         )
     }
 
@@ -1278,6 +1430,7 @@ impl Decoder {
         match self.stack.last() {
             Some(Frame::Leaf { nil: false, .. }) => push_text(&mut self.batch.text, bytes),
             Some(Frame::Capture { .. }) => push_text(&mut self.scratch, bytes),
+            Some(Frame::Extra { nil: false }) => push_text(&mut self.extra_text, bytes),
             _ => {
                 // Text outside the document element is an error, raised at the next markup
                 // (or the end) so that it does not depend on where the input was split.

@@ -44,7 +44,7 @@ use arrow_array::RecordBatch;
 use cake_catalog::Report;
 
 pub use decoder::Decoder;
-pub use error::{CakeRefusal, DecodeError, ErrorKind};
+pub use error::{CakeRefusal, DecodeError, ErrorKind, CAKE_MESSAGES};
 
 /// How a [`Decoder`] reads a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,7 +94,21 @@ pub struct DecodeSummary {
     /// Character references to control characters XML 1.0 forbids (`&#x16;`), dropped.
     pub stripped_control_chars: u64,
     /// Elements the catalog does not know, by path (`click/new_field`), with their counts.
+    /// Those inside a row are kept in its `_extra` column.
     pub unknown_elements: BTreeMap<String, u64>,
+    /// Values that did not fit their column, by column: kept in the row's `_rejected`, the
+    /// cell null.
+    pub rejected: BTreeMap<String, Rejected>,
+}
+
+/// The values of one column that did not fit it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Rejected {
+    pub count: u64,
+    /// The first one, as sent (cut to about 200 characters).
+    pub example: String,
+    /// Why it did not fit.
+    pub reason: String,
 }
 
 /// The schema of every batch decoded for `report`: exactly `report.arrow_schema()`.

@@ -133,10 +133,13 @@ fn datetimes_are_read_in_the_instance_zone() {
 
 #[test]
 fn value_errors_name_column_row_and_value() {
+    // In strict mode a value that does not fit its column fails the response; a key column's
+    // does whatever the mode (a row without its key cannot be told apart).
     let rows = "<click><click_id>1</click_id></click><click><click_id>2</click_id></click>\
                 <click><click_id>3</click_id><total_clicks>12x</total_clicks></click>";
     let options = DecoderOptions {
         batch_size: 2,
+        strict: true,
         ..DecoderOptions::default()
     };
     let e = error_of(clicks(), options, &clicks_doc(rows));
@@ -146,7 +149,10 @@ fn value_errors_name_column_row_and_value() {
     let long = "9".repeat(500);
     let e = error_of(
         clicks(),
-        options,
+        DecoderOptions {
+            strict: false,
+            ..options
+        },
         &clicks_doc(&format!("<click><click_id>{long}</click_id></click>")),
     );
     let text = e.to_string();
@@ -194,7 +200,7 @@ fn text_is_kept_as_sent_with_xml_line_ends() {
     assert_eq!(v("sub_id_4"), r#""line\nbreak\nlone\rkept""#);
     assert_eq!(v("sub_id_5"), "null");
     assert_eq!(v("user_agent"), r#""Mozilla/5.0%20(X11)""#);
-    assert_eq!(v("paid_amount"), "1.5000");
+    assert_eq!(v("paid_amount"), "1.5000000000");
 }
 
 #[test]
@@ -542,4 +548,90 @@ fn cake_messages_are_classified_and_quoted_safely() {
         text.contains("\\x1b]0;pwned\\x07\\nerror: forged"),
         "{text}"
     );
+}
+
+/// The value of one cell of the last column named `column`, as text.
+fn cell(batches: &[arrow_array::RecordBatch], column: &str, row: usize) -> Option<String> {
+    use arrow_array::Array;
+    let mut seen = 0;
+    for b in batches {
+        if row < seen + b.num_rows() {
+            let array = b.column_by_name(column).unwrap();
+            let i = row - seen;
+            if array.is_null(i) {
+                return None;
+            }
+            return Some(arrow_cast::display::array_value_to_string(array, i).unwrap());
+        }
+        seen += b.num_rows();
+    }
+    panic!("no row {row}");
+}
+
+#[test]
+fn unknown_elements_and_misfit_values_are_kept_in_the_row() {
+    let rows = "<click><click_id>1</click_id><total_clicks>12.5</total_clicks>\
+                <click_date>2024-02-30T00:00:00</click_date>\
+                <tags><tag>x</tag></tags>\
+                <fingerprint>f3a9</fingerprint>\
+                <site_offer><site_offer_id>17</site_offer_id><tier>gold</tier><tier>silver</tier></site_offer>\
+                <device><os><name>iOS</name><version xsi:nil=\"true\"/></os></device>\
+                <empty/></click>\
+                <click><click_id>2</click_id><total_clicks>3</total_clicks></click>";
+    let (batches, summary) = decode_all(clicks(), DecoderOptions::default(), &clicks_doc(rows));
+    let summary = summary.unwrap();
+    assert_eq!(summary.rows, 2);
+    let extra = cell(&batches, "_extra", 0).unwrap();
+    let extra: serde_json::Value = serde_json::from_str(&extra).unwrap();
+    assert_eq!(
+        extra,
+        serde_json::json!({
+            "fingerprint": "f3a9",
+            "site_offer/tier": ["gold", "silver"],
+            "device/os/name": "iOS",
+            "device/os/version": null,
+            "empty": "",
+            "tags/tag": "x",
+        })
+    );
+    let rejected: serde_json::Value =
+        serde_json::from_str(&cell(&batches, "_rejected", 0).unwrap()).unwrap();
+    assert_eq!(rejected["total_clicks"]["value"], "12.5");
+    assert_eq!(rejected["click_date"]["value"], "2024-02-30T00:00:00");
+    assert!(rejected["click_date"]["reason"].as_str().unwrap().len() > 3);
+    assert_eq!(cell(&batches, "total_clicks", 0), None);
+    assert_eq!(cell(&batches, "click_date", 0), None);
+    // The second row fits: no extra, nothing rejected, its values exact.
+    assert_eq!(cell(&batches, "_extra", 1), None);
+    assert_eq!(cell(&batches, "_rejected", 1), None);
+    assert_eq!(cell(&batches, "total_clicks", 1).as_deref(), Some("3"));
+    assert_eq!(summary.rejected["total_clicks"].count, 1);
+    assert_eq!(summary.rejected["total_clicks"].example, "12.5");
+    assert_eq!(summary.unknown_elements["click/fingerprint"], 1);
+    // Strict mode refuses both.
+    let e = error_of(
+        clicks(),
+        DecoderOptions {
+            strict: true,
+            ..DecoderOptions::default()
+        },
+        &clicks_doc(rows),
+    );
+    assert_eq!(e.kind(), ErrorKind::Drift);
+}
+
+#[test]
+fn bare_and_wrapped_layouts_are_both_read() {
+    // Verticals is documented wrapped (v2) and was seen bare (v1); Traffic Export the other way.
+    let verticals = cake_catalog::find("verticals").unwrap();
+    let traffic = cake_catalog::find("traffic-export").unwrap();
+    let bare_verticals = br#"<ArrayOfVertical xmlns="http://cakemarketing.com/api/2/"><vertical><vertical_id>1</vertical_id><vertical_name>Auto</vertical_name></vertical><vertical><vertical_id>2</vertical_id><vertical_name>Home</vertical_name></vertical></ArrayOfVertical>"#;
+    let wrapped_traffic = br#"<traffic_export_response xmlns="http://cakemarketing.com/api/1/"><success>true</success><row_count>1</row_count><traffic><Traffic><campaign_id>7</campaign_id></Traffic></traffic></traffic_export_response>"#;
+    for (report, body, rows) in [
+        (verticals, &bare_verticals[..], 2),
+        (traffic, &wrapped_traffic[..], 1),
+    ] {
+        let (_, summary) = decode_all(report, DecoderOptions::default(), body);
+        assert_eq!(summary.unwrap().rows, rows, "{}", report.id);
+    }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 
-use crate::model::{ColumnType, Report};
+use crate::model::{ColumnType, Report, EXTRA_COLUMN, REJECTED_COLUMN};
 
 impl ColumnType {
     /// The Arrow type of the column. Timestamps are microseconds in UTC, never nanoseconds.
@@ -26,12 +26,17 @@ impl ColumnType {
 
 impl Report {
     /// The report's Arrow schema: its columns, in catalog order, with their types and
-    /// nullability. Output always has exactly this schema, whatever the data holds.
+    /// nullability, then [`EXTRA_COLUMN`] and [`REJECTED_COLUMN`] (nullable text holding JSON).
+    /// Output always has exactly this schema, whatever the data holds.
     pub fn arrow_schema(&self) -> Schema {
         Schema::new(
             self.columns
                 .iter()
                 .map(|c| Field::new(c.name, c.ty.to_arrow(), c.nullable))
+                .chain([
+                    Field::new(EXTRA_COLUMN, DataType::Utf8, true),
+                    Field::new(REJECTED_COLUMN, DataType::Utf8, true),
+                ])
                 .collect::<Vec<_>>(),
         )
     }

@@ -85,6 +85,7 @@ pub static ACCEPTED_DISPOSITIONS: Report = Report {
         row: "Disposition",
         envelope: false,
         skip: &[],
+        unmapped: &[],
     },
     columns: ACCEPTED_DISPOSITIONS_COLUMNS,
     primary_key: &["disposition_id"],
@@ -136,6 +137,7 @@ pub static ACCOUNT_STATUS: Report = Report {
         row: "account_status",
         envelope: true,
         skip: &[],
+        unmapped: &[],
     },
     columns: ACCOUNT_STATUS_COLUMNS,
     primary_key: &["account_status_id"],
@@ -186,6 +188,7 @@ pub static ADVERTISERS: Report = Report {
         row: "Advertiser",
         envelope: false,
         skip: &[],
+        unmapped: &[],
     },
     columns: ADVERTISERS_COLUMNS,
     primary_key: &["advertiser_id"],
@@ -392,6 +395,7 @@ pub static ADVERTISERS_EXPORT: Report = Report {
             "voucher_codes",
             "storefronts",
         ],
+        unmapped: &[],
     },
     columns: ADVERTISERS_EXPORT_COLUMNS,
     primary_key: &["advertiser_id"],
@@ -470,6 +474,7 @@ pub static AFFILIATE_EXPORT: Report = Report {
             "traffic_types/media_types/media_type/media_type_category_name",
             "blacklists",
         ],
+        unmapped: &[],
     },
     columns: AFFILIATES_COLUMNS,
     primary_key: &["affiliate_id"],
@@ -586,6 +591,7 @@ pub static AFFILIATE_REFERRALS: Report = Report {
         row: "referral",
         envelope: true,
         skip: &[],
+        unmapped: &[],
     },
     columns: AFFILIATE_REFERRALS_COLUMNS,
     primary_key: &["referrer_affiliate_id", "affiliate_id"],
@@ -762,7 +768,6 @@ pub static AFFILIATE_SUMMARY: Report = Report {
     ],
     menus: &[
         Menu::PastDays,
-        Menu::Duration,
         Menu::ReportDate,
         Menu::StartDate,
         Menu::EndDate,
@@ -778,6 +783,7 @@ pub static AFFILIATE_SUMMARY: Report = Report {
         row: "affiliate_summary",
         envelope: true,
         skip: &[],
+        unmapped: &[],
     },
     columns: AFFILIATE_SUMMARY_COLUMNS,
     primary_key: &["affiliate_id"],
@@ -818,6 +824,7 @@ pub static AFFILIATE_TAGS: Report = Report {
         row: "tag",
         envelope: true,
         skip: &[],
+        unmapped: &[],
     },
     columns: AFFILIATE_TAGS_COLUMNS,
     primary_key: &["tag_id"],
@@ -868,6 +875,7 @@ pub static AFFILIATE_TIERS: Report = Report {
         row: "affiliate_tier",
         envelope: true,
         skip: &[],
+        unmapped: &[],
     },
     columns: AFFILIATE_TIERS_COLUMNS,
     primary_key: &["affiliate_tier_id"],
@@ -1331,6 +1339,7 @@ pub static AFFILIATES: Report = Report {
             "traffic_types/media_types/media_type/media_type_category_name",
             "blacklists",
         ],
+        unmapped: &[],
     },
     columns: AFFILIATES_COLUMNS,
     primary_key: &["affiliate_id"],
@@ -1381,6 +1390,7 @@ pub static BILLING_CYCLES: Report = Report {
         row: "billing_cycle",
         envelope: true,
         skip: &[],
+        unmapped: &[],
     },
     columns: BILLING_CYCLES_COLUMNS,
     primary_key: &["billing_cycle_id"],
@@ -1505,6 +1515,7 @@ pub static BUYERS_EXPORT: Report = Report {
         row: "buyer",
         envelope: true,
         skip: &["contacts"],
+        unmapped: &[],
     },
     columns: BUYERS_EXPORT_COLUMNS,
     primary_key: &["buyer_id"],
@@ -1860,6 +1871,18 @@ const CAMPAIGNS_COLUMNS: &[Column] = &[
         ColumnType::Utf8,
         true,
     ),
+    Column::new(
+        "redirect_offer_price_format_id",
+        &["redirect_offer", "price_format", "price_format_id"],
+        ColumnType::Int32,
+        true,
+    ),
+    Column::new(
+        "redirect_offer_price_format_name",
+        &["redirect_offer", "price_format", "price_format_name"],
+        ColumnType::Utf8,
+        true,
+    ),
     Column::new("redirect_404", &["redirect_404"], ColumnType::Bool, true),
     Column::new(
         "date_created",
@@ -1877,7 +1900,7 @@ const CAMPAIGNS_COLUMNS: &[Column] = &[
 ];
 
 const CAMPAIGNS_DESCRIPTION: &str = "Returns campaigns (an affiliate running an offer) with their payout, caps, pixel and redirect settings.";
-const CAMPAIGNS_NOTES: &str = "Params (v8) from pycake and another client wrapper; row shape from a recorded v6 export, with the v8 fields campaign_type, display_link_type, cookie_domain and redirect_offer named by pycake's v8 model and their element layout inferred. v8 replaces payout with payouts, whose layout was not seen, so the payout columns may stay empty; exceptions, event_overrides, payouts, submission_options and voucher_codes are not mapped.";
+const CAMPAIGNS_NOTES: &str = "Params (v8) from pycake and another client wrapper; row shape from a recorded v6 export, with the v8 fields campaign_type, display_link_type, cookie_domain and redirect_offer named by pycake's v8 model and their element layout inferred. pycake's v8 model has payouts and no payout (the payout columns come from the v3 WSDL and the v6 recording, and stay for instances that still send it); the layout of payouts was not seen in any source, so it is kept whole in `_extra` with exceptions, event_overrides, submission_options and voucher_codes until `cake-connector verify` reads the instance's WSDL. redirect_offer/price_format appears in recorded v6 responses.";
 
 /// Campaigns (`campaigns`).
 pub static CAMPAIGNS: Report = Report {
@@ -1927,7 +1950,8 @@ pub static CAMPAIGNS: Report = Report {
         collection: Some("campaigns"),
         row: "campaign",
         envelope: true,
-        skip: &[
+        skip: &[],
+        unmapped: &[
             "exceptions",
             "event_overrides",
             "payouts",
@@ -2048,8 +2072,24 @@ const CAMPAIGNS_SUMMARY_COLUMNS: &[Column] = &[
         true,
     ),
     Column::new("micro_events", &["micro_events"], ColumnType::Int64, true),
-    Column::new("paid", &["paid"], ColumnType::Int64, true),
-    Column::new("sellable", &["sellable"], ColumnType::Int64, true),
+    Column::new(
+        "paid",
+        &["paid"],
+        ColumnType::Decimal {
+            precision: 19,
+            scale: 4,
+        },
+        true,
+    ),
+    Column::new(
+        "sellable",
+        &["sellable"],
+        ColumnType::Decimal {
+            precision: 19,
+            scale: 4,
+        },
+        true,
+    ),
     Column::new("pending", &["pending"], ColumnType::Int64, true),
     Column::new("rejected", &["rejected"], ColumnType::Int64, true),
     Column::new("approved", &["approved"], ColumnType::Int64, true),
@@ -2140,7 +2180,7 @@ const CAMPAIGNS_SUMMARY_COLUMNS: &[Column] = &[
 
 const CAMPAIGNS_SUMMARY_DESCRIPTION: &str =
     "Returns performance totals per campaign over a date range of at most one month.";
-const CAMPAIGNS_SUMMARY_NOTES: &str = "Params from the v5 KB page. No sample response is published; the row shape comes from two independent client parsers. Cake refuses windows over one month. A summary answers one row per campaign per request, so the same key recurs in every window: rows are unique per partition day.";
+const CAMPAIGNS_SUMMARY_NOTES: &str = "Params from the v5 KB page. No sample response is published; the row shape comes from two independent client parsers. Cake refuses windows over one month. paid and sellable are decimals in CakeExtracter's class (not integers). A summary answers one row per campaign per request, so the same key recurs in every window: rows are unique per partition day.";
 
 /// Campaigns Summary (`campaigns-summary`).
 pub static CAMPAIGNS_SUMMARY: Report = Report {
@@ -2199,7 +2239,6 @@ pub static CAMPAIGNS_SUMMARY: Report = Report {
     ],
     menus: &[
         Menu::PastDays,
-        Menu::Duration,
         Menu::ReportDate,
         Menu::StartDate,
         Menu::EndDate,
@@ -2216,6 +2255,7 @@ pub static CAMPAIGNS_SUMMARY: Report = Report {
         row: "campaign_summary",
         envelope: true,
         skip: &[],
+        unmapped: &[],
     },
     columns: CAMPAIGNS_SUMMARY_COLUMNS,
     primary_key: &["campaign_id"],
@@ -2266,6 +2306,7 @@ pub static CAP_INTERVALS: Report = Report {
         row: "cap_interval",
         envelope: true,
         skip: &[],
+        unmapped: &[],
     },
     columns: CAP_INTERVALS_COLUMNS,
     primary_key: &["cap_interval_id"],
@@ -2305,6 +2346,7 @@ pub static CAP_TYPES: Report = Report {
         row: "cap_type",
         envelope: true,
         skip: &[],
+        unmapped: &[],
     },
     columns: CAP_TYPES_COLUMNS,
     primary_key: &["cap_type_id"],
@@ -2473,7 +2515,6 @@ pub static CAPS: Report = Report {
     ],
     menus: &[
         Menu::PastDays,
-        Menu::Duration,
         Menu::ReportDate,
         Menu::StartDate,
         Menu::EndDate,
@@ -2494,6 +2535,7 @@ pub static CAPS: Report = Report {
         row: "cap",
         envelope: true,
         skip: &[],
+        unmapped: &[],
     },
     columns: CAPS_COLUMNS,
     primary_key: &["offer_id", "cap_type_id"],
@@ -2766,8 +2808,8 @@ const CLICKS_COLUMNS: &[Column] = &[
         "paid_amount",
         &["paid", "amount"],
         ColumnType::Decimal {
-            precision: 19,
-            scale: 4,
+            precision: 28,
+            scale: 10,
         },
         true,
     ),
@@ -2775,11 +2817,12 @@ const CLICKS_COLUMNS: &[Column] = &[
         "received_amount",
         &["received", "amount"],
         ColumnType::Decimal {
-            precision: 19,
-            scale: 4,
+            precision: 28,
+            scale: 10,
         },
         true,
     ),
+    Column::new("paid_action", &["paid_action"], ColumnType::Utf8, true),
     Column::new("disposition", &["disposition"], ColumnType::Utf8, true),
     Column::new("duplicate", &["duplicate"], ColumnType::Bool, true),
     Column::new(
@@ -2792,7 +2835,7 @@ const CLICKS_COLUMNS: &[Column] = &[
 ];
 
 const CLICKS_DESCRIPTION: &str = "Returns information about clicks, one row per click.";
-const CLICKS_NOTES: &str = "Params from the v12 KB page and pycake. Row shape from a recorded v11 response; the v12 additions (original_visitor_id, original_tracking_id, udid, channel, device, paid, received) come from pycake's v12 model and their element layout is inferred. user_agent arrives URL-encoded and is kept as sent.";
+const CLICKS_NOTES: &str = "Params from the v12 KB page and pycake. Row shape from a recorded v11 response; the v12 additions (original_visitor_id, original_tracking_id, udid, channel, device, paid, received) come from pycake's v12 model and their element layout is inferred, as is paid_action (pycake's v12 model; a v5 typed schema has it too). include_duplicates defaults to FALSE as in both v12 clients (pycake and a Python wrapper). paid and received amounts take 10 decimal places, as the recorded Conversions amounts do (4 or 10). user_agent arrives URL-encoded and is kept as sent.";
 
 /// Clicks (`clicks`).
 pub static CLICKS: Report = Report {
@@ -2825,11 +2868,10 @@ pub static CLICKS: Report = Report {
         Param::new("include_tests", ParamKind::Bool, "FALSE", None, None),
         Param::new("start_at_row", ParamKind::StartAtRow, "", None, None),
         Param::new("row_limit", ParamKind::RowLimit, "", None, None),
-        Param::new("include_duplicates", ParamKind::Bool, "TRUE", None, None),
+        Param::new("include_duplicates", ParamKind::Bool, "FALSE", None, None),
     ],
     menus: &[
         Menu::PastDays,
-        Menu::Duration,
         Menu::ReportDate,
         Menu::StartDate,
         Menu::EndDate,
@@ -2849,6 +2891,7 @@ pub static CLICKS: Report = Report {
         row: "click",
         envelope: true,
         skip: &[],
+        unmapped: &[],
     },
     columns: CLICKS_COLUMNS,
     primary_key: &["click_id"],
@@ -2859,7 +2902,7 @@ pub static CLICKS: Report = Report {
 };
 
 const CONVERSION_CHANGES_DESCRIPTION: &str = "Returns event conversions changed (and optionally created) since a given date, for incremental loads.";
-const CONVERSION_CHANGES_NOTES: &str = "Params from the v17 KB page and pycake. The response was not seen: its rows are inferred to match Conversions v17 (older ConversionChanges versions returned the same rows as Conversions), root name included; last_updated drives the change cursor.";
+const CONVERSION_CHANGES_NOTES: &str = "Params from the v17 KB page and pycake. The response was not seen: its rows are inferred to match Conversions v17 (older ConversionChanges versions returned the same rows as Conversions), root name included; last_updated drives the change cursor. sort_field defaults to event_conversion_date, as pycake and CakeExtracter send it (no source sends event_conversion_id).";
 
 /// Conversion Changes (`conversion-changes`).
 pub static CONVERSION_CHANGES: Report = Report {
@@ -2910,7 +2953,7 @@ pub static CONVERSION_CHANGES: Report = Report {
                 "event_conversion_date",
                 "request_session_id",
             ]),
-            "event_conversion_id",
+            "event_conversion_date",
             None,
             None,
         ),
@@ -2933,6 +2976,7 @@ pub static CONVERSION_CHANGES: Report = Report {
         row: "event_conversion",
         envelope: true,
         skip: &[],
+        unmapped: &[],
     },
     columns: CONVERSIONS_COLUMNS,
     primary_key: &["event_conversion_id"],
@@ -2995,6 +3039,7 @@ pub static CONVERSION_DISPOSITIONS: Report = Report {
         row: "Disposition",
         envelope: false,
         skip: &[],
+        unmapped: &[],
     },
     columns: CONVERSION_DISPOSITIONS_COLUMNS,
     primary_key: &["disposition_id"],
@@ -3538,7 +3583,7 @@ const CONVERSIONS_COLUMNS: &[Column] = &[
 ];
 
 const CONVERSIONS_DESCRIPTION: &str = "Returns conversions and events, one row per event conversion, with attribution, amounts and disposition data.";
-const CONVERSIONS_NOTES: &str = "Params from the v17 KB page in pycake's order; row shape from a recorded v17 response. The HTTP GET root name is inferred from older versions, and pycake's v17 additions (user_id, click_request_session_id, click_id, udid, channel, voucher_code, click_ip_address, click_referrer_url, click_user_agent, current_disposition, storefront, payout_rule, country, region, language, isp, device, operating_system, browser, search_term, keyword) are inferred, element layout included.";
+const CONVERSIONS_NOTES: &str = "Params from the v17 KB page in pycake's order; row shape from a recorded v17 response. The HTTP GET root name is inferred from older versions, and pycake's v17 additions (user_id, click_request_session_id, click_id, udid, channel, voucher_code, click_ip_address, click_referrer_url, click_user_agent, current_disposition, storefront, payout_rule, country, region, language, isp, device, operating_system, browser, search_term, keyword) are inferred, element layout included. sort_field defaults to event_conversion_date, as pycake and CakeExtracter send it (no source sends event_conversion_id).";
 
 /// Conversions (`conversions`).
 pub static CONVERSIONS: Report = Report {
@@ -3637,7 +3682,7 @@ pub static CONVERSIONS: Report = Report {
                 "event_conversion_date",
                 "request_session_id",
             ]),
-            "event_conversion_id",
+            "event_conversion_date",
             None,
             None,
         ),
@@ -3645,7 +3690,6 @@ pub static CONVERSIONS: Report = Report {
     ],
     menus: &[
         Menu::PastDays,
-        Menu::Duration,
         Menu::ReportDate,
         Menu::StartDate,
         Menu::EndDate,
@@ -3666,6 +3710,7 @@ pub static CONVERSIONS: Report = Report {
         row: "event_conversion",
         envelope: true,
         skip: &[],
+        unmapped: &[],
     },
     columns: CONVERSIONS_COLUMNS,
     primary_key: &["event_conversion_id"],
@@ -3713,6 +3758,7 @@ pub static CURRENCIES: Report = Report {
         row: "currency",
         envelope: true,
         skip: &[],
+        unmapped: &[],
     },
     columns: CURRENCIES_COLUMNS,
     primary_key: &["currency_id"],
@@ -3855,7 +3901,6 @@ pub static DAILY_SUMMARY: Report = Report {
     ],
     menus: &[
         Menu::PastDays,
-        Menu::Duration,
         Menu::ReportDate,
         Menu::StartDate,
         Menu::EndDate,
@@ -3872,6 +3917,7 @@ pub static DAILY_SUMMARY: Report = Report {
         row: "DailySummary",
         envelope: false,
         skip: &[],
+        unmapped: &[],
     },
     columns: DAILY_SUMMARY_COLUMNS,
     primary_key: &["summary_date"],
@@ -3965,7 +4011,6 @@ pub static EXCHANGE_RATES: Report = Report {
     ],
     menus: &[
         Menu::PastDays,
-        Menu::Duration,
         Menu::ReportDate,
         Menu::StartDate,
         Menu::EndDate,
@@ -3980,6 +4025,7 @@ pub static EXCHANGE_RATES: Report = Report {
         row: "exchange_rate",
         envelope: true,
         skip: &[],
+        unmapped: &[],
     },
     columns: EXCHANGE_RATES_COLUMNS,
     primary_key: &["base_currency_id", "quote_currency_id", "start_date"],
@@ -4021,6 +4067,7 @@ pub static LANGUAGES: Report = Report {
         row: "language",
         envelope: true,
         skip: &[],
+        unmapped: &[],
     },
     columns: LANGUAGES_COLUMNS,
     primary_key: &["language_id"],
@@ -4098,7 +4145,6 @@ pub static LEADS_BY_AFFILIATE: Report = Report {
     ],
     menus: &[
         Menu::PastDays,
-        Menu::Duration,
         Menu::ReportDate,
         Menu::StartDate,
         Menu::EndDate,
@@ -4117,6 +4163,7 @@ pub static LEADS_BY_AFFILIATE: Report = Report {
         row: "lead",
         envelope: true,
         skip: &[],
+        unmapped: &[],
     },
     columns: LEADS_BY_AFFILIATE_COLUMNS,
     primary_key: &["lead_id"],
@@ -4166,7 +4213,7 @@ const LEADS_BY_BUYER_COLUMNS: &[Column] = &[
 ];
 
 const LEADS_BY_BUYER_DESCRIPTION: &str = "Returns leads sold to buyers over a date range, with buyer, contract, contact details and price.";
-const LEADS_BY_BUYER_NOTES: &str = "Params from the v4 KB page (pycake spells substatus_id as sub_status_id). The sample is cut off right after success: the leads/lead rows are inferred and the columns follow the documented sort fields. Rows carry personal data (names, e-mail, IP address).";
+const LEADS_BY_BUYER_NOTES: &str = "Params from the v4 KB page (pycake spells substatus_id as sub_status_id; the PHP client and the KB spell it substatus_id, kept here; `cake-connector verify` settles it against an instance's WSDL). The sample is cut off right after success: the leads/lead rows are inferred and the columns follow the documented sort fields. Rows carry personal data (names, e-mail, IP address).";
 
 /// Leads by Buyer (`leads-by-buyer`).
 pub static LEADS_BY_BUYER: Report = Report {
@@ -4216,7 +4263,6 @@ pub static LEADS_BY_BUYER: Report = Report {
     ],
     menus: &[
         Menu::PastDays,
-        Menu::Duration,
         Menu::ReportDate,
         Menu::StartDate,
         Menu::EndDate,
@@ -4234,6 +4280,7 @@ pub static LEADS_BY_BUYER: Report = Report {
         row: "lead",
         envelope: true,
         skip: &[],
+        unmapped: &[],
     },
     columns: LEADS_BY_BUYER_COLUMNS,
     primary_key: &["unique_id"],
@@ -4294,7 +4341,6 @@ pub static LOGIN_EXPORT: Report = Report {
     ],
     menus: &[
         Menu::PastDays,
-        Menu::Duration,
         Menu::ReportDate,
         Menu::StartDate,
         Menu::EndDate,
@@ -4309,6 +4355,7 @@ pub static LOGIN_EXPORT: Report = Report {
         row: "Login",
         envelope: false,
         skip: &[],
+        unmapped: &[],
     },
     columns: LOGIN_EXPORT_COLUMNS,
     primary_key: &["contact_id", "login_date"],
@@ -4359,6 +4406,7 @@ pub static OFFER_TYPES: Report = Report {
         row: "offer_type",
         envelope: true,
         skip: &[],
+        unmapped: &[],
     },
     columns: OFFER_TYPES_COLUMNS,
     primary_key: &["offer_type_id"],
@@ -4903,6 +4951,7 @@ pub static OFFERS: Report = Report {
             "upsells",
             "submission_options",
         ],
+        unmapped: &[],
     },
     columns: OFFERS_COLUMNS,
     primary_key: &["offer_id"],
@@ -4953,6 +5002,7 @@ pub static OFFERS_STATUSES: Report = Report {
         row: "offer_status",
         envelope: true,
         skip: &[],
+        unmapped: &[],
     },
     columns: OFFERS_STATUSES_COLUMNS,
     primary_key: &["offer_status_id"],
@@ -5003,6 +5053,7 @@ pub static PAYMENT_SETTINGS: Report = Report {
         row: "payment_setting",
         envelope: true,
         skip: &[],
+        unmapped: &[],
     },
     columns: PAYMENT_SETTINGS_COLUMNS,
     primary_key: &["payment_setting_id"],
@@ -5053,6 +5104,7 @@ pub static PAYMENT_TYPES: Report = Report {
         row: "payment_type",
         envelope: true,
         skip: &[],
+        unmapped: &[],
     },
     columns: PAYMENT_TYPES_COLUMNS,
     primary_key: &["payment_type_id"],
@@ -5103,6 +5155,7 @@ pub static PRICE_FORMATS: Report = Report {
         row: "price_format",
         envelope: true,
         skip: &[],
+        unmapped: &[],
     },
     columns: PRICE_FORMATS_COLUMNS,
     primary_key: &["price_format_id"],
@@ -5153,6 +5206,7 @@ pub static REJECTED_DISPOSITIONS: Report = Report {
         row: "Disposition",
         envelope: false,
         skip: &[],
+        unmapped: &[],
     },
     columns: REJECTED_DISPOSITIONS_COLUMNS,
     primary_key: &["disposition_id"],
@@ -5257,7 +5311,6 @@ pub static TRAFFIC_EXPORT: Report = Report {
     ],
     menus: &[
         Menu::PastDays,
-        Menu::Duration,
         Menu::ReportDate,
         Menu::StartDate,
         Menu::EndDate,
@@ -5272,6 +5325,7 @@ pub static TRAFFIC_EXPORT: Report = Report {
         row: "Traffic",
         envelope: false,
         skip: &[],
+        unmapped: &[],
     },
     columns: TRAFFIC_EXPORT_COLUMNS,
     primary_key: &["campaign_id"],
@@ -5326,6 +5380,7 @@ pub static VERTICALS: Report = Report {
         row: "vertical",
         envelope: true,
         skip: &[],
+        unmapped: &[],
     },
     columns: VERTICALS_COLUMNS,
     primary_key: &["vertical_id"],

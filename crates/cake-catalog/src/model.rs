@@ -72,6 +72,17 @@ impl Layout {
 /// The name that stands for the partition's day in a [`Report::table_key`].
 pub const PARTITION_DAY: &str = "date";
 
+/// The column, after the catalog's, that keeps per row the elements the catalog does not map:
+/// a JSON object from each element's path below the row (`site_offer/site_offer_tier`) to its
+/// text (an array of texts when the path repeats, `null` for `xsi:nil`); null when there are
+/// none.
+pub const EXTRA_COLUMN: &str = "_extra";
+
+/// The column, after [`EXTRA_COLUMN`], that keeps per row the values that did not fit their
+/// column (the cell is null): a JSON object from the column's name to `{"value": raw text,
+/// "reason": why}` (an array of them for a list column); null when every value fit.
+pub const REJECTED_COLUMN: &str = "_rejected";
+
 impl Report {
     /// True when the report takes a date range or a `changes_since` date.
     pub fn is_dated(&self) -> bool {
@@ -397,6 +408,9 @@ pub struct ResponseShape {
     /// that are known but deliberately not kept: secrets such as an affiliate's own API key, or
     /// nested configuration with no column. Nothing at or below them is schema drift.
     pub skip: &'static [&'static str],
+    /// Paths below the row element that are known but have no column: kept in the row's
+    /// `_extra`, never counted as drift.
+    pub unmapped: &'static [&'static str],
 }
 
 /// One output column and where its value sits below the row element.

@@ -82,6 +82,8 @@ pub enum PlanError {
     OutOfRange,
     #[error("page size must be at least 1")]
     ZeroPageSize,
+    #[error("{report} answers in one piece: a page size applies only to paged reports (`describe` shows which)")]
+    NotPaged { report: &'static str },
     #[error("the dates start on {start}, after today ({today} in {timezone}): Cake has no data for days to come; give dates up to today")]
     Future {
         start: NaiveDate,
@@ -182,7 +184,12 @@ pub fn plan(report: &'static Report, options: &Options, ctx: &Context) -> Result
             let size = requested.unwrap_or(p.default_page_size);
             Some(p.max_page_size.map_or(size, |max| size.min(max)))
         }
-        (None, _) => None,
+        (None, Some(_)) => {
+            return Err(PlanError::NotPaged {
+                report: report.name,
+            })
+        }
+        (None, None) => None,
     };
     let windows: Vec<Option<DateRange>> = match dates {
         PlannedDates::Range(range) => windows_of(report, range, ctx.window)

@@ -19,6 +19,31 @@ use cake_catalog::{ConversionType, PastDays, PositiveId};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// What goes to stderr. `CAKE_LOG` (a filter such as `info` or `cake_transport=debug`), when
+/// set, overrides `-q` and `-v`.
+#[derive(Debug, Args, Clone, Copy)]
+#[command(next_help_heading = "Logging")]
+pub struct LogArgs {
+    /// Errors only: no warnings, no progress.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More detail: -v for what each run does, -vv for every request, -vvv for everything.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// `text` (default), or `json`: one JSON object per line, secrets scrubbed, for log
+    /// shippers.
+    #[arg(long, global = true, default_value = "text", value_name = "text|json")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -39,6 +64,16 @@ pub enum Command {
     Sandbox(Box<SandboxArgs>),
     /// Check a Cake instance and API key with one cheap authenticated call.
     Check(Box<CheckArgs>),
+    /// Compare the catalog with the instance's own WSDL documents (method, parameters,
+    /// response elements and types of every report); optionally write corrected spec files.
+    Verify(Box<VerifyArgs>),
+    /// Show what an output location holds: per table, the days committed, the gaps, the rows,
+    /// the last run and how fresh the data is.
+    Status(StatusArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) on stdout.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) on stdout: `cake-connector man > cake-connector.1`.
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -132,6 +167,47 @@ pub struct CheckArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Cake domain: `mycompany` (for mycompany.cake.com), a host name, or an https:// URL.
+    #[arg(long, env = "CAKE_DOMAIN")]
+    pub domain: String,
+    /// Cake API key. Not needed and never sent (an ASMX service's WSDL is public); when given,
+    /// it is kept out of every line printed.
+    #[arg(long, env = "CAKE_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Allow plain http:// to a host that is not on loopback.
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+    /// Seconds to wait for the instance (per document) before giving up.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub timeout: u64,
+    /// Print JSON (the whole comparison, every difference typed) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Write a corrected spec file (`<DIR>/<report>.toml`) for every report that differs or is
+    /// not yet verified; copy the ones you accept to crates/cake-catalog/spec/ and run
+    /// `cargo xtask codegen`.
+    #[arg(long, value_name = "DIR")]
+    pub write_specs: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The output location: a directory or s3://bucket/prefix.
+    #[arg(long, value_name = "DIR|s3://bucket/prefix")]
+    pub out: String,
+    /// Print JSON (every detail, for monitoring) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct ReportsArgs {
     /// Print JSON (one array of objects) instead of a table.
     #[arg(long)]
@@ -159,9 +235,14 @@ pub struct PullArgs {
     pub connection: ConnectionArgs,
     #[command(flatten)]
     pub output: OutputArgs,
-    /// Print the plan (windows and requests, API key redacted) and send nothing.
+    /// Print the plan (windows, the partitions they replace, each window's first request as it
+    /// will be sent, API key redacted) and send nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: the plan as JSON, with for each window the `pull` arguments that run it
+    /// alone (shards for an orchestrator).
+    #[arg(long, requires = "dry_run")]
+    pub json: bool,
 }
 
 /// Where the Cake instance is and how to talk to it.
@@ -235,7 +316,7 @@ pub struct OutputArgs {
     /// append: add files to it.
     #[arg(long, default_value = "replace", value_name = "replace|append")]
     pub mode: String,
-    /// Keep each raw response, gzip'd, under <out>/_raw/ (replayable with `convert`).
+    /// Keep each raw response, gzip'd, in the output's _raw/ folder (replayable with `convert`).
     #[arg(long)]
     pub keep_raw: bool,
     /// Fail on elements the catalog does not know instead of counting them.
@@ -253,6 +334,11 @@ pub struct OutputArgs {
     /// differs from this run's: its partitions are deleted first.
     #[arg(long)]
     pub rebuild_table: bool,
+    /// parquet: Parquet files in a hive layout with `_SUCCESS` manifests (what any Parquet
+    /// reader reads); delta: a Delta Lake table per report (atomic commits, concurrent
+    /// writers, history). See docs/output.md.
+    #[arg(long, default_value = "parquet", value_name = "parquet|delta")]
+    pub format: String,
 }
 
 #[derive(Debug, Args)]
@@ -269,6 +355,9 @@ pub struct SyncArgs {
     /// Cake domain, overriding the config.
     #[arg(long, env = "CAKE_DOMAIN")]
     pub domain: Option<String>,
+    /// The instance's time zone (IANA name), overriding the config's `timezone`.
+    #[arg(long, env = "CAKE_TIMEZONE", value_name = "TZ")]
+    pub timezone: Option<String>,
     /// Write the run's status, and rows, bytes, requests, retries and time per report and
     /// window, as JSON here (also when the run fails or is interrupted).
     #[arg(long, value_name = "FILE")]
@@ -277,6 +366,18 @@ pub struct SyncArgs {
     /// deleted first.
     #[arg(long)]
     pub rebuild_tables: bool,
+    /// Stop at the first report that fails (by default every report runs, failures are
+    /// reported at the end and the exit code is the highest of theirs).
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Only this report of the config (its table name, report id or display name); repeat
+    /// for several.
+    #[arg(long = "report", value_name = "NAME")]
+    pub reports: Vec<String>,
+    /// Print what each report would pull (the days after its state and lookback, its windows
+    /// and first request) and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub transport: TransportArgs,
     #[command(flatten)]
@@ -294,6 +395,10 @@ pub struct DemoArgs {
     /// Clicks and conversions per day in the sandbox.
     #[arg(long, default_value_t = 500)]
     pub rows_per_day: u32,
+    /// parquet (hive layout with `_SUCCESS` manifests) or delta (a Delta Lake table per
+    /// report).
+    #[arg(long, default_value = "parquet", value_name = "parquet|delta")]
+    pub format: String,
 }
 
 /// How a report's dates are cut and where they resolve.

@@ -31,6 +31,67 @@ pub const REJECTED: u8 = 9;
 pub const UNAVAILABLE: u8 = 10;
 /// Writing the output failed.
 pub const OUTPUT: u8 = 11;
+/// `verify`: the catalog differs from the instance's WSDL for at least one report.
+pub const DRIFT: u8 = 12;
+
+/// A failure whose exit code was decided already (the worst of several): exits with it.
+#[derive(Debug)]
+pub struct Failed {
+    code: u8,
+    message: String,
+}
+
+impl Failed {
+    pub fn new(code: u8, message: impl Into<String>) -> Failed {
+        Failed {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Failed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failed {}
+
+/// An error and its causes, as anyhow's `{:#}` writes them (`a: b: c`).
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// The exit code of a pipeline error.
+pub fn code_for_pipeline(e: &PipelineError) -> u8 {
+    code_for_kind(e.kind())
+}
+
+/// `verify` found reports whose catalog entry differs from the instance: exits with [`DRIFT`].
+#[derive(Debug)]
+pub struct DriftError(String);
+
+impl DriftError {
+    pub fn new(message: impl Into<String>) -> DriftError {
+        DriftError(message.into())
+    }
+}
+
+impl fmt::Display for DriftError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DriftError {}
 
 /// An error the user fixes by changing the command: exits with [`USAGE`].
 #[derive(Debug)]
@@ -97,6 +158,11 @@ pub fn hint(error: &anyhow::Error, code: u8) -> Option<&'static str> {
             "write it as a table of its own with --table NAME (sync: `table = \"NAME\"` in the \
              report's entry), or rebuild the table with --rebuild-table, which deletes what it holds.",
         ),
+        (DRIFT, _) => Some(
+            "pulls of the differing reports may fail or miss values until the catalog is \
+             corrected: run again with --write-specs DIR, review the files, copy them to \
+             crates/cake-catalog/spec/ and run `cargo xtask codegen`.",
+        ),
         (UNAVAILABLE, _) => Some(
             "Cake kept throttling or failing until the retries ran out. Windows committed before \
              the failure are complete and the failed ones were left as they were: run the same \
@@ -116,6 +182,12 @@ pub fn code_for(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
         if cause.downcast_ref::<UsageError>().is_some() {
             return USAGE;
+        }
+        if cause.downcast_ref::<DriftError>().is_some() {
+            return DRIFT;
+        }
+        if let Some(f) = cause.downcast_ref::<Failed>() {
+            return f.code;
         }
         if let Some(e) = cause.downcast_ref::<PipelineError>() {
             return code_for_kind(e.kind());

@@ -56,6 +56,38 @@ pub fn eprint(text: &str) {
     let _ = io::stderr().lock().write_all(clean(text).as_bytes());
 }
 
+/// How a line of the binary's own output counts when logs are JSON.
+#[derive(Debug, Clone, Copy)]
+pub enum Line {
+    /// Progress: a report starts, a window is committed.
+    Progress,
+    Warning,
+    Error,
+    Hint,
+}
+
+/// Prints one line of the binary's own output on stderr (with `-q`, errors and hints only): as it is in text mode, as a JSON
+/// event (`"level"`, `"fields": {"message"}`) with `--log-format json`, so that stderr is all
+/// JSON lines for a log shipper.
+pub fn line(kind: Line, text: &str) {
+    if quiet() && matches!(kind, Line::Progress | Line::Warning) {
+        return;
+    }
+    if !JSON.load(std::sync::atomic::Ordering::Relaxed) {
+        eprint(&format!("{text}\n"));
+        return;
+    }
+    let text = text.trim_end();
+    match kind {
+        Line::Progress => tracing::info!(target: "cake_connector", "{text}"),
+        Line::Warning => tracing::warn!(target: "cake_connector", "{text}"),
+        Line::Error => tracing::error!(target: "cake_connector", "{text}"),
+        Line::Hint => tracing::error!(target: "cake_connector", kind = "hint", "{text}"),
+    }
+}
+
+static JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Prints `text` on stdout, cleaned. A closed pipe (`| head`) is not an error worth a message.
 pub fn print(text: &str) {
     let _ = io::stdout().lock().write_all(clean(text).as_bytes());
@@ -86,15 +118,38 @@ impl<'a> MakeWriter<'a> for MakeClean {
     }
 }
 
-/// Installs the subscriber. Call once, first thing.
-pub fn init() {
-    let filter = EnvFilter::try_from_env("CAKE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
+/// Whether progress lines may be printed (not under `-q`).
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// True under `-q`: only errors are printed.
+pub fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Installs the subscriber. Call once, first thing. `CAKE_LOG` wins over the flags.
+pub fn init(args: &crate::cli::LogArgs) {
+    QUIET.store(args.quiet, std::sync::atomic::Ordering::Relaxed);
+    JSON.store(
+        args.log_format == crate::cli::LogFormat::Json,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    let level = match (args.quiet, args.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_env("CAKE_LOG").unwrap_or_else(|_| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(MakeClean)
         .with_ansi(false)
-        .with_target(true)
-        .try_init();
+        .with_target(true);
+    let _ = match args.log_format {
+        crate::cli::LogFormat::Text => builder.try_init(),
+        crate::cli::LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
 }
 
 #[cfg(test)]

@@ -22,13 +22,14 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn main() -> ExitCode {
-    logging::init();
     let cli = cli::Cli::parse();
+    logging::init(&cli.log);
     // The key is registered before anything can echo it (a key pasted into --domain, say).
     let key = match &cli.command {
         cli::Command::Pull(a) => a.connection.api_key.as_deref(),
         cli::Command::Check(a) => Some(a.api_key.as_str()),
         cli::Command::Sync(a) => a.api_key.as_deref(),
+        cli::Command::Verify(a) => a.api_key.as_deref(),
         _ => None,
     };
     if let Some(key) = key {
@@ -42,6 +43,10 @@ fn main() -> ExitCode {
         cli::Command::Sandbox(a) => commands::sandbox::run(a),
         cli::Command::Check(a) => commands::check::run(a),
         cli::Command::Sync(a) => commands::sync::run(a),
+        cli::Command::Verify(a) => commands::verify::run(a),
+        cli::Command::Status(a) => commands::status::run(a),
+        cli::Command::Completions(a) => commands::catalog::completions(a),
+        cli::Command::Man => commands::catalog::man(),
         cli::Command::Demo(a) => commands::demo::run(a),
     };
     match result {
@@ -52,10 +57,10 @@ fn main() -> ExitCode {
         Err(e) => {
             // One line: the error and its causes, with any line end inside them escaped.
             let message = format!("{e:#}").replace('\n', "\\n");
-            logging::eprint(&format!("error: {message}\n"));
+            logging::line(logging::Line::Error, &format!("error: {message}"));
             let code = exit::code_for(&e);
             if let Some(hint) = exit::hint(&e, code) {
-                logging::eprint(&format!("hint: {hint}\n"));
+                logging::line(logging::Line::Hint, &format!("hint: {hint}"));
             }
             ExitCode::from(code)
         }

@@ -1,4 +1,5 @@
-//! Progress on stderr: bars when stderr is a terminal, one plain line per window otherwise.
+//! Progress on stderr: bars when stderr is a terminal, one plain line per window otherwise,
+//! nothing under `-q`. Bars fit the terminal's width (a 24-column prefix, a bar that shrinks).
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -8,6 +9,8 @@ use cake_pipeline::{Progress, WindowSummary};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 pub struct Reporter {
+    /// Nothing is printed (`-q`).
+    quiet: bool,
     bars: Option<MultiProgress>,
     /// Each report's bar and the rows decoded so far.
     per_report: Mutex<HashMap<String, (ProgressBar, u64)>>,
@@ -15,8 +18,10 @@ pub struct Reporter {
 
 impl Reporter {
     pub fn new() -> Reporter {
+        let quiet = crate::logging::quiet();
         Reporter {
-            bars: std::io::stderr().is_terminal().then(MultiProgress::new),
+            quiet,
+            bars: (!quiet && std::io::stderr().is_terminal()).then(MultiProgress::new),
             per_report: Mutex::new(HashMap::new()),
         }
     }
@@ -27,7 +32,7 @@ impl Progress for Reporter {
         if let Some(multi) = &self.bars {
             let bar = multi.add(ProgressBar::new(windows as u64));
             bar.set_style(
-                ProgressStyle::with_template("{prefix:>24} [{bar:30}] {pos}/{len} windows  {msg}")
+                ProgressStyle::with_template("{prefix:>20} [{wide_bar}] {pos}/{len} {msg}")
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
             );
@@ -36,8 +41,11 @@ impl Progress for Reporter {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(report.to_string(), (bar, 0));
-        } else {
-            crate::logging::eprint(&format!("{report}: {windows} window(s) to pull\n"));
+        } else if !self.quiet {
+            crate::logging::line(
+                crate::logging::Line::Progress,
+                &format!("{report}: {windows} window(s) to pull"),
+            );
         }
     }
 
@@ -54,6 +62,9 @@ impl Progress for Reporter {
     }
 
     fn window(&self, report: &str, w: &WindowSummary) {
+        if self.quiet {
+            return;
+        }
         match self
             .per_report
             .lock()
@@ -61,13 +72,19 @@ impl Progress for Reporter {
             .get(report)
         {
             Some((bar, _)) => bar.inc(1),
-            None => crate::logging::eprint(&format!(
-                "{report}: committed {} ({} rows, {} pages, {} requests, {} retries, {:.1} s)\n",
-                w.path, w.rows, w.pages, w.requests, w.retries, w.seconds
-            )),
+            None => crate::logging::line(
+                crate::logging::Line::Progress,
+                &format!(
+                    "{report}: {} ({} rows, {} requests, {} retries, {:.1} s)",
+                    w.path, w.rows, w.requests, w.retries, w.seconds
+                ),
+            ),
         }
         for warning in &w.warnings {
-            crate::logging::eprint(&format!("warning: {report}: {warning}\n"));
+            crate::logging::line(
+                crate::logging::Line::Warning,
+                &format!("warning: {report}: {warning}"),
+            );
         }
     }
 }

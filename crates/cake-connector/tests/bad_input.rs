@@ -585,6 +585,14 @@ fn sync_refuses_config_files_with_unknown_keys_or_wrong_types() {
             "not TOML",
             format!("{head}[[report]\nreport = \"offers\"\n"),
         ),
+        (
+            "one bracket around report",
+            format!("{head}[report]\nreport = \"offers\"\n"),
+        ),
+        (
+            "a TOML date that does not exist",
+            format!("{head}[[report]]\nreport = \"clicks\"\nstart = 2024-02-30\n"),
+        ),
     ];
     let mut transcript = String::new();
     for (name, text) in cases {
@@ -597,4 +605,61 @@ fn sync_refuses_config_files_with_unknown_keys_or_wrong_types() {
         transcript.push_str(&transcript_entry(name, &r, dir.path()));
     }
     insta::assert_snapshot!("sync-config", transcript);
+}
+
+/// Messages that used to say too little, each with what to do.
+#[test]
+fn weak_messages_now_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    // A TOML date is a date: the config is accepted (its plan prints with --dry-run).
+    let config = dir.path().join("dates.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[instance]\ndomain = \"http://127.0.0.1:9\"\n\n[output]\nlocation = \"{}\"\n\n\
+             [defaults]\nstart = 2024-01-01\n[[report]]\nreport = \"offers\"\n",
+            s(&lake)
+        ),
+    )
+    .unwrap();
+    let r = run(
+        &["sync", "--config", s(&config), "--dry-run"],
+        &[("CAKE_API_KEY", KEY)],
+    );
+    assert!(!r.stderr.contains("invalid type: map"), "{}", r.stderr);
+    // A page size on a report that does not page, and no concurrency at all.
+    for (args, needle) in [
+        (
+            vec!["currencies", "--page-size", "10"],
+            "applies only to paged reports",
+        ),
+        (
+            vec!["clicks", "--past-days", "1", "--concurrency", "0"],
+            "--concurrency must be at least 1",
+        ),
+    ] {
+        let mut all = vec!["pull"];
+        all.extend(args);
+        all.extend(["--domain", "http://127.0.0.1:9", "--out", s(&lake)]);
+        let r = run(&all, &[("CAKE_API_KEY", KEY)]);
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(r.verdict().contains(needle), "{}", r.stderr);
+    }
+    // A Clicks response converted as Conversions is refused, not read as 0 rows.
+    let clicks = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/responses/clicks/get.xml");
+    let r = run(
+        &[
+            "convert",
+            "--report",
+            "conversions",
+            s(&clicks),
+            "--out",
+            s(&dir.path().join("x.parquet")),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 8, "{}", r.stderr);
+    assert!(r.verdict().contains("answers Clicks"), "{}", r.stderr);
 }

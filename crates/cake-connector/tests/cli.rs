@@ -52,7 +52,9 @@ fn describe_clicks_json_has_typed_columns() {
     assert_eq!(col("click_id")["nullable"], false);
     assert_eq!(col("site_offer_id")["type"], "Int32");
     assert_eq!(col("click_date")["type"], "Timestamp(µs, \"UTC\")");
-    assert_eq!(col("paid_amount")["type"], "Decimal128(19, 4)");
+    assert_eq!(col("paid_amount")["type"], "Decimal128(28, 10)");
+    assert_eq!(col("_extra")["type"], "Utf8");
+    assert_eq!(col("_rejected")["nullable"], true);
     assert_eq!(col("sub_id_1")["type"], "Utf8");
     insta::assert_snapshot!("describe-clicks-json", stdout);
 }

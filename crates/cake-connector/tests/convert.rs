@@ -204,6 +204,7 @@ fn drift_and_control_characters_are_reported() {
 
 /// Every error body fails the command with the file's name and the reason, and leaves the
 /// output location as it was (here: an empty directory, and a good input converted first).
+/// Strict, so that a value that does not fit fails too (it is kept in `_rejected` otherwise).
 #[test]
 fn every_error_body_fails_and_leaves_nothing() {
     let good = fixtures().join("responses/clicks/get.xml");
@@ -216,8 +217,15 @@ fn every_error_body_fails_and_leaves_nothing() {
     for bad in errors {
         let dir = tempfile::tempdir().unwrap();
         for out in [dir.path().join("one.parquet"), dir.path().to_path_buf()] {
-            let (code, stdout, stderr) =
-                run(&["--report", "clicks", s(&good), s(&bad), "--out", s(&out)]);
+            let (code, stdout, stderr) = run(&[
+                "--report",
+                "clicks",
+                "--strict",
+                s(&good),
+                s(&bad),
+                "--out",
+                s(&out),
+            ]);
             // Each class has its code: 3 authentication, 8 not a usable reply, 9 refused,
             // 10 throttled (README, exit codes).
             assert!(

@@ -387,7 +387,7 @@ fn clicks_paged() {
     let t = matrix(
         "clicks",
         &["clicks", "--start", START, "--end", END, "--page-size", "7"],
-        ("HTTP 500/503 0.2, no retry", 0.2),
+        ("HTTP 500/503 0.1, no retry", 0.1),
     );
     insta::assert_snapshot!("matrix-clicks", t);
 }

@@ -126,7 +126,11 @@ fn pull_writes_the_layout_and_the_summary() {
     assert_eq!(windows.len(), 2);
 
     // The layout: one partition per day of the summary, each a file and its manifest.
-    let mut expected = vec!["clicks/_table.json".to_string()];
+    // The table, and the run record `status` reads.
+    let mut expected = vec![
+        "_runs/clicks.json".to_string(),
+        "clicks/_table.json".to_string(),
+    ];
     let mut parquet_bytes = 0;
     for w in windows {
         let start = w["start"].as_str().unwrap();
@@ -159,6 +163,7 @@ fn pull_writes_the_layout_and_the_summary() {
         lake.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    expected.push("_runs/offers.json".into());
     expected.push("offers/_SUCCESS".into());
     expected.push("offers/_table.json".into());
     expected.push("offers/part-00000.parquet".into());

@@ -142,3 +142,57 @@ fn sync_twice_is_incremental_with_the_lookback() {
             .sum::<u64>())
     );
 }
+
+#[test]
+fn one_report_of_a_config_and_a_dry_run() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let today = chrono::Utc::now().date_naive();
+    let start = today - Days::new(3);
+    let config = dir.path().join("cake.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[instance]\ndomain = \"{}\"\n\n[output]\nlocation = \"{}\"\n\n\
+             [defaults]\nstart = \"{start}\"\n\n\
+             [[report]]\nreport = \"clicks\"\n\n[[report]]\nreport = \"offers\"\n",
+            server.url(),
+            lake.display()
+        ),
+    )
+    .unwrap();
+    let cmd = |extra: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_cake-connector"));
+        c.args(["sync", "--config"])
+            .arg(&config)
+            .args(extra)
+            .env_remove("CAKE_DOMAIN")
+            .env("CAKE_API_KEY", KEY);
+        let out = c.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // The dry run says what each report would pull and sends nothing.
+    let (code, stdout, stderr) = cmd(&["--dry-run"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains(&format!("clicks: {start} to {today} in 4 window(s)")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("offers: snapshot"), "{stdout}");
+    assert!(stdout.contains("GET http://127.0.0.1:"), "{stdout}");
+    assert!(!stdout.contains(KEY));
+    assert!(!lake.join("clicks").exists());
+    // One report of the config.
+    let (code, _, stderr) = cmd(&["--report", "Offers"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(lake.join("offers").exists());
+    assert!(!lake.join("clicks").exists());
+    let (code, _, stderr) = cmd(&["--report", "conversions"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("it has clicks, offers"), "{stderr}");
+}

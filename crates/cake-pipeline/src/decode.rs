@@ -248,6 +248,7 @@ pub fn body_error(e: DecodeError) -> BodyError {
         ErrorKind::Authentication => BodyError::Authentication(text),
         ErrorKind::Request => BodyError::Rejected(text),
         ErrorKind::WrongAnswer => BodyError::WrongAnswer(text),
+        ErrorKind::Value | ErrorKind::Drift => BodyError::OffCatalog(text),
         ErrorKind::Malformed if e.is_truncated() => BodyError::Incomplete(text),
         _ => BodyError::Invalid(text),
     }

@@ -13,7 +13,9 @@ mod decode;
 mod error;
 mod pull;
 mod rows;
+mod status;
 mod sync;
+mod verify;
 
 pub use cancel::Cancel;
 pub use check::{check, CheckReport};
@@ -23,7 +25,13 @@ pub use error::{FailureKind, PipelineError};
 pub use pull::{
     partition_of, preflight, pull, NoProgress, Progress, PullOptions, PullSummary, WindowSummary,
 };
+pub use status::{last_run_path, record_run, status, RunRecord, TableStatus};
 pub use sync::{
-    parse_config, state_path, sync, valid_table_name, ConfigError, ReportState, SyncConfig,
-    SyncPlan, SyncReport, SyncedReport,
+    parse_config, plan_report, state_path, sync, valid_table_name, ConfigError, ReportRun,
+    ReportState, SyncConfig, SyncFailure, SyncPlan, SyncReport, SyncRun, SyncedReport,
+};
+pub use verify::{
+    catalog_services, corrected_spec, spec_toml, verify, verify_documents, write_specs, wsdl_path,
+    CorrectedSpec, Difference, DocumentCheck, ReportCheck, VerifyReport, WrittenSpec, Wsdl,
+    WsdlError, WSDL_LIMIT,
 };

@@ -16,7 +16,7 @@ use arrow_array::types::{Date32Type, TimestampMicrosecondType};
 use arrow_array::Array as _;
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, SchemaRef};
-use cake_arrow::DecoderOptions;
+use cake_arrow::{DecoderOptions, Rejected};
 use cake_catalog::{DateRange, Layout, Plan, PlannedDates, PlannedRequest, Report};
 use cake_sink::{ContractCheck, PartitionWriter, Sink, TableContract, WriteMode};
 use cake_transport::{Client, PageSink, WindowResult};
@@ -29,6 +29,7 @@ use crate::cancel::Cancel;
 use crate::contract::contract_for;
 use crate::decode::{DecodeFactory, DecodedPage};
 use crate::error::PipelineError;
+use crate::status::{record_run, RunRecord};
 
 /// Receives progress as a job runs. Every method has an empty default.
 pub trait Progress: Send + Sync {
@@ -114,8 +115,10 @@ pub struct WindowSummary {
     pub retries: u64,
     pub seconds: f64,
     pub warnings: Vec<String>,
-    /// Elements the catalog does not know, with counts.
+    /// Elements the catalog does not know, with counts (those inside rows are in `_extra`).
     pub unknown_elements: BTreeMap<String, u64>,
+    /// Values that did not fit their column, per column (kept in `_rejected`).
+    pub rejected: BTreeMap<String, Rejected>,
     pub stripped_control_chars: u64,
 }
 
@@ -133,6 +136,8 @@ pub struct PullSummary {
     pub seconds: f64,
     /// Days of the request that lie after today in the instance's zone and were left out.
     pub skipped_future: Option<String>,
+    /// Values that did not fit their column over all windows, per column.
+    pub rejected: BTreeMap<String, Rejected>,
     pub windows: Vec<WindowSummary>,
 }
 
@@ -146,6 +151,10 @@ impl PullSummary {
         seconds: f64,
     ) -> PullSummary {
         windows.sort_by(|a, b| a.start.cmp(&b.start));
+        let mut rejected = BTreeMap::new();
+        for w in &windows {
+            add_rejected(&mut rejected, &w.rejected);
+        }
         PullSummary {
             report: report.to_string(),
             table: table.to_string(),
@@ -157,8 +166,19 @@ impl PullSummary {
             retries: windows.iter().map(|w| w.retries).sum(),
             seconds,
             skipped_future: None,
+            rejected,
             windows,
         }
+    }
+}
+
+/// Adds the rejected values of `more` to `total` (the first example stays).
+fn add_rejected(total: &mut BTreeMap<String, Rejected>, more: &BTreeMap<String, Rejected>) {
+    for (column, r) in more {
+        total
+            .entry(column.clone())
+            .and_modify(|t| t.count += r.count)
+            .or_insert_with(|| r.clone());
     }
 }
 
@@ -226,6 +246,54 @@ pub async fn pull(
     let report = plan.report;
     let contract = preflight(client, plan, sink, options).await?;
     let table = options.table_for(report);
+    let committed = std::sync::Mutex::new((0usize, 0u64));
+    let on_commit = |w: &WindowSummary| {
+        let mut c = committed.lock().unwrap_or_else(|p| p.into_inner());
+        c.0 += 1;
+        c.1 += w.rows;
+        on_commit(w);
+    };
+    let result = pull_windows(
+        client, plan, sink, options, &contract, &table, started, &on_commit,
+    )
+    .await;
+    let (windows, rows) = *committed.lock().unwrap_or_else(|p| p.into_inner());
+    let record = RunRecord {
+        run_id: sink.run_id().to_string(),
+        finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        status: match &result {
+            Ok(_) => "ok",
+            Err(PipelineError::Interrupted) => "interrupted",
+            Err(_) => "failed",
+        }
+        .to_string(),
+        error: result.as_ref().err().map(|e| e.to_string()),
+        windows,
+        rows,
+        connector_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    // A first run that committed nothing leaves the location as it was.
+    let table_exists = windows > 0 || matches!(sink.table_contract(&table).await, Ok(Some(_)));
+    if table_exists {
+        record_run(sink, &table, &record).await;
+    }
+    result
+}
+
+/// The windows of a pull after its preflight.
+#[allow(clippy::too_many_arguments)]
+async fn pull_windows(
+    client: &Client,
+    plan: &Plan,
+    sink: &Sink,
+    options: &PullOptions,
+    contract: &TableContract,
+    table: &str,
+    started: Instant,
+    on_commit: &(dyn Fn(&WindowSummary) + Send + Sync),
+) -> Result<PullSummary, PipelineError> {
+    let report = plan.report;
+    let table = table.to_string();
     options.progress.start(report.id, plan.requests.len());
     let failed = AtomicBool::new(false);
     let job = Job {
@@ -234,7 +302,7 @@ pub async fn pull(
         sink,
         options,
         table: &table,
-        contract: &contract,
+        contract,
         opened: tokio::sync::OnceCell::new(),
     };
     let results: Vec<Result<Option<WindowSummary>, PipelineError>> = stream::iter(&plan.requests)
@@ -412,6 +480,7 @@ struct WindowWriter<'a> {
     row_day: Option<(usize, Option<String>)>,
     raws: Vec<(u32, NamedTempFile)>,
     unknown: BTreeMap<String, u64>,
+    rejected: BTreeMap<String, Rejected>,
     stripped: u64,
     redacted: u64,
     window_partition: Option<String>,
@@ -437,6 +506,7 @@ impl<'a> WindowWriter<'a> {
             row_day,
             raws: Vec::new(),
             unknown: BTreeMap::new(),
+            rejected: BTreeMap::new(),
             stripped: 0,
             redacted: 0,
             window_partition,
@@ -567,6 +637,7 @@ impl<'a> WindowWriter<'a> {
             seconds: started.elapsed().as_secs_f64(),
             warnings,
             unknown_elements: self.unknown,
+            rejected: self.rejected,
             stripped_control_chars: self.stripped,
         })
     }
@@ -587,6 +658,7 @@ impl PageSink for WindowWriter<'_> {
         }
         self.stripped += page.summary.stripped_control_chars;
         self.redacted += page.redacted_values;
+        add_rejected(&mut self.rejected, &page.summary.rejected);
         let index = page.page.page.map_or(0, |p| p.index);
         if let Some(raw) = page.raw.take() {
             self.raws.push((index, raw));
@@ -626,19 +698,12 @@ fn row_days(batch: &RecordBatch, column: usize, tz: chrono_tz::Tz) -> Vec<Option
 
 /// The days of the committed partitions of a table.
 async fn existing_days(sink: &Sink, table: &str) -> Result<BTreeSet<NaiveDate>, PipelineError> {
-    let mut days = BTreeSet::new();
-    for path in sink.store().list_recursive(table).await? {
-        let mut parts = path.rsplit('/');
-        if parts.next() != Some(cake_sink::MANIFEST) {
-            continue;
-        }
-        if let Some(day) = parts
-            .next()
-            .and_then(|p| p.strip_prefix("date="))
-            .and_then(|d| d.parse().ok())
-        {
-            days.insert(day);
-        }
-    }
-    Ok(days)
+    // The sink knows the committed partitions of either format (manifests, or a Delta
+    // table's current files).
+    Ok(sink
+        .partitions(table)
+        .await?
+        .iter()
+        .filter_map(|p| p.strip_prefix("date=")?.parse().ok())
+        .collect())
 }

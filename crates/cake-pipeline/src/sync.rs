@@ -61,6 +61,9 @@ pub struct OutputConfig {
     pub window: Option<Spanned<String>>,
     #[serde(default)]
     pub keep_raw: bool,
+    /// `parquet` (default) or `delta`: how the tables are written.
+    #[serde(default)]
+    pub format: cake_sink::Format,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -70,7 +73,7 @@ pub struct Defaults {
     #[serde(default = "default_lookback")]
     pub lookback_days: u32,
     /// First day pulled on a report's first run (YYYY-MM-DD).
-    pub start: Option<Spanned<String>>,
+    pub start: Option<Spanned<DateValue>>,
 }
 
 impl Default for Defaults {
@@ -86,6 +89,24 @@ fn default_lookback() -> u32 {
     7
 }
 
+/// A day in a config file: `"2024-01-01"` (a string) or `2024-01-01` (a TOML date).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum DateValue {
+    Text(String),
+    Date(toml::value::Datetime),
+}
+
+impl DateValue {
+    /// The day as written, for the date parser.
+    pub fn text(&self) -> String {
+        match self {
+            DateValue::Text(t) => t.clone(),
+            DateValue::Date(d) => d.to_string(),
+        }
+    }
+}
+
 /// One report of a sync, with its options.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -93,15 +114,15 @@ pub struct ReportConfig {
     /// Report id or display name.
     pub report: Spanned<String>,
     /// First day on the first run (overrides `defaults.start`).
-    pub start: Option<Spanned<String>>,
+    pub start: Option<Spanned<DateValue>>,
     pub lookback_days: Option<u32>,
     pub conversion_type: Option<Spanned<String>>,
     pub offer_id: Option<Spanned<u32>>,
     pub advertiser_id: Option<Spanned<u32>>,
-    pub affiliate_name: Option<String>,
-    pub search: Option<String>,
-    pub offer_name: Option<String>,
-    pub advertiser_name: Option<String>,
+    pub affiliate_name: Option<Spanned<String>>,
+    pub search: Option<Spanned<String>>,
+    pub offer_name: Option<Spanned<String>>,
+    pub advertiser_name: Option<Spanned<String>>,
     /// Rows per page for paged reports.
     pub page_size: Option<u32>,
     /// The table written (default: the report's id). Two entries of one report with different
@@ -160,7 +181,10 @@ pub fn parse_config(file: &str, text: &str) -> Result<SyncPlan, ConfigError> {
         message,
     };
     let config: SyncConfig = toml::from_str(text).map_err(|e| {
-        let msg = e.message().trim().to_string();
+        let mut msg = e.message().trim().to_string();
+        if msg.contains("expected a sequence") && text.contains("[report]") {
+            msg.push_str(": each report is a `[[report]]` table (two brackets), one per report");
+        }
         err(match e.span() {
             Some(span) => {
                 let line = line_of(text, span.clone());
@@ -191,7 +215,9 @@ pub fn parse_config(file: &str, text: &str) -> Result<SyncPlan, ConfigError> {
         None => WindowSize::Day,
     };
     let default_start = match &config.defaults.start {
-        Some(s) => Some(parse_date(s.get_ref()).map_err(|e| at(s.span(), "start", e.to_string()))?),
+        Some(s) => Some(
+            parse_date(&s.get_ref().text()).map_err(|e| at(s.span(), "start", e.to_string()))?,
+        ),
         None => None,
     };
     if config.reports.is_empty() {
@@ -228,10 +254,10 @@ pub fn parse_config(file: &str, text: &str) -> Result<SyncPlan, ConfigError> {
             ));
         }
         let mut options = Options {
-            affiliate_name: rc.affiliate_name.clone(),
-            search: rc.search.clone(),
-            offer_name: rc.offer_name.clone(),
-            advertiser_name: rc.advertiser_name.clone(),
+            affiliate_name: rc.affiliate_name.as_ref().map(|v| v.get_ref().clone()),
+            search: rc.search.as_ref().map(|v| v.get_ref().clone()),
+            offer_name: rc.offer_name.as_ref().map(|v| v.get_ref().clone()),
+            advertiser_name: rc.advertiser_name.as_ref().map(|v| v.get_ref().clone()),
             ..Options::default()
         };
         if let Some(ct) = &rc.conversion_type {
@@ -259,20 +285,34 @@ pub fn parse_config(file: &str, text: &str) -> Result<SyncPlan, ConfigError> {
                 })?);
             }
         }
-        // Options the report does not take are refused here, before anything runs.
-        for (menu, flag) in options.chosen() {
+        // Options the report does not take are refused here, before anything runs, at the
+        // option's own line, named by its key in the config.
+        for (menu, _flag) in options.chosen() {
             if !report.takes(menu) {
+                use cake_catalog::Menu;
+                let span = match menu {
+                    Menu::OfferId => rc.offer_id.as_ref().map(Spanned::span),
+                    Menu::AdvertiserId => rc.advertiser_id.as_ref().map(Spanned::span),
+                    Menu::ConversionType => rc.conversion_type.as_ref().map(Spanned::span),
+                    Menu::AffiliateName => rc.affiliate_name.as_ref().map(Spanned::span),
+                    Menu::Search => rc.search.as_ref().map(Spanned::span),
+                    Menu::OfferName => rc.offer_name.as_ref().map(Spanned::span),
+                    Menu::AdvertiserName => rc.advertiser_name.as_ref().map(Spanned::span),
+                    // Dates are not options of a sync entry (`start` is checked below).
+                    _ => None,
+                };
                 return Err(at(
-                    rc.report.span(),
-                    flag.trim_start_matches("--"),
+                    span.unwrap_or_else(|| rc.report.span()),
+                    menu.key(),
                     format!("{} does not take this option", report.name),
                 ));
             }
         }
         let start = match &rc.start {
-            Some(s) => {
-                Some(parse_date(s.get_ref()).map_err(|e| at(s.span(), "start", e.to_string()))?)
-            }
+            Some(s) => Some(
+                parse_date(&s.get_ref().text())
+                    .map_err(|e| at(s.span(), "start", e.to_string()))?,
+            ),
             None => default_start,
         };
         if report.is_dated() && start.is_none() {
@@ -390,8 +430,44 @@ pub struct SyncedReport {
     pub state: ReportState,
 }
 
-/// Runs every report of `plan`, one after another. Stops at the first failure, after saving
-/// the state of what was committed.
+/// A report of a sync that failed, with what it committed before.
+#[derive(Debug)]
+pub struct SyncFailure {
+    pub report: &'static Report,
+    pub table: String,
+    pub error: PipelineError,
+    /// The windows committed before the failure (whole, and covered by the state).
+    pub committed: PullSummary,
+}
+
+/// What a sync did: the reports that completed, and those that failed.
+#[derive(Debug, Default)]
+pub struct SyncRun {
+    pub synced: Vec<SyncedReport>,
+    pub failures: Vec<SyncFailure>,
+    /// Reports not started: the run stopped first (a failure with `fail_fast`, or a stop).
+    pub skipped: Vec<String>,
+}
+
+impl SyncRun {
+    /// True when every report completed.
+    pub fn is_ok(&self) -> bool {
+        self.failures.is_empty() && self.skipped.is_empty()
+    }
+
+    /// The completed reports, or the first failure's error.
+    pub fn into_result(mut self) -> Result<Vec<SyncedReport>, PipelineError> {
+        if self.failures.is_empty() {
+            Ok(self.synced)
+        } else {
+            Err(self.failures.remove(0).error)
+        }
+    }
+}
+
+/// Runs every report of `plan`, one after another. A report that fails does not stop the
+/// others (its state covers what it committed), unless `fail_fast`; a stop asked through
+/// `options.cancel` ends the run after the report in progress gives up.
 pub async fn sync(
     client: &Client,
     sink: &Sink,
@@ -399,23 +475,74 @@ pub async fn sync(
     full_refresh: bool,
     now: chrono::DateTime<chrono::Utc>,
     options: &PullOptions,
-) -> Result<Vec<SyncedReport>, PipelineError> {
-    let mut out = Vec::new();
+    fail_fast: bool,
+) -> SyncRun {
+    let mut run = SyncRun::default();
     for sr in &plan.reports {
-        out.push(sync_report(client, sink, plan, sr, full_refresh, now, options).await?);
+        let stop = options.cancel.is_cancelled() || (fail_fast && !run.failures.is_empty());
+        if stop {
+            run.skipped.push(sr.table.clone());
+            continue;
+        }
+        let committed = Mutex::new(Vec::new());
+        match sync_report(
+            client,
+            sink,
+            plan,
+            sr,
+            full_refresh,
+            now,
+            options,
+            &committed,
+        )
+        .await
+        {
+            Ok(done) => run.synced.push(done),
+            Err(error) => {
+                let windows = committed.into_inner().unwrap_or_else(|p| p.into_inner());
+                run.failures.push(SyncFailure {
+                    report: sr.report,
+                    table: sr.table.clone(),
+                    committed: PullSummary::of_windows(
+                        sr.report.id,
+                        &sr.table,
+                        sink.store().display(),
+                        windows,
+                        0.0,
+                    ),
+                    error,
+                });
+            }
+        }
     }
-    Ok(out)
+    run
 }
 
-async fn sync_report(
+/// What a sync will do for one report: its plan after the state and the lookback.
+#[derive(Debug, Clone)]
+pub struct ReportRun {
+    pub table: String,
+    pub plan: cake_catalog::Plan,
+    /// The days or cursor the run covers, for people.
+    pub covered: String,
+    /// The state before the run (`None` on a first run, a full refresh or a rebuilt table).
+    pub previous: Option<ReportState>,
+    /// Today in the instance's zone.
+    pub today: NaiveDate,
+}
+
+/// The plan of one report of a sync at `now`, after its state and lookback. The table's
+/// contract is checked first (a differing table is rebuilt with `rebuild`, which resets its
+/// state, and refused without).
+pub async fn plan_report(
     client: &Client,
     sink: &Sink,
     plan: &SyncPlan,
     sr: &SyncReport,
     full_refresh: bool,
     now: chrono::DateTime<chrono::Utc>,
-    options: &PullOptions,
-) -> Result<SyncedReport, PipelineError> {
+    rebuild: bool,
+) -> Result<ReportRun, PipelineError> {
     let report = sr.report;
     let mut ctx = Context::new(now);
     ctx.timezone = plan.timezone;
@@ -434,7 +561,7 @@ async fn sync_report(
         DateSemantics::ChangesSince => probe_options.date = Some(today),
     }
     let contract = crate::contract::contract_for(client, &plan_for(report, &probe_options, &ctx)?);
-    let check = crate::pull::check_contract(sink, &sr.table, &contract, options.rebuild).await?;
+    let check = crate::pull::check_contract(sink, &sr.table, &contract, rebuild).await?;
     let previous = if full_refresh || check == Some(cake_sink::ContractCheck::Rebuilt) {
         None
     } else {
@@ -443,38 +570,30 @@ async fn sync_report(
     // With month windows the lookback reaches back to the first of a month, so every run
     // replaces whole month partitions and never writes one that overlaps another.
     let months = plan.window == WindowSize::Month && report.layout == cake_catalog::Layout::Window;
+    let month_start = |d: NaiveDate| {
+        if months {
+            d.with_day(1).unwrap_or(d)
+        } else {
+            d
+        }
+    };
     let lookback = |d: NaiveDate| {
         d.checked_sub_days(Days::new(u64::from(sr.lookback_days)))
-            .map(|d| {
-                if months {
-                    d.with_day(1).unwrap_or(d)
-                } else {
-                    d
-                }
-            })
+            .map(month_start)
     };
     let mut options_for_run = sr.options.clone();
     let covered;
     match report.dates {
         DateSemantics::None => covered = "snapshot".to_string(),
         DateSemantics::Range { .. } => {
-            let first = sr.start.unwrap_or(today);
-            let first = if months {
-                first.with_day(1).unwrap_or(first)
-            } else {
-                first
-            };
+            let first = month_start(sr.start.unwrap_or(today));
             let start = previous
                 .as_ref()
                 .and_then(|s| s.committed_through)
                 .and_then(lookback)
                 .map_or(first, |d| d.max(first))
                 .min(today);
-            let start = if months {
-                start.with_day(1).unwrap_or(start)
-            } else {
-                start
-            };
+            let start = month_start(start);
             options_for_run.start = Some(start);
             options_for_run.end = Some(today);
             covered = format!("{start} to {today}");
@@ -491,33 +610,31 @@ async fn sync_report(
             covered = format!("changes since {since}");
         }
     }
-    let run_plan = plan_for(report, &options_for_run, &ctx)?;
-    let committed: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
-    let record = |w: &WindowSummary| {
-        if let Some(s) = &w.start {
-            committed
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(s.clone());
-        }
-    };
-    let options = PullOptions {
-        table: Some(sr.table.clone()),
-        ..options.clone()
-    };
-    let result = pull(client, &run_plan, sink, &options, &record).await;
-    // State follows the data: the days committed without a gap from the run's first window.
-    let committed = committed.into_inner().unwrap_or_else(|p| p.into_inner());
-    let mut state = previous.unwrap_or_else(|| ReportState {
-        report: report.id.to_string(),
-        ..ReportState::default()
-    });
+    Ok(ReportRun {
+        table: sr.table.clone(),
+        plan: plan_for(report, &options_for_run, &ctx)?,
+        covered,
+        previous,
+        today,
+    })
+}
+
+/// The state after a run committed the windows starting on the days of `committed`: the days
+/// committed without a gap from the run's first window extend `committed_through`; a change
+/// feed's cursor and the last run move only when the run is `finished`.
+fn state_after(
+    run: &ReportRun,
+    committed: &BTreeSet<String>,
+    finished: Option<chrono::DateTime<chrono::Utc>>,
+) -> ReportState {
+    let report = run.plan.report;
+    let mut state = run.previous.clone().unwrap_or_default();
     state.report = report.id.to_string();
     state.connector_version = env!("CARGO_PKG_VERSION").to_string();
     match report.dates {
         DateSemantics::Range { .. } => {
             let mut through = None;
-            for req in &run_plan.requests {
+            for req in &run.plan.requests {
                 match req.window {
                     Some(w) if committed.contains(&w.start().to_string()) => {
                         through = Some(w.last_day())
@@ -530,22 +647,75 @@ async fn sync_report(
             }
         }
         DateSemantics::ChangesSince => {
-            if result.is_ok() {
-                state.changes_since = Some(today);
+            if finished.is_some() {
+                state.changes_since = Some(run.today);
             }
         }
         DateSemantics::None => {}
     }
-    if result.is_ok() {
-        state.last_run = Some(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    if let Some(at) = finished {
+        state.last_run = Some(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     }
+    state
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn sync_report(
+    client: &Client,
+    sink: &Sink,
+    plan: &SyncPlan,
+    sr: &SyncReport,
+    full_refresh: bool,
+    now: chrono::DateTime<chrono::Utc>,
+    options: &PullOptions,
+    windows: &Mutex<Vec<WindowSummary>>,
+) -> Result<SyncedReport, PipelineError> {
+    let run = plan_report(client, sink, plan, sr, full_refresh, now, options.rebuild).await?;
+    let options = PullOptions {
+        table: Some(sr.table.clone()),
+        ..options.clone()
+    };
+    // State follows the data as windows commit, so a run that is stopped (a failure, a
+    // signal, a kill) is resumed from where it got to.
+    let (tx, mut rx) = tokio::sync::watch::channel(BTreeSet::<String>::new());
+    let pulling = async {
+        let record = |w: &WindowSummary| {
+            if let Some(s) = &w.start {
+                tx.send_modify(|set| {
+                    set.insert(s.clone());
+                });
+            }
+            windows
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(w.clone());
+        };
+        let result = pull(client, &run.plan, sink, &options, &record).await;
+        drop(tx);
+        result
+    };
+    let saving = async {
+        while rx.changed().await.is_ok() {
+            let committed = rx.borrow_and_update().clone();
+            let state = state_after(&run, &committed, None);
+            if let Err(e) = write_state(sink, &state, &sr.table).await {
+                tracing::warn!(
+                    table = sr.table.as_str(),
+                    "cannot save the state as windows commit: {e}"
+                );
+            }
+        }
+    };
+    let (result, ()) = tokio::join!(pulling, saving);
+    let committed = rx.borrow().clone();
+    let state = state_after(&run, &committed, result.is_ok().then_some(now));
     if result.is_ok() || !committed.is_empty() {
         write_state(sink, &state, &sr.table).await?;
     }
     let pull = result?;
     Ok(SyncedReport {
         pull,
-        covered,
+        covered: run.covered,
         state,
     })
 }
@@ -567,6 +737,15 @@ mod tests {
     }
 
     const BASE: &str = "[instance]\ndomain = \"mycompany\"\n[output]\nlocation = \"./lake\"\n";
+
+    #[test]
+    fn the_example_config_is_valid_and_local() {
+        let text = include_str!("../../../docs/cake.example.toml");
+        let plan = parse(text);
+        let plan = plan.unwrap();
+        assert!(!plan.config.output.location.contains("://"));
+        assert!(plan.reports.len() >= 4);
+    }
 
     #[test]
     fn a_good_config() {
@@ -601,8 +780,12 @@ mod tests {
                 "line 6: `start`",
             ),
             (
-                format!("{BASE}[[report]]\nreport = \"offers\"\nsearch = \"x\"\n"),
-                "`search`: Offers does not take this option",
+                format!("{BASE}[[report]]\nreport = \"offers\"\n\nsearch = \"x\"\n"),
+                "line 8: `search`: Offers does not take this option",
+            ),
+            (
+                format!("{BASE}[[report]]\nreport = \"currencies\"\noffer_id = 3\n"),
+                "line 7: `offer_id`: Currencies does not take this option",
             ),
             (
                 format!(

@@ -98,8 +98,9 @@ async fn month_windows_synced_twice_never_overlap() {
     let mut partitions = Vec::new();
     for run in 0..2 {
         let sink = lake.sink();
-        let synced = sync(&client, &sink, &plan, false, noon(today()), &options)
+        let synced = sync(&client, &sink, &plan, false, noon(today()), &options, false)
             .await
+            .into_result()
             .unwrap();
         partitions = synced[0]
             .pull

@@ -26,7 +26,10 @@ async fn dated_and_undated(lake: &Lake) {
     let o = pull(&client, &offers, &sink, &replace).await;
     assert_eq!(c.windows.len(), 3);
     assert_eq!(o.windows.len(), 1);
+    // Each pull leaves its run record in `_runs/` (what `status` reads).
     let expected_layout = [
+        "_runs/clicks.json",
+        "_runs/offers.json",
         "clicks/_table.json",
         "clicks/date=2024-03-07/_SUCCESS",
         "clicks/date=2024-03-07/part-00000.parquet",
@@ -159,6 +162,7 @@ async fn empty_window(lake: &Lake) {
     assert_eq!(
         lake.objects(),
         [
+            "_runs/conversions.json",
             "conversions/_table.json",
             "conversions/date=2020-06-01/_SUCCESS",
             "conversions/date=2020-06-01/part-00000.parquet"

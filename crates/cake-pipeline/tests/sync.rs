@@ -65,8 +65,9 @@ async fn twice_then_full_refresh(lake: &Lake) {
 
     // Run 1, on 2024-03-10: everything from the configured start through today.
     let sink = lake.sink();
-    let run1 = sync(&client, &sink, &plan, false, noon(today()), &options)
+    let run1 = sync(&client, &sink, &plan, false, noon(today()), &options, false)
         .await
+        .into_result()
         .unwrap();
     let first_run = sink.run_id().to_string();
     assert_eq!(run1.len(), 2);
@@ -115,8 +116,10 @@ async fn twice_then_full_refresh(lake: &Lake) {
         false,
         noon(day("2024-03-11")),
         &options,
+        false,
     )
     .await
+    .into_result()
     .unwrap();
     let second_run = sink.run_id().to_string();
     assert_eq!(run2[0].covered, "2024-03-07 to 2024-03-11");
@@ -182,8 +185,10 @@ async fn twice_then_full_refresh(lake: &Lake) {
         true,
         noon(day("2024-03-11")),
         &options,
+        false,
     )
     .await
+    .into_result()
     .unwrap();
     let third_run = sink.run_id().to_string();
     assert_eq!(run3[0].covered, "2024-03-01 to 2024-03-11");
@@ -302,8 +307,10 @@ async fn state_never_passes_a_failed_window() {
         false,
         noon(day("2024-03-05")),
         &options,
+        false,
     )
     .await
+    .into_result()
     .unwrap();
     assert_eq!(
         state(&sink, "clicks").await.committed_through,
@@ -315,8 +322,9 @@ async fn state_never_passes_a_failed_window() {
     sandbox.reset_stats();
     sandbox.set_faults(faults);
     let sink = lake.sink();
-    let e = sync(&client, &sink, &plan, false, noon(today()), &options)
+    let e = sync(&client, &sink, &plan, false, noon(today()), &options, false)
         .await
+        .into_result()
         .unwrap_err();
     assert_eq!(e.kind(), FailureKind::Unavailable, "{e}");
     let second_run = sink.run_id().to_string();
@@ -360,8 +368,9 @@ async fn state_never_passes_a_failed_window() {
     // Without faults the next run resumes from the state minus the lookback and completes.
     sandbox.set_faults(Faults::default());
     let sink = lake.sink();
-    let resumed = sync(&client, &sink, &plan, false, noon(today()), &options)
+    let resumed = sync(&client, &sink, &plan, false, noon(today()), &options, false)
         .await
+        .into_result()
         .unwrap();
     let resumed_from = first_failure.pred_opt().unwrap() - chrono::Days::new(3);
     assert_eq!(
@@ -396,8 +405,10 @@ async fn options_reach_the_requests_and_bad_ones_stop_early() {
         false,
         noon(day("2024-03-02")),
         &pull_options(WriteMode::Replace, false),
+        false,
     )
     .await
+    .into_result()
     .unwrap();
     let other = Lake::local();
     let all = pull(
@@ -427,5 +438,52 @@ async fn options_reach_the_requests_and_bad_ones_stop_early() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("does not take"), "{e}");
+    sandbox.shutdown().await;
+}
+
+/// A report that fails does not stop the others; with `fail_fast` it does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_report_does_not_stop_the_others() {
+    let sandbox = sandbox().await;
+    let client = client(&sandbox, RetryPolicy::none());
+    let lake = Lake::local();
+    // Clicks' table was written under another contract: the run refuses it.
+    let root = std::path::PathBuf::from(&lake.location);
+    std::fs::create_dir_all(root.join("clicks")).unwrap();
+    std::fs::write(
+        root.join("clicks/_table.json"),
+        br#"{"fields": {"report": "clicks", "timezone": "Asia/Tokyo"}}"#,
+    )
+    .unwrap();
+    let plan = config(
+        &lake,
+        &sandbox.url(),
+        "[[report]]\nreport = \"clicks\"\n\n[[report]]\nreport = \"offers\"\n",
+    );
+    let options = pull_options(WriteMode::Replace, false);
+    for fail_fast in [false, true] {
+        let sink = lake.sink();
+        let run = sync(
+            &client,
+            &sink,
+            &plan,
+            false,
+            noon(today()),
+            &options,
+            fail_fast,
+        )
+        .await;
+        assert_eq!(run.failures.len(), 1);
+        assert_eq!(run.failures[0].table, "clicks");
+        assert_eq!(run.failures[0].error.kind(), FailureKind::Config);
+        if fail_fast {
+            assert!(run.synced.is_empty());
+            assert_eq!(run.skipped, ["offers"]);
+        } else {
+            assert_eq!(run.synced.len(), 1);
+            assert_eq!(run.synced[0].pull.table, "offers");
+            assert!(run.synced[0].pull.rows > 0);
+        }
+    }
     sandbox.shutdown().await;
 }

@@ -26,6 +26,10 @@
 //! # }
 //! ```
 //!
+//! Each service also describes itself at `/api/{version}/{service}.asmx?WSDL`, as ASMX does: a
+//! WSDL generated from the catalog ([`wsdl_document`]), which a test can make drift from it
+//! ([`WsdlDrift`], [`Sandbox::set_wsdl_drifts`]).
+//!
 //! [`respond`] gives the same bytes without a server, for tests and benchmarks.
 
 mod hash;
@@ -37,6 +41,7 @@ mod shape;
 mod tables;
 mod values;
 mod world;
+mod wsdl;
 mod xml;
 
 use std::borrow::Cow;
@@ -51,6 +56,7 @@ pub use hostile::{
 pub use request::{TEXT as TEXT_CONTENT_TYPE, XML as XML_CONTENT_TYPE};
 pub use rows::ROWS_PER_DAY_MAX;
 pub use server::{FaultCounts, FaultPlan, Sandbox, Stats};
+pub use wsdl::{wsdl_document, WsdlDrift};
 
 /// How a sandbox is set up.
 #[derive(Debug, Clone)]
@@ -179,8 +185,11 @@ impl Response {
     }
 }
 
-/// Answers one GET request (`/api/12/reports.asmx/Clicks?api_key=...&...`) without a server and
-/// without faults. The server answers with exactly these bytes, plus the faults it injects.
+/// Answers one GET request (`/api/12/reports.asmx/Clicks?api_key=...&...`, or a service's
+/// `/api/12/reports.asmx?WSDL`) without a server and without faults. The server answers with exactly these bytes, plus the faults it injects.
 pub fn respond(config: &SandboxConfig, path_and_query: &str) -> Response {
+    if let Some(wsdl) = wsdl::answer(path_and_query, &[]) {
+        return wsdl;
+    }
     request::answer(config, path_and_query, None, &[]).response
 }

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use crate::hash::{fnv, h2, h3, unit};
 use crate::request::{answer, failure, route, TEXT};
 use crate::xml::ControlChars;
-use crate::{Faults, Response, SandboxConfig};
+use crate::{Faults, Response, SandboxConfig, WsdlDrift};
 
 /// What the server has seen since it started (or since [`Sandbox::reset_stats`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -135,8 +135,12 @@ struct Counters {
 struct Shared {
     config: Arc<SandboxConfig>,
     faults: Mutex<Faults>,
+    /// Changes to the WSDL documents served (none by default).
+    wsdl_drifts: Mutex<Vec<WsdlDrift>>,
     counters: Counters,
     attempts: Mutex<HashMap<String, u32>>,
+    /// Every request received, as path and query without `api_key`, in order.
+    seen: Mutex<Vec<String>>,
     /// Turns `true` when the server stops: slow bodies and latencies end at once.
     stopping: watch::Sender<bool>,
 }
@@ -209,9 +213,11 @@ impl Sandbox {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             faults: Mutex::new(config.faults.clone()),
+            wsdl_drifts: Mutex::new(Vec::new()),
             config: Arc::new(config),
             counters: Counters::default(),
             attempts: Mutex::new(HashMap::new()),
+            seen: Mutex::new(Vec::new()),
             stopping: watch::channel(false).0,
         });
         let app = axum::Router::new()
@@ -276,6 +282,16 @@ impl Sandbox {
 
     /// Zeroes the counters (the maximum in flight restarts from the requests in flight now)
     /// and forgets the attempt numbers, so fault draws start over.
+    /// Every request received since the start (or [`Sandbox::reset_stats`]), as path and query
+    /// without `api_key`, in the order received.
+    pub fn requests_seen(&self) -> Vec<String> {
+        self.shared
+            .seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     pub fn reset_stats(&self) {
         let c = &self.shared.counters;
         for a in [
@@ -299,11 +315,27 @@ impl Sandbox {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+        self.shared
+            .seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     /// Replaces the faults; requests arriving from now on get the new ones.
     pub fn set_faults(&self, faults: Faults) {
         *self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()) = faults;
+    }
+
+    /// Replaces the changes made to the WSDL documents served at
+    /// `/api/{version}/{service}.asmx?WSDL` (none by default: each describes exactly what the
+    /// catalog says). Requests arriving from now on get the new documents.
+    pub fn set_wsdl_drifts(&self, drifts: Vec<WsdlDrift>) {
+        *self
+            .shared
+            .wsdl_drifts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = drifts;
     }
 
     /// Stops accepting, ends slow bodies (trickling) and latencies at once, lets other
@@ -480,6 +512,11 @@ async fn handle(
     let faults = shared.faults();
     let config = shared.config.clone();
     let attempt = shared.attempt(&fault_key(&path_and_query));
+    shared
+        .seen
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(fault_key(&path_and_query));
     let plan = faults.plan(config.seed, &path_and_query, attempt);
     if !faults.latency.is_zero() {
         Shared::add(&counters.delayed);
@@ -503,6 +540,16 @@ async fn handle(
             content_type: TEXT,
             body: format!("{text} (sandbox fault)\r\n").into_bytes(),
         };
+        let len = r.body.len();
+        return http(r, None, whole(len), len, guard);
+    }
+    // A service's WSDL (`?WSDL`): latency and HTTP errors above apply, nothing else.
+    let drifts = shared
+        .wsdl_drifts
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    if let Some(r) = crate::wsdl::answer(&path_and_query, &drifts) {
         let len = r.body.len();
         return http(r, None, whole(len), len, guard);
     }

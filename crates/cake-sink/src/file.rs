@@ -101,6 +101,21 @@ pub enum SinkError {
     /// [`crate::SinkOptions::lock_timeout`], or took over this run's lease after it expired.
     #[error("another run is writing {table} ({holder}); try again once it has finished")]
     Locked { table: String, holder: String },
+    /// A Delta commit found its version taken by other writers on every attempt (see
+    /// [`crate::Format::Delta`]); nothing of it was committed.
+    #[error(
+        "cannot commit {partition} of the Delta table {table} at {location} after {attempts} attempts: {message}; run again"
+    )]
+    Conflict {
+        table: String,
+        partition: String,
+        location: String,
+        attempts: u32,
+        message: String,
+    },
+    /// The Delta kernel refused or failed an operation on the table at `location`.
+    #[error("the Delta table at {location}: {message}")]
+    Delta { location: String, message: String },
     /// A request to object storage failed; `message` says what is wrong and what to do,
     /// `source` is `object_store`'s error.
     #[error("object storage failed at {location}: {message}")]

@@ -13,6 +13,12 @@
 //! runs wait for each other. [`Sink::open_table`] stores a [`TableContract`] with the table
 //! (`<table>/_table.json`) and refuses, or rebuilds the table, when a run's contract differs.
 //!
+//! With [`SinkOptions::format`] set to [`Format::Delta`], each table is a Delta Lake table
+//! instead, written with delta-io's kernel (`delta_kernel`): a commit is one Delta transaction
+//! (replace: remove the partition's files and add the new ones; append: add), put-if-absent
+//! on the log, redone on a fresh snapshot when another writer took the version; the contract
+//! lives in the table's `cake.*` properties. See the `delta` module.
+//!
 //! [`ParquetFile`] writes one local Parquet file atomically: into a temporary file beside the
 //! target (`.<name>.<pid>-<n>.tmp`), then fsync, rename over the target and fsync of the
 //! directory. A file that is dropped before [`ParquetFile::finish`] leaves nothing behind.
@@ -20,6 +26,7 @@
 //! the same directory rather than in memory, so memory does not grow with the row group.
 
 mod contract;
+mod delta;
 mod file;
 mod lock;
 mod partition;
@@ -29,10 +36,12 @@ mod staging;
 mod store;
 
 pub use contract::{ContractCheck, ContractDifference, TableContract, CONTRACT};
+pub use delta::Format;
 pub use file::{FileInfo, ParquetFile, SinkError, WriteOptions};
 pub use lock::CommitHooks;
 pub use partition::{
-    Committed, Manifest, ManifestFile, PartitionWriter, Sink, SinkOptions, WriteMode, MANIFEST,
+    Committed, CommittedPartition, Manifest, ManifestFile, PartitionWriter, Sink, SinkOptions,
+    TableOverview, WriteMode, MANIFEST,
 };
 pub use read::{read_parquet, ParquetContents};
 pub use store::{Store, StoreOptions};

@@ -52,6 +52,21 @@ pub trait CommitHooks: Send + Sync {
     fn waiting(&self, table: &str, partition: Option<&str>, holder: &str) {
         let _ = (table, partition, holder);
     }
+
+    /// A Delta commit has read the table (`version`: its latest version, `None` when the table
+    /// does not exist yet) and is about to build its transaction on that snapshot. Called
+    /// once per attempt, on a blocking thread: a test can commit from another writer here to
+    /// make the snapshot stale.
+    fn delta_read(&self, table: &str, partition: Option<&str>, version: Option<u64>) {
+        let _ = (table, partition, version);
+    }
+
+    /// A Delta commit has just written its log entry. Returning `true` reports the commit as
+    /// failed with an I/O error anyway, as when the answer to a write that landed is lost.
+    fn delta_lose_response(&self, table: &str, partition: Option<&str>) -> bool {
+        let _ = (table, partition);
+        false
+    }
 }
 
 /// The table's lock, held until dropped (or released).

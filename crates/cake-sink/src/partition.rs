@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::contract::{self, ContractCheck, TableContract, CONTRACT};
+use crate::delta::{format_difference, DeltaEngine, Format, DELTA_LOG};
 use crate::file::{FileInfo, ParquetFile, SinkError, WriteOptions};
 use crate::lock::{same_hooks, CommitHooks, TableLock};
 use crate::staging::Staging;
@@ -80,6 +81,13 @@ pub struct SinkOptions {
     /// renews its lease while it commits; a lease left by a killed run is taken over once it
     /// has expired.
     pub lease_duration: Duration,
+    /// How tables are written: plain Parquet with `_SUCCESS` manifests (the default), or Delta
+    /// Lake tables (see the `delta` module).
+    pub format: Format,
+    /// Delta tables only: a checkpoint every this many commits (the table property
+    /// `delta.checkpointInterval`, set when the table is created; 0 leaves it unset, which
+    /// readers and writers take as 10). Default 10.
+    pub checkpoint_interval: u64,
     /// Test hooks: called where a commit can interleave with another writer.
     #[doc(hidden)]
     pub hooks: Option<Arc<dyn CommitHooks>>,
@@ -92,6 +100,8 @@ impl Default for SinkOptions {
             max_file_bytes: 1 << 30,
             lock_timeout: Duration::from_secs(10 * 60),
             lease_duration: Duration::from_secs(15 * 60),
+            format: Format::Parquet,
+            checkpoint_interval: 10,
             hooks: None,
         }
     }
@@ -104,6 +114,8 @@ impl std::fmt::Debug for SinkOptions {
             .field("max_file_bytes", &self.max_file_bytes)
             .field("lock_timeout", &self.lock_timeout)
             .field("lease_duration", &self.lease_duration)
+            .field("format", &self.format)
+            .field("checkpoint_interval", &self.checkpoint_interval)
             .field("hooks", &self.hooks.is_some())
             .finish()
     }
@@ -116,6 +128,8 @@ impl PartialEq for SinkOptions {
             && self.max_file_bytes == other.max_file_bytes
             && self.lock_timeout == other.lock_timeout
             && self.lease_duration == other.lease_duration
+            && self.format == other.format
+            && self.checkpoint_interval == other.checkpoint_interval
             && same_hooks(&self.hooks, &other.hooks)
     }
 }
@@ -146,6 +160,34 @@ pub struct Manifest {
     pub metadata: Vec<(String, String)>,
 }
 
+/// A committed partition of a table, in either format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedPartition {
+    /// `date=2024-01-31`, or `None` for an unpartitioned table.
+    pub partition: Option<String>,
+    /// Rows, when known (Delta files written without statistics leave it unknown).
+    pub rows: Option<u64>,
+    pub files: usize,
+    /// The run that wrote it last, when the format records it (Parquet manifests do).
+    pub run_id: Option<String>,
+    /// When its newest file was written (milliseconds since the epoch), when the format
+    /// records it (Delta add actions do).
+    pub written_ms: Option<i64>,
+    /// The key/value metadata of its files, when the format keeps it (Parquet manifests do).
+    pub metadata: Vec<(String, String)>,
+}
+
+/// What a table holds, whatever its format: read from the location alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableOverview {
+    pub format: Format,
+    pub contract: Option<TableContract>,
+    /// Committed partitions, sorted.
+    pub partitions: Vec<CommittedPartition>,
+    /// What could not be read, each with the reason (a damaged manifest, an unreadable log).
+    pub unreadable: Vec<String>,
+}
+
 /// An output location with a staging area for the current run.
 #[derive(Debug)]
 pub struct Sink {
@@ -160,6 +202,8 @@ pub struct Sink {
     pub(crate) writers: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Whether the object store's conditional writes were checked.
     pub(crate) conditional_checked: tokio::sync::OnceCell<()>,
+    /// The Delta kernel's engine on this sink's store, once a Delta table is used.
+    pub(crate) delta_engine: std::sync::OnceLock<Arc<DeltaEngine>>,
 }
 
 static FILES: AtomicU64 = AtomicU64::new(0);
@@ -210,6 +254,7 @@ impl Sink {
             contracts: Mutex::new(HashMap::new()),
             writers: Mutex::new(HashMap::new()),
             conditional_checked: tokio::sync::OnceCell::new(),
+            delta_engine: std::sync::OnceLock::new(),
         })
     }
 
@@ -246,13 +291,105 @@ impl Sink {
     }
 
     /// The contract stored with `table` (`<table>/_table.json`), if it has one.
+    ///
+    /// With [`Format::Delta`], the contract is the Delta table's `cake.*` properties. A table
+    /// of the other format counts as one with a contract (an empty one when it has none), so
+    /// that [`Sink::open_table`] refuses it (or rebuilds it).
     pub async fn table_contract(&self, table: &str) -> Result<Option<TableContract>, SinkError> {
         check_name(table)?;
+        if self.options.format == Format::Delta {
+            return self.delta_table_contract(table).await;
+        }
         let rel = format!("{table}/{CONTRACT}");
         match self.store.get_bytes(&rel).await? {
+            None if self.has_delta_log(table).await? => Ok(Some(TableContract::default())),
             None => Ok(None),
             Some(bytes) => contract::parse(&rel, &bytes).map(Some),
         }
+    }
+
+    /// The committed partitions of `table` (`date=2024-01-31`, ...), sorted: the directories
+    /// that hold a `_SUCCESS` manifest, or with [`Format::Delta`] the partitions of the
+    /// table's current files.
+    pub async fn partitions(&self, table: &str) -> Result<Vec<String>, SinkError> {
+        check_name(table)?;
+        if self.options.format == Format::Delta {
+            return self.delta_partitions(table).await;
+        }
+        Ok(self
+            .manifested(table)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect())
+    }
+
+    /// The partitions of a Parquet table that hold a `_SUCCESS` manifest, sorted (`None`: the
+    /// manifest of an unpartitioned table).
+    async fn manifested(&self, table: &str) -> Result<Vec<Option<String>>, SinkError> {
+        let mut out: Vec<Option<String>> = self
+            .store
+            .list_recursive(table)
+            .await?
+            .iter()
+            .filter_map(|path| {
+                let rest = path.strip_prefix(table)?.strip_prefix('/')?;
+                if rest == MANIFEST {
+                    return Some(None);
+                }
+                let partition = rest.strip_suffix(MANIFEST)?.strip_suffix('/')?;
+                (!partition.is_empty() && !partition.contains('/'))
+                    .then(|| Some(partition.to_string()))
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// What `table` holds, in whichever format it was written (a table with a Delta log is
+    /// read as Delta, whatever this sink's own format): its contract and its committed
+    /// partitions. Nothing is locked; a partition being committed may or may not be listed.
+    pub async fn overview(&self, table: &str) -> Result<TableOverview, SinkError> {
+        check_name(table)?;
+        if self.has_delta_log(table).await? {
+            return self.delta_overview(table).await;
+        }
+        let rel = format!("{table}/{CONTRACT}");
+        let mut unreadable = Vec::new();
+        let contract = match self.store.get_bytes(&rel).await? {
+            None => None,
+            Some(bytes) => match contract::parse(&rel, &bytes) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    unreadable.push(format!("{CONTRACT}: {e}"));
+                    None
+                }
+            },
+        };
+        let mut partitions = Vec::new();
+        for partition in self.manifested(table).await? {
+            match self.manifest(table, partition.as_deref()).await {
+                Ok(Some(m)) => partitions.push(CommittedPartition {
+                    partition,
+                    rows: Some(m.rows),
+                    files: m.files.len(),
+                    run_id: Some(m.run_id),
+                    written_ms: None,
+                    metadata: m.metadata,
+                }),
+                Ok(None) => {}
+                Err(e) => {
+                    unreadable.push(format!("{}: {e}", partition.as_deref().unwrap_or(MANIFEST)))
+                }
+            }
+        }
+        Ok(TableOverview {
+            format: Format::Parquet,
+            contract,
+            partitions,
+            unreadable,
+        })
     }
 
     /// Opens `table` under `contract`, under the table's lock. Without a stored contract,
@@ -292,10 +429,32 @@ impl Sink {
         contract: &TableContract,
         rebuild: bool,
     ) -> Result<ContractCheck, SinkError> {
+        if self.options.format == Format::Delta {
+            return self
+                .open_delta_table_locked(lock, table, contract, rebuild)
+                .await;
+        }
         let rel = format!("{table}/{CONTRACT}");
         let json = serde_json::to_vec_pretty(contract)
             .map_err(|e| SinkError::Options(format!("cannot encode the contract: {e}")))?;
-        let stored = self.table_contract(table).await?;
+        let stored = match self.store.get_bytes(&rel).await? {
+            None => None,
+            Some(bytes) => Some(contract::parse(&rel, &bytes)?),
+        };
+        if stored.is_none() && self.has_delta_log(table).await? {
+            // A Delta table of this name: another format.
+            if !rebuild {
+                return Err(SinkError::ContractMismatch {
+                    table: table.to_string(),
+                    location: self.store.location_of(table),
+                    differences: vec![format_difference(Format::Delta, Format::Parquet)],
+                });
+            }
+            self.delete_table(lock, table, false).await?;
+            lock.confirm().await?;
+            self.put_table_file(&rel, &json).await?;
+            return Ok(ContractCheck::Rebuilt);
+        }
         match stored {
             None => {
                 self.put_table_file(&rel, &json).await?;
@@ -308,7 +467,7 @@ impl Sink {
                 differences: stored.differences(contract),
             }),
             Some(_) => {
-                self.delete_table(lock, table).await?;
+                self.delete_table(lock, table, true).await?;
                 lock.confirm().await?;
                 self.put_table_file(&rel, &json).await?;
                 Ok(ContractCheck::Rebuilt)
@@ -341,15 +500,25 @@ impl Sink {
         }
     }
 
-    /// Deletes every object of `table` but its contract, which the caller overwrites next (so
-    /// a rebuild interrupted here still fails the old contract's check): locally the table's
-    /// directory is moved into staging whole and removed; on object storage the manifests go
-    /// first (readers that wait for `_SUCCESS` stop reading at once), then the other objects.
-    async fn delete_table(&self, lock: &mut TableLock, table: &str) -> Result<(), SinkError> {
+    /// Deletes every object of `table` but, with `keep_contract`, its `_table.json`, which the
+    /// caller overwrites next (so a rebuild interrupted here still fails the old contract's
+    /// check): locally the table's directory is moved into staging whole and removed; on
+    /// object storage a Delta log goes first (`_last_checkpoint`, then the log's entries in
+    /// order, so that the table stops being readable at once), then the manifests (readers
+    /// that wait for `_SUCCESS` stop reading), then the other objects.
+    pub(crate) async fn delete_table(
+        &self,
+        lock: &mut TableLock,
+        table: &str,
+        keep_contract: bool,
+    ) -> Result<(), SinkError> {
         match &self.store {
             Store::Local { root } => {
                 let dir = root.join(table);
-                let contract = self.store.get_bytes(&format!("{table}/{CONTRACT}")).await?;
+                let contract = match keep_contract {
+                    true => self.store.get_bytes(&format!("{table}/{CONTRACT}")).await?,
+                    false => None,
+                };
                 let trash = self
                     .staging
                     .dir
@@ -373,11 +542,27 @@ impl Sink {
             Store::Object { .. } => {
                 let all = self.store.list_recursive(table).await?;
                 let contract = format!("{table}/{CONTRACT}");
-                let (manifests, others): (Vec<&String>, Vec<&String>) = all
+                let log = format!("{table}/{DELTA_LOG}/");
+                let rank = |rel: &str| {
+                    if rel == contract {
+                        4
+                    } else if rel == format!("{log}_last_checkpoint") {
+                        0
+                    } else if rel.starts_with(&log) {
+                        1
+                    } else if rel.rsplit('/').next() == Some(MANIFEST) {
+                        2
+                    } else {
+                        3
+                    }
+                };
+                let mut order: Vec<(u8, &String)> = all
                     .iter()
-                    .filter(|rel| **rel != contract)
-                    .partition(|rel| rel.rsplit('/').next() == Some(MANIFEST));
-                for rel in manifests.into_iter().chain(others) {
+                    .filter(|rel| !(keep_contract && **rel == contract))
+                    .map(|rel| (rank(rel), rel))
+                    .collect();
+                order.sort();
+                for (_, rel) in order {
                     lock.keep().await?;
                     self.store.delete(rel).await?;
                 }
@@ -501,18 +686,18 @@ fn run_id() -> String {
 
 /// One partition being written.
 pub struct PartitionWriter<'a> {
-    sink: &'a Sink,
-    table: String,
-    partition: Option<String>,
-    rel: String,
-    stage: PathBuf,
+    pub(crate) sink: &'a Sink,
+    pub(crate) table: String,
+    pub(crate) partition: Option<String>,
+    pub(crate) rel: String,
+    pub(crate) stage: PathBuf,
     /// Unique in this process: appended file names carry it with the run id.
-    serial: u64,
-    schema: SchemaRef,
-    write: WriteOptions,
+    pub(crate) serial: u64,
+    pub(crate) schema: SchemaRef,
+    pub(crate) write: WriteOptions,
     current: Option<ParquetFile>,
     current_bytes: u64,
-    files: Vec<FileInfo>,
+    pub(crate) files: Vec<FileInfo>,
 }
 
 /// What a commit published.
@@ -582,6 +767,9 @@ impl PartitionWriter<'_> {
         if self.files.is_empty() {
             self.open_file()?;
             self.close_file()?;
+        }
+        if self.sink.options.format == Format::Delta {
+            return self.commit_delta(mode).await;
         }
         let mut entries = Vec::new();
         for f in &self.files {
@@ -734,7 +922,7 @@ impl Drop for PartitionWriter<'_> {
     }
 }
 
-fn sha256_file(path: &Path) -> Result<String, SinkError> {
+pub(crate) fn sha256_file(path: &Path) -> Result<String, SinkError> {
     let mut f = fs::File::open(path).map_err(|source| SinkError::Io {
         path: path.to_path_buf(),
         source,

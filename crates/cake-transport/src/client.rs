@@ -205,18 +205,53 @@ impl Client {
         page: Option<Page>,
         factory: &F,
     ) -> Result<PageResult<<F::Handler as PageHandler>::Output>, TransportError> {
-        let policy = self.options.retry;
-        let started = Instant::now();
         let shown = self.display_url(report, request, page);
-        let mut attempt = 1;
-        loop {
+        self.retrying(|attempt| {
             let info = PageRequest {
                 window: request.window,
                 cutoff: request.cutoff,
                 page,
                 attempt,
             };
-            let failure = match self.attempt(report, request, &info, &shown, factory).await {
+            let shown = &shown;
+            async move { self.attempt(report, request, &info, shown, factory).await }
+        })
+        .await
+    }
+
+    /// GETs a document of the instance by its path and query (`/api/12/reports.asmx?WSDL`),
+    /// whole, with the client's retries, timeouts and bound on requests in flight. The API key
+    /// is **not** sent: this is for documents the instance serves to anyone (an ASMX service's
+    /// WSDL), never for reports. A body longer than `limit` bytes is refused (not retried), and
+    /// a failure is classified and its server text cleaned as for report pages (HTTP 404:
+    /// [`ErrorKind::NotCake`](crate::ErrorKind::NotCake)).
+    pub async fn get_document(
+        &self,
+        path_and_query: &str,
+        limit: usize,
+    ) -> Result<Vec<u8>, TransportError> {
+        let url = self.document_url(path_and_query)?;
+        let shown = self.text.clean(url.as_str());
+        self.retrying(|_| self.document_attempt(&url, &shown, limit))
+            .await
+    }
+
+    /// Runs `attempt` (given its number, from 1) until it succeeds, fails for good, or the
+    /// retry policy is spent: the one retry loop of the client. A transient failure waits for
+    /// the server's `Retry-After` (bounded) or a jittered backoff; an unrecognised answer is
+    /// tried fewer times than a known transient one.
+    async fn retrying<T, Fut>(
+        &self,
+        mut attempt_once: impl FnMut(u32) -> Fut,
+    ) -> Result<T, TransportError>
+    where
+        Fut: std::future::Future<Output = Result<T, Failure>>,
+    {
+        let policy = self.options.retry;
+        let started = Instant::now();
+        let mut attempt = 1;
+        loop {
+            let failure = match attempt_once(attempt).await {
                 Ok(result) => return Ok(result),
                 Err(f) => f,
             };
@@ -246,6 +281,91 @@ impl Client {
             tracing::warn!(attempt, ?delay, "retrying: {error}");
             tokio::time::sleep(delay).await;
             attempt += 1;
+        }
+    }
+
+    /// The URL of a document below the instance: a path from the root, with an optional query.
+    fn document_url(&self, path_and_query: &str) -> Result<url::Url, TransportError> {
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path_and_query, None),
+        };
+        if !path.starts_with('/') || path.starts_with("//") || path.contains(['#', '\\']) {
+            return Err(TransportError::Local {
+                url: self.text.clean(path_and_query),
+                message: "a document is named by its path from the instance's root \
+                          (`/api/12/reports.asmx?WSDL`), without scheme, host or fragment"
+                    .into(),
+            });
+        }
+        let mut url = self.instance.join(path);
+        url.set_query(query);
+        Ok(url)
+    }
+
+    async fn document_attempt(
+        &self,
+        url: &url::Url,
+        shown: &str,
+        limit: usize,
+    ) -> Result<Vec<u8>, Failure> {
+        let _slot = self.limiter.acquire().await;
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        tracing::debug!(url = %shown, "GET document");
+        let work = async {
+            let mut response = self.http.get(url.clone()).send().await.map_err(|e| {
+                reqwest_failure(
+                    e,
+                    shown,
+                    self.instance.host(),
+                    self.options.connect_timeout,
+                    &self.text,
+                )
+            })?;
+            if !response.status().is_success() {
+                return Err(http_failure(response, shown, self.instance.host(), &self.text).await);
+            }
+            let mut body = Vec::new();
+            loop {
+                let chunk =
+                    match tokio::time::timeout(self.options.idle_timeout, response.chunk()).await {
+                        Err(_) => {
+                            return Err(Failure::from(TransportError::Timeout {
+                                url: shown.to_string(),
+                                what: "waiting for the next bytes of the body",
+                                after: self.options.idle_timeout,
+                            }))
+                        }
+                        Ok(Err(e)) => {
+                            return Err(Failure::from(TransportError::Incomplete {
+                                url: shown.to_string(),
+                                message: self.text.clean(&error_chain(&e.without_url())),
+                            }))
+                        }
+                        Ok(Ok(None)) => break,
+                        Ok(Ok(Some(chunk))) => chunk,
+                    };
+                self.bytes.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+                if body.len() + chunk.len() > limit {
+                    return Err(Failure::from(TransportError::NotCake {
+                        url: shown.to_string(),
+                        message: format!(
+                            "the document is larger than {limit} bytes, more than such a \
+                             document ever holds; check that the domain is a Cake instance"
+                        ),
+                    }));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(body)
+        };
+        match tokio::time::timeout(self.options.request_timeout, work).await {
+            Ok(result) => result,
+            Err(_) => Err(Failure::from(TransportError::Timeout {
+                url: shown.to_string(),
+                what: "the request",
+                after: self.options.request_timeout,
+            })),
         }
     }
 

@@ -68,6 +68,8 @@ pub enum TransportError {
     Unrecognised { url: String, message: String },
     #[error("the reply to {url} answers another request: {message}")]
     WrongAnswer { url: String, message: String },
+    #[error("the reply to {url} does not fit the catalog: {message}")]
+    OffCatalog { url: String, message: String },
     #[error("the body of {url} arrived at {rate:.1} bytes/s, below the minimum of {limit} bytes/s over {period:?}; the server or the network is stalling")]
     SlowBody {
         url: String,
@@ -110,7 +112,9 @@ impl TransportError {
             | TransportError::Transient { .. }
             | TransportError::Incomplete { .. } => ErrorKind::Unavailable,
             TransportError::Unrecognised { .. } => ErrorKind::Rejected,
-            TransportError::WrongAnswer { .. } => ErrorKind::NotCake,
+            TransportError::WrongAnswer { .. } | TransportError::OffCatalog { .. } => {
+                ErrorKind::NotCake
+            }
             TransportError::SlowBody { .. } => ErrorKind::Timeout,
             TransportError::Inconsistent { .. } => ErrorKind::Inconsistent,
             TransportError::Local { .. } => ErrorKind::Local,

@@ -80,6 +80,10 @@ pub(crate) fn body_failure(e: BodyError, url: &str, host: &str, text: &ServerTex
             url,
             message: text.clean(&m),
         },
+        BodyError::OffCatalog(m) => TransportError::OffCatalog {
+            url,
+            message: text.clean(&m),
+        },
         BodyError::Invalid(m) => TransportError::NotCake {
             url,
             message: text.clean(&m),

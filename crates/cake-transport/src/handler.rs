@@ -153,6 +153,10 @@ pub enum BodyError {
     /// The body is Cake's answer to another request: another report, another API version.
     #[error("{0}")]
     WrongAnswer(String),
+    /// The body is Cake's answer but does not fit the catalog (an unknown element or a value
+    /// that does not fit its column, refused in strict mode).
+    #[error("{0}")]
+    OffCatalog(String),
     /// The body is not a usable Cake response (not XML, wrong shape, a bad value).
     #[error("{0}")]
     Invalid(String),

@@ -105,7 +105,12 @@ fn describe_json(r: &Report) -> Value {
             "type": c.ty.arrow_name(),
             "nullable": c.nullable,
             "path": c.path.join("/"),
-        })).collect::<Vec<_>>(),
+        })).chain(KEPT.iter().map(|(name, what)| json!({
+            "name": name,
+            "type": "Utf8",
+            "nullable": true,
+            "path": what,
+        }))).collect::<Vec<_>>(),
         "primary_key": r.primary_key,
         "table_key": r.table_key,
         "date_field": r.date_field,
@@ -209,6 +214,9 @@ pub fn describe(args: &DescribeArgs) -> Result<String> {
             c.path.join("/")
         );
     }
+    for (name, what) in KEPT {
+        let _ = writeln!(out, "  {name:<36} {:<28} {:<9} {what}", "Utf8", "");
+    }
     let _ = writeln!(
         out,
         "\nPrimary key: {} (unique in one answer)",
@@ -234,6 +242,18 @@ pub fn describe(args: &DescribeArgs) -> Result<String> {
     Ok(out)
 }
 
+/// The columns after the catalog's, and what they hold.
+const KEPT: [(&str, &str); 2] = [
+    (
+        cake_catalog::EXTRA_COLUMN,
+        "(JSON: elements of the row the catalog does not map)",
+    ),
+    (
+        cake_catalog::REJECTED_COLUMN,
+        "(JSON: values that did not fit their column)",
+    ),
+];
+
 /// What a table's contract (`_table.json`) records; see `cake_pipeline::contract_for`.
 const CONTRACT_FIELDS: &[&str] = &[
     "report",
@@ -254,4 +274,20 @@ fn partitions(r: &cake_catalog::Report) -> String {
         }
         _ => "date=<first day of each request window>".into(),
     }
+}
+
+/// A completion script for a shell, from the command-line definitions.
+pub fn completions(args: &crate::cli::CompletionsArgs) -> Result<String> {
+    let mut command = <crate::cli::Cli as clap::CommandFactory>::command();
+    let mut out = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "cake-connector", &mut out);
+    Ok(String::from_utf8(out)?)
+}
+
+/// The manual page (roff), from the command-line definitions.
+pub fn man() -> Result<String> {
+    let command = <crate::cli::Cli as clap::CommandFactory>::command();
+    let mut out = Vec::new();
+    clap_mangen::Man::new(command).render(&mut out)?;
+    Ok(String::from_utf8(out)?)
 }

@@ -258,6 +258,7 @@ struct Totals {
     rows: u64,
     stripped: u64,
     unknown: BTreeMap<String, u64>,
+    rejected: BTreeMap<String, cake_arrow::Rejected>,
     outputs: BTreeSet<PathBuf>,
 }
 
@@ -273,6 +274,12 @@ impl Totals {
         self.stripped += summary.stripped_control_chars;
         for (k, v) in summary.unknown_elements {
             *self.unknown.entry(k).or_default() += v;
+        }
+        for (column, r) in summary.rejected {
+            self.rejected
+                .entry(column)
+                .and_modify(|t| t.count += r.count)
+                .or_insert(r);
         }
         self.outputs.insert(output.to_path_buf());
     }
@@ -300,10 +307,23 @@ impl Totals {
         if !self.unknown.is_empty() {
             let _ = writeln!(
                 out,
-                "elements not in the catalog (ignored; --strict refuses them):"
+                "elements not in the catalog (kept in _extra when inside a row; --strict refuses them):"
             );
             for (name, n) in &self.unknown {
                 let _ = writeln!(out, "  {name}: {n}");
+            }
+        }
+        if !self.rejected.is_empty() {
+            let _ = writeln!(
+                out,
+                "values that did not fit their column (cells null, values kept in _rejected; --strict refuses them):"
+            );
+            for (column, r) in &self.rejected {
+                let _ = writeln!(
+                    out,
+                    "  {column}: {} (e.g. {:?}: {})",
+                    r.count, r.example, r.reason
+                );
             }
         }
         out

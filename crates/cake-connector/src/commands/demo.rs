@@ -8,7 +8,7 @@ use cake_arrow::DecoderOptions;
 use cake_catalog::{plan, Context, Options, PastDays, REPORTS};
 use cake_pipeline::{pull, Cancel, PullOptions};
 use cake_sandbox::{Sandbox, SandboxConfig};
-use cake_sink::{Sink, WriteMode};
+use cake_sink::{Format, Sink, WriteMode};
 use cake_transport::{ApiKey, Client, ClientOptions, Instance};
 
 use crate::cli::DemoArgs;
@@ -45,6 +45,7 @@ async fn claim_for_demo(sink: &Sink) -> Result<()> {
 pub fn run(args: &DemoArgs) -> Result<String> {
     let days =
         PastDays::new(args.days).ok_or_else(|| UsageError::new("--days must be at least 1"))?;
+    let format: Format = args.format.parse().map_err(UsageError::new)?;
     let runtime = crate::runtime()?;
     runtime.block_on(async {
         let sandbox = Sandbox::start(SandboxConfig {
@@ -53,13 +54,16 @@ pub fn run(args: &DemoArgs) -> Result<String> {
             ..SandboxConfig::default()
         })
         .await?;
-        crate::logging::eprint(&format!("sandbox listening on {}\n", sandbox.url()));
+        crate::logging::line(
+            crate::logging::Line::Progress,
+            &format!("sandbox listening on {}", sandbox.url()),
+        );
         let client = Client::new(
             Instance::parse(&sandbox.url(), false)?,
             ApiKey::new(DEMO_KEY)?,
             ClientOptions::default(),
         )?;
-        let sink = super::pull::open_sink(&args.out)?;
+        let sink = super::pull::open_sink(&args.out, format)?;
         claim_for_demo(&sink).await?;
         let cancel = Cancel::new();
         tokio::spawn(crate::signals::watch(cancel.clone()));
@@ -99,16 +103,27 @@ pub fn run(args: &DemoArgs) -> Result<String> {
         let total: u64 = rows.iter().map(|r| r.1).sum();
         let _ = writeln!(
             out,
-            "\n{} reports, {total} rows, written to {} as Parquet (dated reports: the past {} days, one partition per day).",
+            "\n{} reports, {total} rows, written to {} as {} (dated reports: the past {} days, one partition per day).",
             rows.len(),
             sink.store().display(),
+            match format {
+                Format::Parquet => "Parquet",
+                Format::Delta => "Delta tables",
+            },
             args.days
         );
-        let _ = writeln!(
-            out,
-            "Try: duckdb -c \"SELECT count(*) FROM read_parquet('{}/clicks/*/*.parquet', hive_partitioning = true)\"",
-            sink.store().display()
-        );
+        let _ = match format {
+            Format::Parquet => writeln!(
+                out,
+                "Try: duckdb -c \"SELECT count(*) FROM read_parquet('{}/clicks/*/*.parquet', hive_partitioning = true)\"",
+                sink.store().display()
+            ),
+            Format::Delta => writeln!(
+                out,
+                "Try: python -c \"import deltalake; print(deltalake.DeltaTable('{}/clicks').to_pyarrow_table().num_rows)\"",
+                sink.store().display()
+            ),
+        };
         Ok(out)
     })
 }

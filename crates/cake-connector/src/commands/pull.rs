@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use cake_arrow::DecoderOptions;
-use cake_catalog::{Plan, PlannedDates};
 use cake_pipeline::{pull, Cancel, PullOptions, PullSummary};
-use cake_sink::{Sink, SinkOptions, WriteMode};
+use cake_sink::{Format, Sink, SinkOptions, WriteMode};
 use cake_transport::{ApiKey, Client, ClientOptions, Instance, LowSpeed, RetryPolicy};
 
 use crate::cli::{ConnectionArgs, PullArgs};
@@ -25,7 +24,12 @@ pub fn run(args: &PullArgs) -> Result<String> {
             ),
             None => None,
         };
-        return Ok(render_plan(&plan, instance.as_ref()));
+        let dry = super::dryrun::DryRun::new(&plan, args, instance.as_ref());
+        return if args.json {
+            Ok(format!("{}\n", serde_json::to_string_pretty(&dry)?))
+        } else {
+            Ok(dry.render())
+        };
     }
     let client = client(&args.connection)?;
     let out = args.output.out.as_deref().ok_or_else(|| {
@@ -43,7 +47,8 @@ pub fn run(args: &PullArgs) -> Result<String> {
         }
     }
     check_summary_path(args.output.summary_json.as_deref())?;
-    let sink = open_sink(out)?;
+    let format: Format = args.output.format.parse().map_err(UsageError::new)?;
+    let sink = open_sink(out, format)?;
     let cancel = Cancel::new();
     let options = PullOptions {
         mode,
@@ -60,10 +65,13 @@ pub fn run(args: &PullArgs) -> Result<String> {
         cancel: cancel.clone(),
     };
     if let Some(days) = plan.clipped {
-        crate::logging::eprint(&format!(
-            "warning: {days} lies after today in {}: those days have no data yet and are left out\n",
-            plan.timezone
-        ));
+        crate::logging::line(
+            crate::logging::Line::Warning,
+            &format!(
+                "warning: {days} lies after today in {}: those days have no data yet and are left out",
+                plan.timezone
+            ),
+        );
     }
     let committed = Mutex::new(Vec::new());
     let runtime = crate::runtime()?;
@@ -110,9 +118,14 @@ pub fn check_summary_path(path: Option<&std::path::Path>) -> Result<()> {
     Ok(())
 }
 
-/// Opens the output location; a malformed one is a usage error.
-pub fn open_sink(location: &str) -> Result<Sink> {
-    Sink::open(location, SinkOptions::default()).map_err(|e| {
+/// Opens the output location, writing tables in `format`; a malformed location is a usage
+/// error.
+pub fn open_sink(location: &str, format: Format) -> Result<Sink> {
+    let options = SinkOptions {
+        format,
+        ..SinkOptions::default()
+    };
+    Sink::open(location, options).map_err(|e| {
         if e.is_usage() {
             anyhow::Error::new(UsageError::new(e.to_string()))
         } else {
@@ -173,12 +186,19 @@ pub fn write_summary_json(
         Some(cake_pipeline::PipelineError::Interrupted) => "interrupted",
         Some(_) => "failed",
     };
-    let json = serde_json::json!({
-        "status": status,
-        "error": error.map(|e| crate::logging::clean(&e.to_string())),
-        "reports": pulls,
-    });
-    let text = crate::logging::clean(&serde_json::to_string_pretty(&json)?);
+    write_json(
+        path,
+        &serde_json::json!({
+            "status": status,
+            "error": error.map(|e| crate::logging::clean(&e.to_string())),
+            "reports": pulls,
+        }),
+    )
+}
+
+/// Writes a JSON document, cleaned like every text the binary writes, atomically.
+pub fn write_json(path: &std::path::Path, json: &serde_json::Value) -> Result<()> {
+    let text = crate::logging::clean(&serde_json::to_string_pretty(json)?);
     let tmp = path.with_extension("json.tmp");
     std::fs::write(&tmp, text.as_bytes())
         .with_context(|| format!("cannot write {}", tmp.display()))?;
@@ -210,52 +230,27 @@ pub fn render_summary(s: &PullSummary) -> String {
             let _ = writeln!(out, "    warning: {warning}");
         }
         for (name, n) in &w.unknown_elements {
-            let _ = writeln!(out, "    note: unknown element {name} seen {n} time(s)");
+            let _ = writeln!(
+                out,
+                "    note: element {name} is not in the catalog: seen {n} time(s), kept in _extra"
+            );
         }
+    }
+    for line in rejected_lines(s) {
+        let _ = writeln!(out, "  {line}");
     }
     out
 }
 
-/// The plan as text: dates, windows and each request's URL with the key redacted.
-pub fn render_plan(plan: &Plan, instance: Option<&Instance>) -> String {
-    let r = plan.report;
-    let mut out = String::new();
-    let _ = writeln!(out, "report:   {} ({})", r.name, r.id);
-    let _ = writeln!(out, "timezone: {}", plan.timezone);
-    match plan.dates {
-        PlannedDates::None => out.push_str("dates:    none (snapshot)\n"),
-        PlannedDates::Range(range) => {
-            let _ = writeln!(
-                out,
-                "dates:    {range} ({} days, {} windows of one {})",
-                range.days(),
-                plan.requests.len(),
-                plan.window
-            );
-        }
-        PlannedDates::ChangesSince(d) => {
-            let _ = writeln!(out, "dates:    changes since {d}");
-        }
-    }
-    if let Some(size) = plan.page_size {
-        let _ = writeln!(
-            out,
-            "paging:   {size} rows per page from start_at_row=1; the first page's row_count sets the number of pages"
-        );
-    }
-    out.push_str("requests:\n");
-    let placeholder = Instance::parse("domain.invalid", false).ok();
-    for req in &plan.requests {
-        let url = match (instance, &placeholder) {
-            (Some(i), _) => cake_transport::display_url(i, r, req, None),
-            (None, Some(p)) => cake_transport::display_url(p, r, req, None).replacen(
-                "https://domain.invalid",
-                "https://<domain>",
-                1,
-            ),
-            (None, None) => String::new(),
-        };
-        let _ = writeln!(out, "  GET {url}");
-    }
-    out
+/// One warning per column whose values did not fit it, with an example.
+pub fn rejected_lines(s: &PullSummary) -> Vec<String> {
+    s.rejected
+        .iter()
+        .map(|(column, r)| {
+            format!(
+                "warning: {} value(s) of {column} did not fit it (e.g. {:?}: {}): the cells are null, the values kept in _rejected",
+                r.count, r.example, r.reason
+            )
+        })
+        .collect()
 }

@@ -56,6 +56,11 @@ impl Server {
     pub fn stats(&self) -> Stats {
         self.sandbox().stats()
     }
+
+    /// Every request received since the last `faults`, as path and query without `api_key`.
+    pub fn requests_seen(&self) -> Vec<String> {
+        self.sandbox().requests_seen()
+    }
 }
 
 impl Drop for Server {
@@ -201,7 +206,8 @@ pub fn rows_hash(rows: &[String]) -> String {
 }
 
 /// Every file and directory below `dir` (hidden ones too) with its bytes: two equal trees are
-/// byte-identical outputs.
+/// byte-identical outputs. The run log `_runs/` is left out: it records failed runs too, by design,
+/// and holds no table data.
 pub fn tree(dir: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Option<Vec<u8>>>) {
         let Ok(entries) = fs::read_dir(dir) else {
@@ -220,6 +226,7 @@ pub fn tree(dir: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
     }
     let mut out = BTreeMap::new();
     walk(dir, dir, &mut out);
+    out.retain(|path, _| !path.starts_with("_runs/"));
     out
 }
 
