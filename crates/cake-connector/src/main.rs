@@ -9,6 +9,7 @@ mod args;
 mod cli;
 mod commands;
 mod exit;
+mod fit;
 mod logging;
 mod progress;
 mod signals;

@@ -122,3 +122,37 @@ fn dry_run_prints_the_plan_with_the_key_redacted() {
     assert_eq!(code, 0);
     insta::assert_snapshot!("dry-run-campaigns-summary", stdout);
 }
+
+/// `reports` and `describe` of every report fit an 80-column terminal, and nothing of a path,
+/// a name or a note is cut to fit.
+#[test]
+fn catalog_text_fits_80_columns() {
+    let (code, stdout, _) = run(&["reports", "--json"]);
+    assert_eq!(code, 0);
+    let list: Vec<serde_json::Value> = serde_json::from_str(&stdout).unwrap();
+    let mut outputs = vec![run(&["reports"]).1];
+    for r in &list {
+        let id = r["id"].as_str().unwrap();
+        let (code, text, stderr) = run(&["describe", id]);
+        assert_eq!(code, 0, "{stderr}");
+        let (_, json, _) = run(&["describe", id, "--json"]);
+        let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+        for column in json["columns"].as_array().unwrap() {
+            if column["name"].as_str().unwrap().starts_with('_') {
+                continue; // `_extra` and `_rejected` have no source path
+            }
+            let path = column["path"].as_str().unwrap();
+            assert!(
+                text.contains(path),
+                "{id}: the path {path} is not shown whole"
+            );
+        }
+        outputs.push(text);
+    }
+    for text in outputs {
+        for line in text.lines() {
+            assert!(line.chars().count() <= 80, "wider than 80: {line}");
+            assert!(!line.contains('…'), "cut: {line}");
+        }
+    }
+}

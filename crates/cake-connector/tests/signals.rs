@@ -88,6 +88,18 @@ fn interrupted(signal: i32, expected_code: i32) {
     let committed = json["reports"][0]["windows"].as_array().unwrap().len();
     assert_eq!(found.partitions.len(), committed, "{json}");
     assert!(committed < 10, "the run finished before the signal");
+    // The text summary says what stayed committed, window by window.
+    if committed > 0 {
+        assert!(r.stdout.starts_with("clicks: stopped;"), "{}", r.stdout);
+        let listed = r
+            .stdout
+            .lines()
+            .filter(|l| l.contains("clicks/date="))
+            .count();
+        assert_eq!(listed, committed, "{}", r.stdout);
+    } else {
+        assert_eq!(r.stdout, "");
+    }
     assert_no_staging(&out);
 }
 

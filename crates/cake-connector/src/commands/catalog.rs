@@ -7,25 +7,26 @@ use cake_catalog::{ParamKind, Report, REPORTS};
 use serde_json::{json, Value};
 
 use crate::cli::{DescribeArgs, ReportsArgs};
+use crate::fit::hanging;
 
 pub fn reports(args: &ReportsArgs) -> Result<String> {
     if args.json {
         let list: Vec<Value> = REPORTS.iter().map(|r| summary_json(r)).collect();
         return Ok(serde_json::to_string_pretty(&list)? + "\n");
     }
+    // 80 columns: the endpoint of each report is in `describe` and `reports --json`.
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<24} {:<24} {:<38} {:<6} {:<6} VERIFIED",
-        "ID", "NAME", "ENDPOINT", "DATED", "PAGED"
+        "{:<23} {:<23} {:<5} {:<5} VERIFIED",
+        "ID", "NAME", "DATED", "PAGED"
     );
     for r in REPORTS {
         let _ = writeln!(
             out,
-            "{:<24} {:<24} {:<38} {:<6} {:<6} {}",
+            "{:<23} {:<23} {:<5} {:<5} {}",
             r.id,
             r.name,
-            r.endpoint.path(),
             yes_no(r.is_dated()),
             yes_no(r.is_paged()),
             if r.verified { "yes" } else { "no (inferred)" }
@@ -33,7 +34,7 @@ pub fn reports(args: &ReportsArgs) -> Result<String> {
     }
     let _ = writeln!(
         out,
-        "\n{} reports. `cake-connector describe <id>` shows one report's options and columns.",
+        "\n{} reports. `cake-connector describe ID` shows one report's options and columns.",
         REPORTS.len()
     );
     Ok(out)
@@ -131,44 +132,43 @@ pub fn describe(args: &DescribeArgs) -> Result<String> {
     }
     let mut out = String::new();
     let _ = writeln!(out, "{} ({})", r.name, r.id);
-    let _ = writeln!(out, "{}\n", r.description);
-    let _ = writeln!(out, "Endpoint:  GET {}", r.endpoint.path());
-    let _ = writeln!(
-        out,
-        "Dates:     {}",
-        match r.dates {
-            cake_catalog::DateSemantics::None => "none (a snapshot each run)".to_string(),
-            cake_catalog::DateSemantics::ChangesSince => "changes since a date".to_string(),
-            cake_catalog::DateSemantics::Range { max_window } => match max_window {
-                cake_catalog::MaxWindow::Month =>
-                    "date range, at most one month per request".into(),
-                cake_catalog::MaxWindow::Unbounded => "date range".into(),
-            },
-        }
-    );
-    match r.paging {
-        Some(p) => {
-            let _ = writeln!(
-                out,
-                "Paging:    {} rows per page{}",
-                p.default_page_size,
-                p.max_page_size
-                    .map(|m| format!(" (maximum {m})"))
-                    .unwrap_or_default()
-            );
-        }
-        None => out.push_str("Paging:    none\n"),
-    }
-    let _ = writeln!(
-        out,
-        "Verified:  {}",
+    hanging(&mut out, "", r.description, 40, 0);
+    out.push('\n');
+    let field = |out: &mut String, label: &str, text: &str| {
+        hanging(out, &format!("{label:<11}"), text, 40, 2);
+    };
+    field(&mut out, "Endpoint:", &format!("GET {}", r.endpoint.path()));
+    let dates = match r.dates {
+        cake_catalog::DateSemantics::None => "none (a snapshot each run)".to_string(),
+        cake_catalog::DateSemantics::ChangesSince => "changes since a date".to_string(),
+        cake_catalog::DateSemantics::Range { max_window } => match max_window {
+            cake_catalog::MaxWindow::Month => "date range, at most one month per request".into(),
+            cake_catalog::MaxWindow::Unbounded => "date range".into(),
+        },
+    };
+    field(&mut out, "Dates:", &dates);
+    let paging = match r.paging {
+        Some(p) => format!(
+            "{} rows per page{}",
+            p.default_page_size,
+            p.max_page_size
+                .map(|m| format!(" (maximum {m})"))
+                .unwrap_or_default()
+        ),
+        None => "none".into(),
+    };
+    field(&mut out, "Paging:", &paging);
+    field(
+        &mut out,
+        "Verified:",
         if r.verified {
             "yes"
         } else {
             "no: the response shape or the endpoint mapping is inferred"
-        }
+        },
     );
-    let _ = writeln!(out, "Notes:     {}\n", r.notes);
+    field(&mut out, "Notes:", r.notes);
+    out.push('\n');
     if r.menus.is_empty() {
         out.push_str("Options:   none\n");
     } else {
@@ -177,10 +177,17 @@ pub fn describe(args: &DescribeArgs) -> Result<String> {
             if m.flags().is_empty() {
                 continue;
             }
-            let _ = writeln!(out, "  {:<16} {}", m.label(), m.flags().join(", "));
+            hanging(
+                &mut out,
+                &format!("  {:<16} ", m.label()),
+                &m.flags().join(", "),
+                20,
+                6,
+            );
         }
     }
     out.push_str("\nParameters (sent in this order):\n");
+    let name_width = r.params.iter().map(|p| p.name.len()).max().unwrap_or(0);
     for p in r.params {
         let value = match p.kind {
             ParamKind::ApiKey => "(API key)".to_string(),
@@ -194,50 +201,85 @@ pub fn describe(args: &DescribeArgs) -> Result<String> {
         };
         let menu = p
             .menu
-            .map(|m| format!("  <- {}", m.flags().join(", ")))
+            .map(|m| format!(" <- {}", m.flags().join(", ")))
             .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "  {:<32} {:<16} {value}{menu}",
-            p.name,
-            param_kind_text(p.kind)
+        hanging(
+            &mut out,
+            &format!("  {:<name_width$} ", p.name),
+            &match p.kind {
+                // One word per value, so that a long list wraps.
+                ParamKind::Enum(values) => format!("enum({}) {value}{menu}", values.join(" | ")),
+                other => format!("{} {value}{menu}", param_kind_text(other)),
+            },
+            24,
+            6,
         );
     }
-    out.push_str("\nColumns:\n");
+    out.push_str("\nColumns (name, type, source path):\n");
+    let name_width = r
+        .columns
+        .iter()
+        .map(|c| c.name.len())
+        .chain(KEPT.iter().map(|(n, _)| n.len()))
+        .max()
+        .unwrap_or(0);
+    let type_width = r
+        .columns
+        .iter()
+        .map(|c| c.ty.arrow_name().chars().count() + if c.nullable { 0 } else { 9 })
+        .max()
+        .unwrap_or(0);
     for c in r.columns {
-        let _ = writeln!(
-            out,
-            "  {:<36} {:<28} {:<9} {}",
-            c.name,
-            c.ty.arrow_name(),
-            if c.nullable { "" } else { "not null" },
-            c.path.join("/")
+        let ty = if c.nullable {
+            c.ty.arrow_name()
+        } else {
+            format!("{} not null", c.ty.arrow_name())
+        };
+        hanging(
+            &mut out,
+            &format!("  {:<name_width$} {:<type_width$} ", c.name, ty),
+            &c.path.join("/"),
+            16,
+            6,
         );
     }
     for (name, what) in KEPT {
-        let _ = writeln!(out, "  {name:<36} {:<28} {:<9} {what}", "Utf8", "");
+        hanging(
+            &mut out,
+            &format!("  {name:<name_width$} {:<type_width$} ", "Utf8"),
+            what,
+            16,
+            6,
+        );
     }
-    let _ = writeln!(
-        out,
-        "\nPrimary key: {} (unique in one answer)",
-        r.primary_key.join(", ")
+    out.push('\n');
+    let key = |out: &mut String, label: &str, text: &str| {
+        hanging(out, &format!("{label:<13}"), text, 30, 2);
+    };
+    key(
+        &mut out,
+        "Primary key:",
+        &format!("{} (unique in one answer)", r.primary_key.join(", ")),
     );
-    let _ = writeln!(
-        out,
-        "Table key:   {} (unique in the table)",
-        r.table_key.join(", ")
+    key(
+        &mut out,
+        "Table key:",
+        &format!("{} (unique in the table)", r.table_key.join(", ")),
     );
     if let Some(d) = r.date_field {
-        let _ = writeln!(out, "Date field:  {d}");
+        key(&mut out, "Date field:", d);
     }
     if let Some(c) = r.cursor_field {
-        let _ = writeln!(out, "Cursor:      {c}");
+        key(&mut out, "Cursor:", c);
     }
-    let _ = writeln!(out, "Partitions:  {}", partitions(r));
-    let _ = writeln!(
-        out,
-        "Contract:    a table records {}; a run that differs is refused (--table, --rebuild-table)",
-        CONTRACT_FIELDS.join(", ")
+    key(&mut out, "Partitions:", &partitions(r));
+    key(
+        &mut out,
+        "Contract:",
+        &format!(
+            "a table records {}; a run that differs is refused (--table, --rebuild-table)",
+            CONTRACT_FIELDS.join(", ")
+        ),
     );
     Ok(out)
 }

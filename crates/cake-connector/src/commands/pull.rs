@@ -99,6 +99,15 @@ pub fn run(args: &PullArgs) -> Result<String> {
     if let Some(path) = &args.output.summary_json {
         write_summary_json(path, &[&summary], result.as_ref().err())?;
     }
+    if result.is_err() && !summary.windows.is_empty() {
+        // What stayed committed is said on stdout, as after a run that succeeds; the error
+        // follows on stderr.
+        crate::logging::print(&format!(
+            "{}: stopped; what was committed before:\n{}",
+            summary.report,
+            render_summary(&summary)
+        ));
+    }
     Ok(render_summary(&result?))
 }
 
@@ -208,17 +217,21 @@ pub fn write_json(path: &std::path::Path, json: &serde_json::Value) -> Result<()
 
 pub fn render_summary(s: &PullSummary) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{}: {} rows in {} window(s) to {} ({} bytes of Parquet, {} requests, {} retries, {:.1} s)",
-        s.report,
-        s.rows,
-        s.windows.len(),
-        s.location,
-        s.bytes,
-        s.requests,
-        s.retries,
-        s.seconds
+    crate::fit::hanging(
+        &mut out,
+        &format!("{}: ", s.report),
+        &format!(
+            "{} rows in {} window(s) to {} ({} bytes of Parquet, {} requests, {} retries, {:.1} s)",
+            s.rows,
+            s.windows.len(),
+            s.location,
+            s.bytes,
+            s.requests,
+            s.retries,
+            s.seconds
+        ),
+        30,
+        2,
     );
     for w in &s.windows {
         let _ = writeln!(

@@ -6,6 +6,7 @@ use anyhow::Result;
 use cake_pipeline::TableStatus;
 
 use crate::cli::StatusArgs;
+use crate::fit::{short, wrap};
 
 pub fn run(args: &StatusArgs) -> Result<String> {
     let sink = super::pull::open_sink(&args.out, cake_sink::Format::default())?;
@@ -105,34 +106,4 @@ fn without_queries(text: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// `text` in lines of at most `width` characters, cut at spaces (a longer word is cut).
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        let word = short(word, width);
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(&word);
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
-}
-
-/// `text` cut to `width` characters, with an ellipsis when cut.
-fn short(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
-    out.push('…');
-    out
 }

@@ -1,0 +1,104 @@
+//! Text that fits the terminal: every table and paragraph the binary prints is at most 80
+//! columns wide (`WIDTH`), long values wrapped with a hanging indent or cut with an ellipsis.
+
+use std::fmt::Write as _;
+
+/// The widest line the binary prints in its tables and descriptions.
+pub const WIDTH: usize = 80;
+
+/// `text` in lines of at most `width` characters, cut at spaces (a longer word is cut).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let word = short(word, width);
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// `text` cut to `width` characters, with an ellipsis when cut.
+pub fn short(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Appends `prefix` followed by `text` wrapped to [`WIDTH`], continuation lines indented to
+/// the prefix's width. When the prefix leaves less than `min` columns, or too few for the
+/// longest word of `text` (a path is never cut when it can fit), `text` starts on the next
+/// line, indented by `fallback`.
+pub fn hanging(out: &mut String, prefix: &str, text: &str, min: usize, fallback: usize) {
+    let used = prefix.chars().count();
+    let longest = text
+        .split_whitespace()
+        .map(|w| w.chars().count())
+        .max()
+        .unwrap_or(0);
+    let (first, indent) = if used + min.max(longest) <= WIDTH {
+        (prefix.to_string(), used)
+    } else {
+        let _ = writeln!(out, "{}", prefix.trim_end());
+        (" ".repeat(fallback), fallback)
+    };
+    let lines = wrap(text, WIDTH - indent);
+    if lines.is_empty() {
+        let _ = writeln!(out, "{}", first.trim_end());
+        return;
+    }
+    for (i, line) in lines.iter().enumerate() {
+        if i == 0 {
+            let _ = writeln!(out, "{first}{line}");
+        } else {
+            let _ = writeln!(out, "{}{line}", " ".repeat(indent));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hanging_text_fits_and_keeps_every_word() {
+        let text = "one two three four five six seven eight nine ten eleven twelve thirteen \
+                    fourteen fifteen sixteen seventeen eighteen nineteen twenty";
+        let mut out = String::new();
+        hanging(&mut out, "Notes:     ", text, 20, 4);
+        assert!(out.lines().all(|l| l.chars().count() <= WIDTH), "{out}");
+        assert!(out.lines().skip(1).all(|l| l.starts_with("           ")));
+        let words: Vec<&str> = out.split_whitespace().skip(1).collect();
+        assert_eq!(
+            words.join(" "),
+            text.split_whitespace().collect::<Vec<_>>().join(" ")
+        );
+        // A prefix too wide for the text: the text goes below it.
+        let mut out = String::new();
+        hanging(
+            &mut out,
+            &format!("  {:<70} ", "a_long_name"),
+            "some path here",
+            20,
+            6,
+        );
+        assert_eq!(out, "  a_long_name\n      some path here\n");
+        // A word that fits below but not beside: below, whole.
+        let path = "a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t/u/v/w/x/y/z/a/b/c/d";
+        let mut out = String::new();
+        hanging(&mut out, &format!("  {:<40} ", "name"), path, 16, 6);
+        assert_eq!(out, format!("  name\n      {path}\n"));
+    }
+}
