@@ -141,6 +141,13 @@ pub fn init(args: &crate::cli::LogArgs) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_env("CAKE_LOG").unwrap_or_else(|_| EnvFilter::new(level));
+    // `CAKE_LOG=error` (or `off`) silences the progress and warning lines too, as `-q` does.
+    if filter
+        .max_level_hint()
+        .is_some_and(|l| l <= tracing_subscriber::filter::LevelFilter::ERROR)
+    {
+        QUIET.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(MakeClean)

@@ -95,6 +95,22 @@ fn quiet_prints_errors_only() {
     assert_eq!(failed.code, 3);
     assert_eq!(failed.stderr.lines().count(), 1, "{}", failed.stderr);
     assert!(failed.stderr.starts_with("error: "), "{}", failed.stderr);
+    // CAKE_LOG=error is as quiet.
+    let r = run(
+        &[
+            "pull",
+            "clicks",
+            "--past-days",
+            "2",
+            "--domain",
+            &url,
+            "--out",
+            s(&out),
+        ],
+        &[("CAKE_API_KEY", KEY), ("CAKE_LOG", "error")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stderr, "", "CAKE_LOG=error prints nothing but errors");
     // The demo too: its own lines (the sandbox's address) are progress.
     let demo = dir.path().join("demo");
     let r = run(
