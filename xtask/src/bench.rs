@@ -11,7 +11,13 @@ const BENCHES: &[(&str, &str, &str, &str)] = &[
         "decode",
         "cake-arrow",
         "bench_decode",
-        "Clicks XML: raw quick-xml scan, decoder to Arrow, convert to zstd Parquet, peak memory",
+        "Clicks XML: raw quick-xml scan, decoder to Arrow, convert to zstd Parquet on one thread and pipelined, peak memory",
+    ),
+    (
+        "pull",
+        "cake-pipeline",
+        "bench_pull",
+        "one 50,000-row day of Clicks from the sandbox, with and without keep_raw",
     ),
     (
         "transport",

@@ -3,3 +3,4 @@
 //! `cargo xtask codegen` loads the committed ones). The commands are in `main.rs`.
 
 pub mod codegen;
+pub mod options;

@@ -17,7 +17,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   codegen [--check]   regenerate the report catalog and docs/reports.md from the specs;
                       --check fails when the committed files are stale
-  bench [NAME...]     run the benchmarks (decode, transport) and print their figures";
+  bench [NAME...]     run the benchmarks (decode, pull, transport) and print their figures";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

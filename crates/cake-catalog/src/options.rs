@@ -9,7 +9,8 @@ use std::str::FromStr;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 
-use crate::model::Menu;
+use crate::generated::OPTIONS;
+use crate::model::{Menu, OptionName};
 
 /// The options of one report, before validation. Each field is one menu entry of the
 /// connector; [`crate::plan`] checks them against the report and resolves relative dates.
@@ -38,105 +39,166 @@ pub struct Options {
     pub advertiser_name: Option<String>,
 }
 
-impl Options {
-    /// The options that are set, each with the menu it belongs to and the flag that sets it.
-    pub fn chosen(&self) -> Vec<(Menu, &'static str)> {
-        let mut out = Vec::new();
-        let mut push = |set: bool, menu: Menu, flag: &'static str| {
-            if set {
-                out.push((menu, flag));
-            }
-        };
-        push(self.past_days.is_some(), Menu::PastDays, "--past-days");
-        push(self.date.is_some(), Menu::ReportDate, "--date");
-        push(self.days_back.is_some(), Menu::ReportDate, "--days-back");
-        push(self.start.is_some(), Menu::StartDate, "--start");
-        push(
-            self.start_days_back.is_some(),
-            Menu::StartDate,
-            "--start-days-back",
-        );
-        push(self.end.is_some(), Menu::EndDate, "--end");
-        push(
-            self.end_days_back.is_some(),
-            Menu::EndDate,
-            "--end-days-back",
-        );
-        push(
-            self.conversion_type.is_some(),
-            Menu::ConversionType,
-            "--conversion-type",
-        );
-        push(self.offer_id.is_some(), Menu::OfferId, "--offer-id");
-        push(
-            self.advertiser_id.is_some(),
-            Menu::AdvertiserId,
-            "--advertiser-id",
-        );
-        push(
-            self.affiliate_name.is_some(),
-            Menu::AffiliateName,
-            "--affiliate-name",
-        );
-        push(self.search.is_some(), Menu::Search, "--search");
-        push(self.offer_name.is_some(), Menu::OfferName, "--offer-name");
-        push(
-            self.advertiser_name.is_some(),
-            Menu::AdvertiserName,
-            "--advertiser-name",
-        );
-        out
+/// One option of the table: its name, its key in config files, its command-line flag, the menu
+/// it sets, the form of its value and a line of help. The table is [`OPTIONS`], generated from
+/// `options.toml`: the command line, config files and the catalog's validation all read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionSpec {
+    pub name: OptionName,
+    /// The key in config files (`offer_id`).
+    pub key: &'static str,
+    /// The command-line flag (`--offer-id`).
+    pub flag: &'static str,
+    pub menu: Menu,
+    /// The form of the value, as help texts show it (`YYYY-MM-DD`).
+    pub value: &'static str,
+    pub form: ValueForm,
+    pub help: &'static str,
+}
+
+/// How an option's value is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueForm {
+    /// [`PastDays`].
+    PastDays,
+    /// A day, [`parse_date`].
+    Date,
+    /// A number of days back, [`parse_days`].
+    Days,
+    /// [`ConversionType`].
+    ConversionType,
+    /// [`PositiveId`].
+    Id,
+    /// Any text.
+    Text,
+}
+
+/// How messages name options: by their keys (`offer_id`, as config files write them; the
+/// default of every library message) or by their command-line flags (`--offer-id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Naming {
+    #[default]
+    Keys,
+    Flags,
+}
+
+impl OptionName {
+    /// The option's row of [`OPTIONS`].
+    pub fn spec(self) -> &'static OptionSpec {
+        // The generated table lists every variant once, in declaration order.
+        &OPTIONS[self as usize]
     }
 
-    /// The option keys [`Options::set`] takes, as config files write them.
-    pub const KEYS: [&'static str; 14] = [
-        "past_days",
-        "date",
-        "days_back",
-        "start",
-        "start_days_back",
-        "end",
-        "end_days_back",
-        "conversion_type",
-        "offer_id",
-        "advertiser_id",
-        "affiliate_name",
-        "search",
-        "offer_name",
-        "advertiser_name",
-    ];
+    pub fn key(self) -> &'static str {
+        self.spec().key
+    }
 
-    /// Sets one option from its key (`past_days`, `offer_id`, ...) and text value, with the
-    /// same parsing as the command line.
-    pub fn set(&mut self, key: &str, value: &str) -> Result<(), ParseError> {
-        match key {
-            "past_days" => self.past_days = Some(value.parse()?),
-            "date" => self.date = Some(parse_date(value)?),
-            "days_back" => self.days_back = Some(parse_days(value)?),
-            "start" => self.start = Some(parse_date(value)?),
-            "start_days_back" => self.start_days_back = Some(parse_days(value)?),
-            "end" => self.end = Some(parse_date(value)?),
-            "end_days_back" => self.end_days_back = Some(parse_days(value)?),
-            "conversion_type" => self.conversion_type = Some(value.parse()?),
-            "offer_id" => self.offer_id = Some(value.parse()?),
-            "advertiser_id" => self.advertiser_id = Some(value.parse()?),
-            "affiliate_name" => self.affiliate_name = Some(value.to_string()),
-            "search" => self.search = Some(value.to_string()),
-            "offer_name" => self.offer_name = Some(value.to_string()),
-            "advertiser_name" => self.advertiser_name = Some(value.to_string()),
-            other => return Err(ParseError::UnknownKey(other.to_string())),
+    pub fn flag(self) -> &'static str {
+        self.spec().flag
+    }
+
+    pub fn menu(self) -> Menu {
+        self.spec().menu
+    }
+
+    /// The option as `naming` names it: `` `offer_id` `` or `--offer-id`.
+    pub fn named(self, naming: Naming) -> String {
+        match naming {
+            Naming::Keys => format!("`{}`", self.key()),
+            Naming::Flags => self.flag().to_string(),
+        }
+    }
+
+    /// The option whose config key is `key`.
+    pub fn from_key(key: &str) -> Option<OptionName> {
+        OPTIONS.iter().find(|o| o.key == key).map(|o| o.name)
+    }
+}
+
+impl fmt::Display for OptionName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+impl Menu {
+    /// The options that set this menu, in table order.
+    pub fn options(self) -> impl Iterator<Item = &'static OptionSpec> {
+        OPTIONS.iter().filter(move |o| o.menu == self)
+    }
+
+    /// The command-line flags that set this menu.
+    pub fn flags(self) -> Vec<&'static str> {
+        self.options().map(|o| o.flag).collect()
+    }
+}
+
+impl Options {
+    /// The options that are set, in table order.
+    pub fn chosen(&self) -> Vec<&'static OptionSpec> {
+        OPTIONS.iter().filter(|o| self.is_set(o.name)).collect()
+    }
+
+    /// Whether the option `name` is set.
+    pub fn is_set(&self, name: OptionName) -> bool {
+        self.text(name).is_some()
+    }
+
+    /// The value of the option `name` as text in the form its parser reads, when set.
+    pub fn text(&self, name: OptionName) -> Option<String> {
+        fn show<T: ToString>(v: &Option<T>) -> Option<String> {
+            v.as_ref().map(ToString::to_string)
+        }
+        match name {
+            OptionName::PastDays => show(&self.past_days),
+            OptionName::Date => show(&self.date),
+            OptionName::DaysBack => show(&self.days_back),
+            OptionName::Start => show(&self.start),
+            OptionName::StartDaysBack => show(&self.start_days_back),
+            OptionName::End => show(&self.end),
+            OptionName::EndDaysBack => show(&self.end_days_back),
+            OptionName::ConversionType => show(&self.conversion_type),
+            OptionName::OfferId => show(&self.offer_id),
+            OptionName::AdvertiserId => show(&self.advertiser_id),
+            OptionName::AffiliateName => self.affiliate_name.clone(),
+            OptionName::Search => self.search.clone(),
+            OptionName::OfferName => self.offer_name.clone(),
+            OptionName::AdvertiserName => self.advertiser_name.clone(),
+        }
+    }
+
+    /// Sets the option `name` from its text, with the parser of its [`ValueForm`]: the one
+    /// reading of every front end (flags, config files, library users).
+    pub fn set(&mut self, name: OptionName, value: &str) -> Result<(), ParseError> {
+        match name {
+            OptionName::PastDays => self.past_days = Some(value.parse()?),
+            OptionName::Date => self.date = Some(parse_date(value)?),
+            OptionName::DaysBack => self.days_back = Some(parse_days(value)?),
+            OptionName::Start => self.start = Some(parse_date(value)?),
+            OptionName::StartDaysBack => self.start_days_back = Some(parse_days(value)?),
+            OptionName::End => self.end = Some(parse_date(value)?),
+            OptionName::EndDaysBack => self.end_days_back = Some(parse_days(value)?),
+            OptionName::ConversionType => self.conversion_type = Some(value.parse()?),
+            OptionName::OfferId => self.offer_id = Some(value.parse()?),
+            OptionName::AdvertiserId => self.advertiser_id = Some(value.parse()?),
+            OptionName::AffiliateName => self.affiliate_name = Some(value.to_string()),
+            OptionName::Search => self.search = Some(value.to_string()),
+            OptionName::OfferName => self.offer_name = Some(value.to_string()),
+            OptionName::AdvertiserName => self.advertiser_name = Some(value.to_string()),
         }
         Ok(())
     }
 
+    /// Sets an option from its config key (`past_days`, `offer_id`, ...) and text value.
+    pub fn set_key(&mut self, key: &str, value: &str) -> Result<(), ParseError> {
+        let name =
+            OptionName::from_key(key).ok_or_else(|| ParseError::UnknownKey(key.to_string()))?;
+        self.set(name, value)
+    }
+
     /// True when any date option is set.
     pub fn has_dates(&self) -> bool {
-        self.chosen().iter().any(|(m, _)| {
-            matches!(
-                m,
-                Menu::PastDays | Menu::ReportDate | Menu::StartDate | Menu::EndDate
-            )
-        })
+        self.chosen().iter().any(|o| o.menu.is_date())
     }
 
     /// The same options without any date choice (the filters only).
@@ -151,6 +213,15 @@ impl Options {
             end_days_back: None,
             ..self.clone()
         }
+    }
+}
+
+/// The keys of every option, for messages: `past_days, date, ... and advertiser_name`.
+fn option_keys() -> String {
+    let keys: Vec<&str> = OPTIONS.iter().map(|o| o.key).collect();
+    match keys.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => keys.join(""),
     }
 }
 
@@ -169,7 +240,7 @@ pub enum ParseError {
     ConversionType(String),
     #[error("invalid id `{0}`: ids are positive whole numbers such as 123")]
     Id(String),
-    #[error("unknown option `{0}`: the options are past_days, date, days_back, start, start_days_back, end, end_days_back, conversion_type, offer_id, advertiser_id, affiliate_name, search, offer_name and advertiser_name")]
+    #[error("unknown option `{0}`: the options are {keys}", keys = option_keys())]
     UnknownKey(String),
     #[error(
         "unknown time zone `{0}`: use an IANA name such as UTC, America/Los_Angeles or Europe/Berlin"
@@ -336,6 +407,40 @@ pub fn parse_timezone(s: &str) -> Result<Tz, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_names_every_option_once_and_in_order() {
+        for (i, spec) in OPTIONS.iter().enumerate() {
+            assert_eq!(spec.name as usize, i, "{}", spec.key);
+            assert_eq!(spec.name.spec().key, spec.key);
+            assert_eq!(OptionName::from_key(spec.key), Some(spec.name));
+            assert_eq!(spec.flag, format!("--{}", spec.key.replace('_', "-")));
+        }
+        // Every menu is set by some option, and every option reads back what it was set to.
+        for menu in Menu::ALL {
+            assert!(menu.options().next().is_some(), "{menu:?}");
+        }
+        let samples = [
+            (ValueForm::PastDays, "7days"),
+            (ValueForm::Date, "2024-02-29"),
+            (ValueForm::Days, "3"),
+            (ValueForm::ConversionType, "events"),
+            (ValueForm::Id, "42"),
+            (ValueForm::Text, "Acme & Co"),
+        ];
+        for spec in &OPTIONS {
+            let (_, sample) = samples.iter().find(|(f, _)| *f == spec.form).unwrap();
+            let mut o = Options::default();
+            o.set(spec.name, sample).unwrap();
+            assert_eq!(o.text(spec.name).as_deref(), Some(*sample), "{}", spec.key);
+            let chosen: Vec<OptionName> = o.chosen().iter().map(|c| c.name).collect();
+            assert_eq!(chosen, [spec.name]);
+        }
+        assert!(matches!(
+            Options::default().set_key("ofer_id", "3"),
+            Err(ParseError::UnknownKey(_))
+        ));
+    }
 
     #[test]
     fn past_days_forms() {

@@ -9,8 +9,8 @@ use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveDateTime, Timelike, Utc};
 use chrono_tz::Tz;
 
 use crate::dates::{cake_datetime, today_in, DateRange, WindowSize};
-use crate::model::{DateSemantics, Layout, MaxWindow, Menu, ParamKind, Report};
-use crate::options::{ConversionType, Options};
+use crate::model::{DateSemantics, Layout, MaxWindow, Menu, OptionName, ParamKind, Report};
+use crate::options::{ConversionType, Naming, Options};
 
 /// What relative dates resolve against, and how requests are cut.
 #[derive(Debug, Clone, Copy)]
@@ -50,46 +50,141 @@ impl Context {
     }
 }
 
-/// Why options do not make a valid plan. Each message says what to do instead.
+/// Why options do not make a valid plan. Each message says what to do instead, and names
+/// options by their keys (`` `offer_id` ``); [`PlanError::message`] names them as the command
+/// line does.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PlanError {
-    #[error("{report} does not take {flag}; {accepted}")]
     NotTaken {
         report: &'static str,
-        flag: &'static str,
-        accepted: String,
+        option: OptionName,
+        /// The options the report takes.
+        accepted: Vec<OptionName>,
     },
-    #[error("{first} and {second} cannot be combined: {hint}")]
     Conflict {
-        first: &'static str,
-        second: &'static str,
+        first: &'static [OptionName],
+        second: &'static [OptionName],
         hint: &'static str,
     },
-    #[error("{report} needs dates: give --past-days N, --date YYYY-MM-DD, --days-back N, or a range with --start/--start-days-back and --end/--end-days-back")]
-    MissingRange { report: &'static str },
-    #[error("{report} needs a date to start from: give --past-days N, --date YYYY-MM-DD or --days-back N")]
-    MissingSince { report: &'static str },
-    #[error("{given} needs {missing} to close the range (both ends are included)")]
-    OpenRange {
-        given: &'static str,
-        missing: &'static str,
+    MissingRange {
+        report: &'static str,
     },
-    #[error("the range starts on {start}, after its last day {end}: swap the two ends")]
-    StartAfterEnd { start: NaiveDate, end: NaiveDate },
-    #[error("{flag} {days} reaches before the earliest supported date; use a smaller number")]
-    TooFarBack { flag: &'static str, days: u32 },
-    #[error("the dates lie outside the supported calendar; use dates between years 1 and 9999")]
+    MissingSince {
+        report: &'static str,
+    },
+    OpenRange {
+        given: OptionName,
+        missing: &'static [OptionName],
+    },
+    StartAfterEnd {
+        start: NaiveDate,
+        end: NaiveDate,
+    },
+    TooFarBack {
+        option: OptionName,
+        days: u32,
+    },
     OutOfRange,
-    #[error("page size must be at least 1")]
     ZeroPageSize,
-    #[error("{report} answers in one piece: a page size applies only to paged reports (`describe` shows which)")]
-    NotPaged { report: &'static str },
-    #[error("the dates start on {start}, after today ({today} in {timezone}): Cake has no data for days to come; give dates up to today")]
+    NotPaged {
+        report: &'static str,
+    },
     Future {
         start: NaiveDate,
         today: NaiveDate,
         timezone: Tz,
     },
+}
+
+impl PlanError {
+    /// The message, with options named as `naming` says (config keys or command-line flags).
+    pub fn message(&self, naming: Naming) -> String {
+        use OptionName as O;
+        let n = |o: OptionName| o.named(naming);
+        let all = |os: &[OptionName], sep: &str| {
+            os.iter()
+                .map(|o| o.named(naming))
+                .collect::<Vec<_>>()
+                .join(sep)
+        };
+        match self {
+            PlanError::NotTaken {
+                report,
+                option,
+                accepted,
+            } if accepted.is_empty() => {
+                format!("{report} does not take {}; it takes no options", n(*option))
+            }
+            PlanError::NotTaken {
+                report,
+                option,
+                accepted,
+            } => format!(
+                "{report} does not take {}; it takes {}",
+                n(*option),
+                all(accepted, ", ")
+            ),
+            PlanError::Conflict {
+                first,
+                second,
+                hint,
+            } => format!(
+                "{} and {} cannot be combined: {hint}",
+                all(first, "/"),
+                all(second, "/")
+            ),
+            PlanError::MissingRange { report } => format!(
+                "{report} needs dates: give {} N, {} YYYY-MM-DD, {} N, or a range with {}/{} and {}/{}",
+                n(O::PastDays),
+                n(O::Date),
+                n(O::DaysBack),
+                n(O::Start),
+                n(O::StartDaysBack),
+                n(O::End),
+                n(O::EndDaysBack)
+            ),
+            PlanError::MissingSince { report } => format!(
+                "{report} needs a date to start from: give {} N, {} YYYY-MM-DD or {} N",
+                n(O::PastDays),
+                n(O::Date),
+                n(O::DaysBack)
+            ),
+            PlanError::OpenRange { given, missing } => format!(
+                "{} needs {} to close the range (both ends are included)",
+                n(*given),
+                all(missing, " or ")
+            ),
+            PlanError::StartAfterEnd { start, end } => {
+                format!("the range starts on {start}, after its last day {end}: swap the two ends")
+            }
+            PlanError::TooFarBack { option, days } => format!(
+                "{} {days} reaches before the earliest supported date; use a smaller number",
+                n(*option)
+            ),
+            PlanError::OutOfRange => {
+                "the dates lie outside the supported calendar; use dates between years 1 and 9999"
+                    .into()
+            }
+            PlanError::ZeroPageSize => "page size must be at least 1".into(),
+            PlanError::NotPaged { report } => format!(
+                "{report} answers in one piece: a page size applies only to paged reports (`describe` shows which)"
+            ),
+            PlanError::Future {
+                start,
+                today,
+                timezone,
+            } => format!(
+                "the dates start on {start}, after today ({today} in {timezone}): Cake has no data for days to come; give dates up to today"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message(Naming::Keys))
+    }
 }
 
 /// The dates a plan covers.
@@ -286,85 +381,59 @@ fn bound_by_today(
     }
 }
 
-fn accepted_flags(report: &Report) -> String {
-    let flags: Vec<&str> = report
-        .menus
-        .iter()
-        .flat_map(|m| m.flags().iter().copied())
-        .collect();
-    if flags.is_empty() {
-        "it takes no options".to_string()
-    } else {
-        format!("it takes {}", flags.join(", "))
-    }
-}
-
 fn check_taken(report: &'static Report, options: &Options) -> Result<(), PlanError> {
-    for (menu, flag) in options.chosen() {
-        if !report.takes(menu) {
+    use OptionName as O;
+    for spec in options.chosen() {
+        if !report.takes(spec.menu) {
             return Err(PlanError::NotTaken {
                 report: report.name,
-                flag,
-                accepted: accepted_flags(report),
+                option: spec.name,
+                accepted: report
+                    .menus
+                    .iter()
+                    .flat_map(|m| m.options().map(|o| o.name))
+                    .collect(),
             });
         }
     }
-    let pairs: [(bool, &'static str, bool, &'static str, &'static str); 7] = [
+    const DATE: &[OptionName] = &[O::Date, O::DaysBack];
+    const RANGE: &[OptionName] = &[O::Start, O::StartDaysBack, O::End, O::EndDaysBack];
+    let any = |names: &[OptionName]| names.iter().any(|&n| options.is_set(n));
+    let pairs: [(&'static [OptionName], &'static [OptionName], &'static str); 7] = [
         (
-            options.date.is_some(),
-            "--date",
-            options.days_back.is_some(),
-            "--days-back",
+            &[O::Date],
+            &[O::DaysBack],
             "a report date is either a specific date or a number of days back",
         ),
         (
-            options.start.is_some(),
-            "--start",
-            options.start_days_back.is_some(),
-            "--start-days-back",
+            &[O::Start],
+            &[O::StartDaysBack],
             "the start is either a specific date or a number of days back",
         ),
         (
-            options.end.is_some(),
-            "--end",
-            options.end_days_back.is_some(),
-            "--end-days-back",
+            &[O::End],
+            &[O::EndDaysBack],
             "the end is either a specific date or a number of days back",
         ),
+        (&[O::PastDays], DATE, "choose one way of giving dates"),
         (
-            options.past_days.is_some(),
-            "--past-days",
-            options.date.is_some() || options.days_back.is_some(),
-            "--date/--days-back",
+            &[O::PastDays],
+            &[O::Start, O::StartDaysBack],
             "choose one way of giving dates",
         ),
         (
-            options.past_days.is_some(),
-            "--past-days",
-            options.start.is_some() || options.start_days_back.is_some(),
-            "--start",
+            &[O::PastDays],
+            &[O::End, O::EndDaysBack],
             "choose one way of giving dates",
         ),
         (
-            options.past_days.is_some(),
-            "--past-days",
-            options.end.is_some() || options.end_days_back.is_some(),
-            "--end",
-            "choose one way of giving dates",
-        ),
-        (
-            options.date.is_some() || options.days_back.is_some(),
-            "--date/--days-back",
-            options.start.is_some()
-                || options.start_days_back.is_some()
-                || options.end.is_some()
-                || options.end_days_back.is_some(),
-            "--start/--end",
+            DATE,
+            RANGE,
             "the duration is either a specific date or a date range",
         ),
     ];
-    for (a, first, b, second, hint) in pairs {
-        if a && b {
+    for (first, second, hint) in pairs {
+        if any(first) && any(second) {
             return Err(PlanError::Conflict {
                 first,
                 second,
@@ -375,10 +444,10 @@ fn check_taken(report: &'static Report, options: &Options) -> Result<(), PlanErr
     Ok(())
 }
 
-fn days_back(today: NaiveDate, flag: &'static str, days: u32) -> Result<NaiveDate, PlanError> {
+fn days_back(today: NaiveDate, option: OptionName, days: u32) -> Result<NaiveDate, PlanError> {
     today
         .checked_sub_days(Days::new(u64::from(days)))
-        .ok_or(PlanError::TooFarBack { flag, days })
+        .ok_or(PlanError::TooFarBack { option, days })
 }
 
 fn resolve_dates(
@@ -391,11 +460,11 @@ fn resolve_dates(
         DateSemantics::None => Ok(PlannedDates::None),
         DateSemantics::ChangesSince => {
             let since = if let Some(n) = o.past_days {
-                days_back(today, "--past-days", n.days())?
+                days_back(today, OptionName::PastDays, n.days())?
             } else if let Some(d) = o.date {
                 d
             } else if let Some(n) = o.days_back {
-                days_back(today, "--days-back", n)?
+                days_back(today, OptionName::DaysBack, n)?
             } else {
                 return Err(PlanError::MissingSince {
                     report: report.name,
@@ -405,21 +474,21 @@ fn resolve_dates(
         }
         DateSemantics::Range { .. } => {
             let range = if let Some(n) = o.past_days {
-                let start = days_back(today, "--past-days", n.days())?;
+                let start = days_back(today, OptionName::PastDays, n.days())?;
                 DateRange::new(start, today)
             } else if let Some(d) = o.date {
                 DateRange::day(d)
             } else if let Some(n) = o.days_back {
-                DateRange::day(days_back(today, "--days-back", n)?)
+                DateRange::day(days_back(today, OptionName::DaysBack, n)?)
             } else {
                 let start = match (o.start, o.start_days_back) {
                     (Some(d), _) => Some(d),
-                    (None, Some(n)) => Some(days_back(today, "--start-days-back", n)?),
+                    (None, Some(n)) => Some(days_back(today, OptionName::StartDaysBack, n)?),
                     (None, None) => None,
                 };
                 let last = match (o.end, o.end_days_back) {
                     (Some(d), _) => Some(d),
-                    (None, Some(n)) => Some(days_back(today, "--end-days-back", n)?),
+                    (None, Some(n)) => Some(days_back(today, OptionName::EndDaysBack, n)?),
                     (None, None) => None,
                 };
                 match (start, last) {
@@ -430,14 +499,22 @@ fn resolve_dates(
                     }
                     (Some(_), None) => {
                         return Err(PlanError::OpenRange {
-                            given: "--start",
-                            missing: "--end or --end-days-back",
+                            given: if o.start.is_some() {
+                                OptionName::Start
+                            } else {
+                                OptionName::StartDaysBack
+                            },
+                            missing: &[OptionName::End, OptionName::EndDaysBack],
                         })
                     }
                     (None, Some(_)) => {
                         return Err(PlanError::OpenRange {
-                            given: "--end",
-                            missing: "--start or --start-days-back",
+                            given: if o.end.is_some() {
+                                OptionName::End
+                            } else {
+                                OptionName::EndDaysBack
+                            },
+                            missing: &[OptionName::Start, OptionName::StartDaysBack],
                         })
                     }
                     (Some(start), Some(last)) => {
@@ -500,26 +577,20 @@ fn menu_value(
     values: Option<crate::model::ConversionValues>,
     o: &Options,
 ) -> Option<String> {
-    match menu? {
-        Menu::OfferId => o.offer_id.map(|v| v.to_string()),
-        Menu::AdvertiserId => o.advertiser_id.map(|v| v.to_string()),
-        Menu::AffiliateName => o.affiliate_name.clone(),
-        Menu::Search => o.search.clone(),
-        Menu::OfferName => o.offer_name.clone(),
-        Menu::AdvertiserName => o.advertiser_name.clone(),
-        Menu::ConversionType => {
-            let values = values?;
-            Some(
-                match o.conversion_type.unwrap_or_default() {
-                    ConversionType::Conversions => values.conversions,
-                    ConversionType::Events => values.events,
-                    ConversionType::All => values.all,
-                }
-                .to_string(),
-            )
-        }
-        Menu::PastDays | Menu::Duration | Menu::ReportDate | Menu::StartDate | Menu::EndDate => {
-            None
-        }
+    let menu = menu?;
+    if menu.is_date() {
+        return None;
     }
+    if menu == Menu::ConversionType {
+        let values = values?;
+        return Some(
+            match o.conversion_type.unwrap_or_default() {
+                ConversionType::Conversions => values.conversions,
+                ConversionType::Events => values.events,
+                ConversionType::All => values.all,
+            }
+            .to_string(),
+        );
+    }
+    menu.options().find_map(|spec| o.text(spec.name))
 }

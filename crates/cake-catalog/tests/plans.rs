@@ -26,7 +26,7 @@ fn run_case(line: &str) -> String {
                 ctx.page_size = Some(value.parse().expect("page size"));
                 Ok(())
             }
-            _ => opts.set(key, value),
+            _ => opts.set_key(key, value),
         };
         if let Err(e) = result {
             return format!("parse error: {e}\n");
@@ -34,7 +34,13 @@ fn run_case(line: &str) -> String {
     }
     let plan = match plan(report, &opts, &ctx) {
         Ok(p) => p,
-        Err(e) => return format!("error: {e}\n"),
+        Err(e) => {
+            // Keys for library users and config files; flags for the command line.
+            return format!(
+                "error: {e}\n  on the command line: {}\n",
+                e.message(cake_catalog::Naming::Flags)
+            );
+        }
     };
     let mut out = String::new();
     match plan.dates {

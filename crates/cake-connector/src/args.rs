@@ -1,33 +1,11 @@
 //! From parsed flags to validated plans (the "high" arguments).
 
 use anyhow::Result;
-use cake_catalog::{find, parse_timezone, plan, Context, Options, Plan, Report};
+use cake_catalog::{find, parse_timezone, plan, Context, Plan, Report};
 use chrono::{DateTime, Utc};
 
 use crate::cli::{PlanArgs, ReportOptionArgs};
 use crate::exit::UsageError;
-
-impl ReportOptionArgs {
-    /// The catalog's options from the flags.
-    pub fn to_options(&self) -> Options {
-        Options {
-            past_days: self.past_days,
-            date: self.date,
-            days_back: self.days_back,
-            start: self.start,
-            start_days_back: self.start_days_back,
-            end: self.end,
-            end_days_back: self.end_days_back,
-            conversion_type: self.conversion_type,
-            offer_id: self.offer_id,
-            advertiser_id: self.advertiser_id,
-            affiliate_name: self.affiliate_name.clone(),
-            search: self.search.clone(),
-            offer_name: self.offer_name.clone(),
-            advertiser_name: self.advertiser_name.clone(),
-        }
-    }
-}
 
 impl PlanArgs {
     /// The planning context at the instant `now`.
@@ -56,5 +34,5 @@ pub fn validated_plan(
     now: DateTime<Utc>,
 ) -> Result<Plan> {
     let ctx = plan_args.context(now)?;
-    Ok(plan(report, &options.to_options(), &ctx).map_err(UsageError::from)?)
+    Ok(plan(report, &options.options, &ctx).map_err(UsageError::from)?)
 }

@@ -1,10 +1,7 @@
 //! Command-line flags as parsed (the "low" arguments). Nothing here decides anything: the
 //! `args` module turns these into validated plans with the libraries' own parsers.
 
-use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
-
-use cake_catalog::{ConversionType, PastDays, PositiveId};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -87,7 +84,7 @@ pub struct ConvertArgs {
     /// Fail on elements the catalog does not know instead of counting them.
     #[arg(long)]
     pub strict: bool,
-    /// Saved responses.
+    /// Saved responses: as Cake sent them, or zstd- or gzip-compressed.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<std::path::PathBuf>,
     /// Output: a `.parquet` file, or a directory to write into.
@@ -316,7 +313,8 @@ pub struct OutputArgs {
     /// append: add files to it.
     #[arg(long, default_value = "replace", value_name = "replace|append")]
     pub mode: String,
-    /// Keep each raw response, gzip'd, in the output's _raw/ folder (replayable with `convert`).
+    /// Keep each raw response, scrubbed of the API key and zstd-compressed, in the output's
+    /// _raw/ folder (replayable with `convert`).
     #[arg(long)]
     pub keep_raw: bool,
     /// Fail on elements the catalog does not know instead of counting them.
@@ -416,73 +414,60 @@ pub struct PlanArgs {
     pub page_size: Option<u32>,
 }
 
-/// The connector's menus as flags. Which ones a report takes is in `describe <report>`.
-#[derive(Debug, Args, Clone, Default)]
-#[command(next_help_heading = "Report options (see `describe <report>` for the ones it takes)")]
+/// The report options as flags, built from the catalog's one table of options
+/// ([`cake_catalog::OPTIONS`]: flag, value form, help), each value checked by the catalog's own
+/// parser as it is read. Which options a report takes is in `describe <report>`.
+#[derive(Debug, Clone, Default)]
 pub struct ReportOptionArgs {
-    /// Past Days: the N whole days before today, today excluded (`30days`, `7Day`, `3`).
-    #[arg(long, value_name = "N[days]", value_parser = parse_past_days)]
-    pub past_days: Option<PastDays>,
-    /// Report Date: one specific day.
-    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
-    pub date: Option<NaiveDate>,
-    /// Report Date: the day N days before today (0 is today).
-    #[arg(long, value_name = "N", value_parser = parse_days)]
-    pub days_back: Option<u32>,
-    /// Start Date, specific: first day of the range (included).
-    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
-    pub start: Option<NaiveDate>,
-    /// Start Date, relative: "Days Back to Start From".
-    #[arg(long, value_name = "N", value_parser = parse_days)]
-    pub start_days_back: Option<u32>,
-    /// End Date, specific: last day of the range (included).
-    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
-    pub end: Option<NaiveDate>,
-    /// End Date, relative: "Days Back to End At" (0 is today).
-    #[arg(long, value_name = "N", value_parser = parse_days)]
-    pub end_days_back: Option<u32>,
-    /// Conversion Type: conversions, events or all (default all).
-    #[arg(long, value_name = "TYPE", value_parser = parse_conversion_type)]
-    pub conversion_type: Option<ConversionType>,
-    /// Offer ID filter (a positive integer).
-    #[arg(long, value_name = "ID", value_parser = parse_id)]
-    pub offer_id: Option<PositiveId>,
-    /// Advertiser ID filter (a positive integer).
-    #[arg(long, value_name = "ID", value_parser = parse_id)]
-    pub advertiser_id: Option<PositiveId>,
-    /// Affiliate Name filter.
-    #[arg(long, value_name = "NAME")]
-    pub affiliate_name: Option<String>,
-    /// Search term.
-    #[arg(long, value_name = "TEXT")]
-    pub search: Option<String>,
-    /// Offer Name filter.
-    #[arg(long, value_name = "NAME")]
-    pub offer_name: Option<String>,
-    /// Advertiser Name filter.
-    #[arg(long, value_name = "NAME")]
-    pub advertiser_name: Option<String>,
+    pub options: cake_catalog::Options,
 }
 
-fn parse_past_days(s: &str) -> Result<PastDays, String> {
-    s.parse()
-        .map_err(|e: cake_catalog::ParseError| e.to_string())
+const OPTIONS_HEADING: &str = "Report options (see `describe <report>` for the ones it takes)";
+
+impl clap::FromArgMatches for ReportOptionArgs {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut args = ReportOptionArgs::default();
+        args.update_from_arg_matches(matches)?;
+        Ok(args)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        for spec in &cake_catalog::OPTIONS {
+            if let Some(value) = matches.get_one::<String>(spec.key) {
+                self.options.set(spec.name, value).map_err(|e| {
+                    clap::Error::raw(
+                        clap::error::ErrorKind::ValueValidation,
+                        format!("invalid value for {}: {e}\n", spec.flag),
+                    )
+                })?;
+            }
+        }
+        Ok(())
+    }
 }
 
-fn parse_date(s: &str) -> Result<NaiveDate, String> {
-    cake_catalog::parse_date(s).map_err(|e| e.to_string())
-}
+impl Args for ReportOptionArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cake_catalog::OPTIONS.iter().fold(cmd, |cmd, spec| {
+            let name = spec.name;
+            cmd.arg(
+                clap::Arg::new(spec.key)
+                    .long(spec.flag.trim_start_matches('-'))
+                    .value_name(spec.value)
+                    .help(spec.help)
+                    .help_heading(OPTIONS_HEADING)
+                    // The catalog's parser checks the value as clap reads it.
+                    .value_parser(move |s: &str| {
+                        cake_catalog::Options::default()
+                            .set(name, s)
+                            .map(|()| s.to_string())
+                            .map_err(|e| e.to_string())
+                    }),
+            )
+        })
+    }
 
-fn parse_days(s: &str) -> Result<u32, String> {
-    cake_catalog::parse_days(s).map_err(|e| e.to_string())
-}
-
-fn parse_conversion_type(s: &str) -> Result<ConversionType, String> {
-    s.parse()
-        .map_err(|e: cake_catalog::ParseError| e.to_string())
-}
-
-fn parse_id(s: &str) -> Result<PositiveId, String> {
-    s.parse()
-        .map_err(|e: cake_catalog::ParseError| e.to_string())
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
 }

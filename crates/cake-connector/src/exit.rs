@@ -121,9 +121,15 @@ macro_rules! usage_from {
     )*};
 }
 
+/// On the command line, options are named by their flags.
+impl From<cake_catalog::PlanError> for UsageError {
+    fn from(e: cake_catalog::PlanError) -> UsageError {
+        UsageError(e.message(cake_catalog::Naming::Flags))
+    }
+}
+
 usage_from!(
     cake_catalog::ParseError,
-    cake_catalog::PlanError,
     cake_catalog::UnknownReport,
     cake_transport::InstanceError,
     cake_transport::EmptyApiKey

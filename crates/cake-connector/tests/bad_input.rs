@@ -554,8 +554,18 @@ fn sync_refuses_config_files_with_unknown_keys_or_wrong_types() {
             format!("{head}[instances]\nconcurrency = 2\n[[report]]\nreport = \"offers\"\n"),
         ),
         (
-            "a string for a number",
-            format!("{head}[[report]]\nreport = \"offers\"\noffer_id = \"12\"\n"),
+            "a word for an id",
+            format!("{head}[[report]]\nreport = \"offers\"\noffer_id = \"twelve\"\n"),
+        ),
+        (
+            "a fraction for an id",
+            format!("{head}[[report]]\nreport = \"offers\"\noffer_id = 1.5\n"),
+        ),
+        (
+            "a date option in a sync entry",
+            format!(
+                "{head}[[report]]\nreport = \"clicks\"\nstart = \"2024-01-01\"\npast_days = 3\n"
+            ),
         ),
         (
             "a negative lookback",

@@ -156,6 +156,49 @@ fn a_directory_gets_one_file_per_input() {
     }
 }
 
+/// Raw responses as `pull --keep-raw` keeps them now (zstd, `.xml.zst`) and as earlier
+/// versions kept them (gzip, `.xml.gz`) convert alike; the compression is recognised by the
+/// first bytes, so a misnamed file converts too.
+#[test]
+fn zstd_and_gzip_raw_responses_convert() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = std::fs::read(fixtures().join("responses/clicks/get.xml")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &body).unwrap();
+    let zst = zstd::stream::encode_all(body.as_slice(), 1).unwrap();
+    let inputs = [
+        ("run-page-00001.xml.zst", zst.clone()),
+        ("run-page-00002.xml.gz", gz.finish().unwrap()),
+        ("run-page-00003.xml", zst),
+    ];
+    let mut args = vec!["--report".to_string(), "clicks".to_string()];
+    for (name, bytes) in &inputs {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        args.push(s(&path).to_string());
+    }
+    let out = dir.path().join("out");
+    args.extend(["--out".to_string(), s(&out).to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, stdout, stderr) = run(&args);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("into 3 Parquet file(s): 12 rows"),
+        "{stdout}"
+    );
+    assert_eq!(
+        entries(&out),
+        [
+            "run-page-00001.parquet",
+            "run-page-00002.parquet",
+            "run-page-00003.parquet"
+        ]
+    );
+    for f in entries(&out) {
+        assert_eq!(read_back(&out.join(f), "clicks").0, 4);
+    }
+}
+
 #[test]
 fn drift_and_control_characters_are_reported() {
     let dir = tempfile::tempdir().unwrap();

@@ -2,7 +2,7 @@
 //!
 //! After every kill, nothing partial is visible: every Parquet file outside `_staging` opens and
 //! reads whole, every partition directory holds a `_SUCCESS` manifest that lists exactly its
-//! files with matching SHA-256, raw responses are whole gzip streams, and sync state never
+//! files with matching SHA-256, raw responses are whole zstd streams, and sync state never
 //! claims a day that is not committed. Then a rerun to completion gives exactly the rows of a
 //! run that was never interrupted (sorted rows compared, every column). Half the runs start
 //! from an empty location, half from a complete previous output (so kills land in replacing
@@ -35,7 +35,7 @@ fn slow() -> Faults {
     }
 }
 
-/// Raw responses are complete gzip streams without the key.
+/// Raw responses are complete zstd streams (their checksums verified) without the key.
 fn check_raw(out: &Path) -> Result<usize, String> {
     fn walk(dir: &Path, n: &mut usize) -> Result<(), String> {
         let Ok(entries) = std::fs::read_dir(dir) else {
@@ -52,9 +52,9 @@ fn check_raw(out: &Path) -> Result<usize, String> {
                 return Err(format!("a temporary file is visible: {}", p.display()));
             }
             let mut text = String::new();
-            flate2::read::GzDecoder::new(std::fs::File::open(&p).unwrap())
-                .read_to_string(&mut text)
-                .map_err(|e| format!("{} is not a whole gzip stream: {e}", p.display()))?;
+            zstd::stream::read::Decoder::new(std::fs::File::open(&p).unwrap())
+                .and_then(|mut z| z.read_to_string(&mut text))
+                .map_err(|e| format!("{} is not a whole zstd stream: {e}", p.display()))?;
             if text.contains(KEY) {
                 return Err(format!("{} holds the key", p.display()));
             }

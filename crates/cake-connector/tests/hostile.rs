@@ -280,19 +280,14 @@ fn assert_printable(what: &str, text: &str) {
     );
 }
 
-/// Every file below `dir`, gunzipped when it is a raw response.
+/// Every file below `dir`, decompressed when it is a raw response.
 fn files_below(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for (rel, bytes) in tree(dir) {
         let Some(bytes) = bytes else { continue };
-        if rel.ends_with(".gz") {
-            let mut text = Vec::new();
-            std::io::Read::read_to_end(
-                &mut flate2::read::GzDecoder::new(bytes.as_slice()),
-                &mut text,
-            )
-            .unwrap();
-            out.push((rel, text));
+        if rel.contains("_raw/") {
+            assert!(rel.ends_with(".xml.zst"), "{rel}");
+            out.push((rel, zstd::stream::decode_all(bytes.as_slice()).unwrap()));
         } else {
             out.push((rel, bytes));
         }

@@ -54,12 +54,13 @@ fn texts_of(dir: &Path, out: &mut Vec<(String, String)>) {
         let name = p.display().to_string();
         let bytes = std::fs::read(&p).unwrap();
         out.push((name.clone(), String::from_utf8_lossy(&bytes).into_owned()));
-        if name.ends_with(".gz") {
-            let mut text = String::new();
-            flate2::read::GzDecoder::new(bytes.as_slice())
-                .read_to_string(&mut text)
-                .unwrap();
-            out.push((format!("{name} (decompressed)"), text));
+        if name.contains("/_raw/") {
+            assert!(name.ends_with(".xml.zst"), "{name}");
+            let text = zstd::stream::decode_all(bytes.as_slice()).unwrap();
+            out.push((
+                format!("{name} (decompressed)"),
+                String::from_utf8_lossy(&text).into_owned(),
+            ));
         }
         if name.ends_with(".parquet") {
             let rows = parquet_rows(&p).unwrap();

@@ -1,14 +1,61 @@
 //! The connector's jobs: [`check`] an instance; pull a report into Parquet; sync many reports
-//! incrementally.
+//! incrementally; convert saved responses into Parquet ([`convert_file`]).
 //!
 //! This crate is the glue between the layers: it plans with the catalog, fetches with the
 //! transport, decodes with cake-arrow inside the transport's page handler ([`DecodeFactory`]),
 //! and writes with the sink. It holds the logic a library user needs to run a job; the binary
 //! only turns flags and config into calls of these functions.
+//!
+//! A pull of three days of Clicks into a local directory, as `cake-connector demo` does it: the
+//! sandbox (`cake-sandbox`, a Cake-compatible server on loopback) stands in for an instance.
+//!
+//! ```
+//! use cake_catalog::{find, parse_date, plan, Context, Options};
+//! use cake_pipeline::{pull, status, PullOptions};
+//! use cake_sandbox::{Sandbox, SandboxConfig};
+//! use cake_sink::{Sink, SinkOptions};
+//! use cake_transport::{ApiKey, Client, ClientOptions, Instance};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let sandbox = Sandbox::start(SandboxConfig {
+//!     rows_per_day: 20,
+//!     today: parse_date("2026-03-10")?,
+//!     ..SandboxConfig::default()
+//! })
+//! .await?;
+//! // With a real instance: Instance::parse("mycompany", false) and its API key.
+//! let instance = Instance::parse(&sandbox.url(), false)?;
+//! let client = Client::new(instance, ApiKey::new(sandbox.api_key())?, ClientOptions::default())?;
+//!
+//! let out = tempfile::tempdir()?;
+//! let sink = Sink::open(out.path().to_str().ok_or("a UTF-8 path")?, SinkOptions::default())?;
+//!
+//! let now = "2026-03-10T12:00:00Z".parse()?;
+//! let options = Options { past_days: Some("3days".parse()?), ..Options::default() };
+//! let plan = plan(find("clicks")?, &options, &Context::new(now))?;
+//! let on_commit = |window: &cake_pipeline::WindowSummary| {
+//!     println!("{}: {} rows", window.path, window.rows);
+//! };
+//! let summary = pull(&client, &plan, &sink, &PullOptions::default(), &on_commit).await?;
+//! assert_eq!(summary.rows, 60);
+//! assert_eq!(summary.windows.len(), 3); // one committed partition per day
+//! assert!(out.path().join("clicks/date=2026-03-09/part-00000.parquet").is_file());
+//!
+//! // What the location holds, read from the location alone.
+//! let tables = status(&sink, now).await?;
+//! assert_eq!(tables[0].table, "clicks");
+//! assert_eq!((tables[0].partitions, tables[0].rows), (3, 60));
+//! assert_eq!(tables[0].last_day, Some(parse_date("2026-03-09")?));
+//! sandbox.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
 
 mod cancel;
 mod check;
 mod contract;
+mod convert;
 mod decode;
 mod error;
 mod pull;
@@ -20,7 +67,13 @@ mod verify;
 pub use cancel::Cancel;
 pub use check::{check, CheckReport};
 pub use contract::{contract_for, schema_fingerprint};
-pub use decode::{body_error, DecodeFactory, DecodeHandler, DecodedPage, SpillError};
+pub use convert::{
+    convert_file, convert_reader, open_saved, saved_reader, ConvertError, SavedEncoding,
+    SavedReader,
+};
+pub use decode::{
+    body_error, DecodeFactory, DecodeHandler, DecodedPage, SpillError, RAW_ZSTD_LEVEL,
+};
 pub use error::{FailureKind, PipelineError};
 pub use pull::{
     partition_of, preflight, pull, NoProgress, Progress, PullOptions, PullSummary, WindowSummary,
@@ -35,3 +88,8 @@ pub use verify::{
     CorrectedSpec, Difference, DocumentCheck, ReportCheck, VerifyReport, WrittenSpec, Wsdl,
     WsdlError, WSDL_LIMIT,
 };
+
+/// The README's example, run as a doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -50,7 +50,8 @@ impl Progress for NoProgress {}
 #[derive(Clone)]
 pub struct PullOptions {
     pub mode: WriteMode,
-    /// Keep every raw response, gzip'd, under `_raw/<table>/`.
+    /// Keep every raw response, scrubbed of the API key and compressed with zstd, under
+    /// `_raw/<table>/` (`<partition>/<run>-page-NNNNN.xml.zst`).
     pub keep_raw: bool,
     pub decoder: DecoderOptions,
     /// Windows processed at once (their requests share the client's bound).
@@ -584,7 +585,7 @@ impl<'a> WindowWriter<'a> {
         }
         for (index, raw) in std::mem::take(&mut self.raws) {
             let rel = format!(
-                "_raw/{}/{}/{}-page-{:05}.xml.gz",
+                "_raw/{}/{}/{}-page-{:05}.xml.zst",
                 job.table,
                 self.window_partition.as_deref().unwrap_or("snapshot"),
                 job.sink.run_id(),

@@ -171,8 +171,8 @@ async fn empty_window(lake: &Lake) {
     sandbox.shutdown().await;
 }
 
-/// `keep_raw`: each page's body, gzip'd and without the key, under `_raw/<report>/`; decoding
-/// those files gives the rows of the Parquet output.
+/// `keep_raw`: each page's body, zstd-compressed and without the key, under `_raw/<report>/`;
+/// decoding those files gives the rows of the Parquet output.
 async fn raw_responses_replay(lake: &Lake) {
     let sandbox = sandbox().await;
     let client = client(&sandbox, RetryPolicy::none());
@@ -198,10 +198,10 @@ async fn raw_responses_replay(lake: &Lake) {
     assert_eq!(
         raw,
         [
-            format!("_raw/clicks/date=2024-03-08/{run}-page-00001.xml.gz"),
-            format!("_raw/clicks/date=2024-03-08/{run}-page-00002.xml.gz"),
-            format!("_raw/clicks/date=2024-03-08/{run}-page-00003.xml.gz"),
-            format!("_raw/offers/snapshot/{run}-page-00001.xml.gz"),
+            format!("_raw/clicks/date=2024-03-08/{run}-page-00001.xml.zst"),
+            format!("_raw/clicks/date=2024-03-08/{run}-page-00002.xml.zst"),
+            format!("_raw/clicks/date=2024-03-08/{run}-page-00003.xml.zst"),
+            format!("_raw/offers/snapshot/{run}-page-00001.xml.zst"),
         ]
     );
     assert_no_key_anywhere(&sink, lake).await;
@@ -211,10 +211,8 @@ async fn raw_responses_replay(lake: &Lake) {
     ] {
         let mut replayed = Vec::new();
         for object in raw.iter().filter(|o| o.starts_with(prefix)) {
-            let gz = sink.store().get_bytes(object).await.unwrap().unwrap();
-            let mut xml = Vec::new();
-            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz.as_slice()), &mut xml)
-                .unwrap();
+            let zst = sink.store().get_bytes(object).await.unwrap().unwrap();
+            let xml = zstd::stream::decode_all(zst.as_slice()).unwrap();
             cake_arrow::decode_reader(
                 plan.report,
                 cake_arrow::DecoderOptions::default(),

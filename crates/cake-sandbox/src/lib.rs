@@ -10,17 +10,36 @@
 //! that lose, repeat or miscount rows, another report's document, another day's rows, the API
 //! key echoed back, terminal control bytes, Cake's failure messages).
 //!
-//! ```no_run
-//! # async fn demo() -> std::io::Result<()> {
-//! use cake_sandbox::{Sandbox, SandboxConfig};
+//! A test starts one on a free port of 127.0.0.1, points its client at [`Sandbox::url`] with
+//! [`Sandbox::api_key`], and shuts it down at the end:
 //!
-//! let sandbox = Sandbox::start(SandboxConfig::default()).await?;
+//! ```
+//! use cake_sandbox::{Faults, Sandbox, SandboxConfig};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let sandbox = Sandbox::start(SandboxConfig {
+//!     api_key: "test-key".into(),
+//!     rows_per_day: 10,
+//!     ..SandboxConfig::default() // seed 1, any free port, today's date, no faults
+//! })
+//! .await?;
+//! let http = reqwest::Client::builder().no_proxy().build()?; // any HTTP client
 //! let url = format!(
 //!     "{}/api/1/get.asmx/AccountStatuses?api_key={}",
 //!     sandbox.url(),
 //!     sandbox.api_key()
 //! );
-//! // ... GET `url` with any HTTP client ...
+//! let answer = http.get(&url).send().await?;
+//! assert_eq!(answer.status(), 200);
+//! let body = answer.text().await?;
+//! assert!(body.contains("<success>true</success>") && body.contains("<account_status>"));
+//!
+//! // From now on, Cake's throttling on every request.
+//! sandbox.set_faults(Faults { restricted_rate: 1.0, ..Faults::default() });
+//! let body = http.get(&url).send().await?.text().await?;
+//! assert!(body.contains("<message>Restricted</message>"));
+//! assert_eq!(sandbox.stats().requests, 2);
 //! sandbox.shutdown().await;
 //! # Ok(())
 //! # }
@@ -193,3 +212,8 @@ pub fn respond(config: &SandboxConfig, path_and_query: &str) -> Response {
     }
     request::answer(config, path_and_query, None, &[]).response
 }
+
+/// The README's example, run as a doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,10 +1,18 @@
-//! One local Parquet file, written atomically.
+//! One local Parquet file, written atomically, encoded on a thread of its own.
+//!
+//! A [`ParquetFile`] hands each batch to its encoder thread through a bounded queue
+//! ([`WriteOptions::encode_queue`] batches) and returns: the caller decodes the next batch while
+//! the previous ones are encoded and compressed. Memory stays bounded by the queue's depth. An
+//! error of the encoder is returned, as it was, by the next call; dropping the file stops the
+//! thread (after the batch in hand) and removes the temporary file before `drop` returns.
 
 use std::fs::{self, File};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -28,6 +36,11 @@ pub struct WriteOptions {
     pub max_row_group_bytes: usize,
     /// zstd level (default 3).
     pub zstd_level: i32,
+    /// Batches handed to the file's encoder thread and not yet encoded (default 2). The caller
+    /// goes on while the previous batches are encoded and compressed on another core; a full
+    /// queue makes it wait, so memory stays bounded by this many batches. 0 encodes on the
+    /// caller's thread, with no thread of its own (the output is the same, byte for byte).
+    pub encode_queue: usize,
 }
 
 impl Default for WriteOptions {
@@ -37,6 +50,7 @@ impl Default for WriteOptions {
             max_row_group_rows: 1 << 20,
             max_row_group_bytes: 16 << 20,
             zstd_level: 3,
+            encode_queue: 2,
         }
     }
 }
@@ -113,6 +127,10 @@ pub enum SinkError {
         attempts: u32,
         message: String,
     },
+    /// The encoder thread of a file stopped without an error of its own (it panicked), or
+    /// the file is written to after a failure was returned already.
+    #[error("cannot write {}: {message}", path.display())]
+    Encoder { path: PathBuf, message: String },
     /// The Delta kernel refused or failed an operation on the table at `location`.
     #[error("the Delta table at {location}: {message}")]
     Delta { location: String, message: String },
@@ -138,11 +156,47 @@ impl SinkError {
 }
 
 /// A Parquet file being written. Nothing appears at its path until [`ParquetFile::finish`].
+///
+/// Batches are encoded on a thread of the file's own, fed through a queue of
+/// [`WriteOptions::encode_queue`] batches (or on the caller's thread when that is 0). A failure
+/// of the encoder is returned by the next [`ParquetFile::write`] or by
+/// [`ParquetFile::finish`]; dropping an unfinished file stops its thread and removes the
+/// temporary file.
 pub struct ParquetFile {
+    path: PathBuf,
+    schema: SchemaRef,
+    /// Rows handed over so far.
+    rows: u64,
+    encoding: Encoding,
+}
+
+/// Where the batches are encoded.
+enum Encoding {
+    /// On the caller's thread.
+    Inline(Box<Encoder>),
+    /// On the file's encoder thread, which answers `None` when the file was abandoned.
+    Thread {
+        queue: SyncSender<Job>,
+        worker: JoinHandle<Option<Result<FileInfo, SinkError>>>,
+        /// Set when the file is dropped unfinished: the batches still queued are skipped.
+        abandoned: Arc<AtomicBool>,
+    },
+    /// Finished, or failed: nothing more is written.
+    Over,
+}
+
+/// What the encoder thread is asked to do.
+enum Job {
+    Batch(RecordBatch),
+    /// Write the footer, sync and rename; the last job.
+    Finish,
+}
+
+/// The Arrow writer into the temporary file, and what completes the file.
+struct Encoder {
     path: PathBuf,
     tmp: PathBuf,
     writer: Option<ArrowWriter<BufWriter<File>>>,
-    schema: SchemaRef,
     rows: u64,
 }
 
@@ -159,13 +213,191 @@ const DICTIONARY_BYTES: usize = 64 << 10;
 
 impl ParquetFile {
     /// Starts writing `path` (zstd, statistics on, bounded row groups, `options.metadata` in
-    /// the footer). The data goes to a temporary file in the same directory.
+    /// the footer). The data goes to a temporary file in the same directory; with
+    /// `options.encode_queue` above 0, the encoder thread starts.
     pub fn create(
         path: impl AsRef<Path>,
         schema: SchemaRef,
         options: WriteOptions,
     ) -> Result<ParquetFile, SinkError> {
         let path = path.as_ref().to_path_buf();
+        let encode_queue = options.encode_queue;
+        let encoder = Encoder::create(&path, schema.clone(), options)?;
+        let encoding = match encode_queue {
+            0 => Encoding::Inline(Box::new(encoder)),
+            depth => {
+                let (queue, jobs) = std::sync::mpsc::sync_channel(depth);
+                let abandoned = Arc::new(AtomicBool::new(false));
+                let skip = abandoned.clone();
+                // A failed spawn drops the encoder, which removes the temporary file.
+                let worker = std::thread::Builder::new()
+                    .name("cake-encode".into())
+                    .spawn(move || encode(encoder, jobs, &skip))
+                    .map_err(|source| SinkError::Io {
+                        path: path.clone(),
+                        source,
+                    })?;
+                Encoding::Thread {
+                    queue,
+                    worker,
+                    abandoned,
+                }
+            }
+        };
+        Ok(ParquetFile {
+            path,
+            schema,
+            rows: 0,
+            encoding,
+        })
+    }
+
+    /// The final path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Rows written so far (handed to the encoder, on its thread).
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Appends a batch (its schema must be the file's). On the encoder thread, this waits
+    /// only while the queue is full; an error of an earlier batch is returned here.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
+        if batch.schema().fields() != self.schema.fields() {
+            let names = |s: &arrow_schema::Schema| {
+                s.fields()
+                    .iter()
+                    .map(|f| format!("{} {}", f.name(), f.data_type()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(SinkError::Schema {
+                path: self.path.clone(),
+                expected: names(&self.schema),
+                found: names(&batch.schema()),
+            });
+        }
+        match &mut self.encoding {
+            Encoding::Inline(encoder) => {
+                if let Err(e) = encoder.write(batch) {
+                    self.encoding = Encoding::Over;
+                    return Err(e);
+                }
+            }
+            Encoding::Thread { queue, .. } => {
+                if queue.send(Job::Batch(batch.clone())).is_err() {
+                    // The encoder failed and dropped its end of the queue.
+                    return Err(self.stop());
+                }
+            }
+            Encoding::Over => return Err(self.over()),
+        }
+        self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    /// Completes the file: footer, fsync, rename over the final path, fsync of the directory.
+    /// Waits for the encoder to finish the batches in its queue.
+    pub fn finish(mut self) -> Result<FileInfo, SinkError> {
+        match std::mem::replace(&mut self.encoding, Encoding::Over) {
+            Encoding::Inline(encoder) => encoder.finish(),
+            Encoding::Thread { queue, worker, .. } => {
+                let _ = queue.send(Job::Finish);
+                drop(queue);
+                joined(&self.path, worker)
+            }
+            Encoding::Over => Err(self.over()),
+        }
+    }
+
+    /// Stops the encoder thread: its error, or why there is none.
+    fn stop(&mut self) -> SinkError {
+        match std::mem::replace(&mut self.encoding, Encoding::Over) {
+            Encoding::Thread { queue, worker, .. } => {
+                drop(queue);
+                match joined(&self.path, worker) {
+                    Err(e) => e,
+                    Ok(_) => self.over(),
+                }
+            }
+            _ => self.over(),
+        }
+    }
+
+    fn over(&self) -> SinkError {
+        SinkError::Encoder {
+            path: self.path.clone(),
+            message: "the file failed earlier and takes no more rows".into(),
+        }
+    }
+}
+
+/// The encoder thread's answer: the finished file, or the error that stopped it.
+fn joined(
+    path: &Path,
+    worker: JoinHandle<Option<Result<FileInfo, SinkError>>>,
+) -> Result<FileInfo, SinkError> {
+    match worker.join() {
+        Ok(Some(result)) => result,
+        Ok(None) => Err(SinkError::Encoder {
+            path: path.to_path_buf(),
+            message: "the encoder stopped before the end of the file".into(),
+        }),
+        Err(_) => Err(SinkError::Encoder {
+            path: path.to_path_buf(),
+            message: "the encoder thread panicked".into(),
+        }),
+    }
+}
+
+/// The encoder thread: encodes batches until asked to finish. The first error ends it (its end
+/// of the queue goes, so the writer's next call returns at once); so does the writer's end of
+/// the queue going away, or `abandoned` (the file is dropped unfinished: the batches still
+/// queued are skipped, and the encoder's drop removes the temporary file).
+fn encode(
+    mut encoder: Encoder,
+    jobs: Receiver<Job>,
+    abandoned: &AtomicBool,
+) -> Option<Result<FileInfo, SinkError>> {
+    while let Ok(job) = jobs.recv() {
+        if abandoned.load(Ordering::Acquire) {
+            return None;
+        }
+        match job {
+            Job::Batch(batch) => {
+                if let Err(e) = encoder.write(&batch) {
+                    return Some(Err(e));
+                }
+            }
+            Job::Finish => return Some(encoder.finish()),
+        }
+    }
+    None
+}
+
+impl Drop for ParquetFile {
+    fn drop(&mut self) {
+        // An unfinished file: the encoder thread stops after the batch in hand (the queued ones
+        // are skipped) and removes the temporary file; waiting for it means nothing is left
+        // behind once the file is dropped. Inline, the encoder's own drop removes it.
+        if let Encoding::Thread {
+            queue,
+            worker,
+            abandoned,
+        } = std::mem::replace(&mut self.encoding, Encoding::Over)
+        {
+            abandoned.store(true, Ordering::Release);
+            drop(queue);
+            let _ = worker.join();
+        }
+    }
+}
+
+impl Encoder {
+    fn create(path: &Path, schema: SchemaRef, options: WriteOptions) -> Result<Encoder, SinkError> {
+        let path = path.to_path_buf();
         let name = path
             .file_name()
             .ok_or_else(|| SinkError::BadPath { path: path.clone() })?
@@ -202,11 +434,10 @@ impl ParquetFile {
             .set_dictionary_page_size_limit(DICTIONARY_BYTES)
             .set_key_value_metadata((!metadata.is_empty()).then_some(metadata))
             .build();
-        let mut out = ParquetFile {
+        let mut out = Encoder {
             path,
             tmp,
             writer: None,
-            schema: schema.clone(),
             rows: 0,
         };
         // From here on, dropping `out` removes the temporary file.
@@ -230,32 +461,7 @@ impl ParquetFile {
         Ok(out)
     }
 
-    /// The final path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Rows written so far.
-    pub fn rows(&self) -> u64 {
-        self.rows
-    }
-
-    /// Appends a batch (its schema must be the file's).
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
-        if batch.schema().fields() != self.schema.fields() {
-            let names = |s: &arrow_schema::Schema| {
-                s.fields()
-                    .iter()
-                    .map(|f| format!("{} {}", f.name(), f.data_type()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            return Err(SinkError::Schema {
-                path: self.path.clone(),
-                expected: names(&self.schema),
-                found: names(&batch.schema()),
-            });
-        }
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
         let writer = self.writer.as_mut().ok_or_else(|| SinkError::BadPath {
             path: self.path.clone(),
         })?;
@@ -267,8 +473,7 @@ impl ParquetFile {
         Ok(())
     }
 
-    /// Completes the file: footer, fsync, rename over the final path, fsync of the directory.
-    pub fn finish(mut self) -> Result<FileInfo, SinkError> {
+    fn finish(mut self) -> Result<FileInfo, SinkError> {
         let writer = self.writer.take().ok_or_else(|| SinkError::BadPath {
             path: self.path.clone(),
         })?;
@@ -297,7 +502,7 @@ impl ParquetFile {
     }
 }
 
-impl Drop for ParquetFile {
+impl Drop for Encoder {
     fn drop(&mut self) {
         // Unfinished (or failed while finishing): the temporary file goes. After a successful
         // rename it no longer exists and this does nothing.

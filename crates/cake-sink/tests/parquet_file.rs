@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
-use cake_sink::{ParquetFile, WriteOptions};
+use cake_sink::{ParquetFile, SinkError, WriteOptions};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 
@@ -155,4 +155,75 @@ fn errors_name_the_path() {
     .unwrap();
     let e = file.write(&other).unwrap_err();
     assert!(e.to_string().contains("x.parquet"), "{e}");
+}
+
+/// Options that make many row groups and pages, with `queue` batches for the encoder thread.
+fn many_groups(queue: usize) -> WriteOptions {
+    WriteOptions {
+        metadata: vec![("cake.report".into(), "clicks".into())],
+        max_row_group_rows: 700,
+        encode_queue: queue,
+        ..WriteOptions::default()
+    }
+}
+
+/// The encoder thread writes the same file, byte for byte, as encoding on the caller's thread,
+/// whatever the depth of its queue.
+#[test]
+fn pipelined_files_are_the_files_written_inline() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for queue in [0, 1, 2, 8] {
+        let path = dir.path().join(format!("queue-{queue}.parquet"));
+        let mut file = ParquetFile::create(&path, schema(), many_groups(queue)).unwrap();
+        let mut from = 0;
+        for n in [1, 500, 999, 3, 2048, 0, 1500] {
+            file.write(&batch(from, n)).unwrap();
+            from += n;
+        }
+        assert_eq!(file.rows(), from as u64);
+        let info = file.finish().unwrap();
+        assert_eq!(info.rows, from as u64);
+        files.push(std::fs::read(&path).unwrap());
+    }
+    assert!(files[0].len() > 1000);
+    for (i, f) in files.iter().enumerate().skip(1) {
+        assert!(f == &files[0], "file {i} differs from the inline one");
+    }
+}
+
+/// An error on the encoder thread (here: its directory for spilled pages is gone, so the page
+/// store cannot create its file) comes back, typed and naming the file, from a call soon after
+/// the batch that failed: at most a queue's depth of batches later, or from `finish`. Nothing
+/// is left behind.
+#[test]
+fn an_encoder_error_comes_back_from_the_next_calls() {
+    for queue in [0, 1, 2] {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("out");
+        std::fs::create_dir(&dir).unwrap();
+        let path = dir.join("out.parquet");
+        let mut file = ParquetFile::create(&path, schema(), many_groups(queue)).unwrap();
+        // Less than a row group: no page is stored yet.
+        file.write(&batch(0, 10)).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        // This one ends a row group: its pages go to the page store, which fails.
+        let mut result = file.write(&batch(10, 1000));
+        let mut calls = 1;
+        while result.is_ok() && calls <= queue + 1 {
+            result = file.write(&batch(2000, 1));
+            calls += 1;
+        }
+        let e = result.expect_err("the failure comes back within the queue's depth");
+        assert!(
+            matches!(&e, SinkError::Parquet { path: p, .. } if p == &path),
+            "queue {queue}: {e:?}"
+        );
+        // The file is over: later calls say so, and finishing it fails too.
+        let again = file.write(&batch(3000, 1)).unwrap_err();
+        assert!(matches!(again, SinkError::Encoder { .. }), "{again:?}");
+        assert!(file.finish().is_err());
+        assert!(!dir.exists());
+        assert_eq!(entries(root.path()), Vec::<String>::new());
+    }
 }

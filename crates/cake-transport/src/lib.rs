@@ -11,6 +11,101 @@
 //! The API key lives in an [`ApiKey`], which has no `Display` and a redacted `Debug`; it is put
 //! into a URL only when the request is sent. Every URL kept for messages and logs is redacted,
 //! and text that comes back from the server is scrubbed of the key before it is stored.
+//!
+//! Here the transport pages one day of Clicks from the sandbox (a Cake-compatible server on
+//! loopback, `cake-sandbox`) with a handler that only counts rows; cake-pipeline's
+//! `DecodeFactory` is the handler that decodes the bodies to Arrow.
+//!
+//! ```
+//! use cake_catalog::{find, parse_date, plan, Context, Options};
+//! use cake_sandbox::{Sandbox, SandboxConfig};
+//! use cake_transport::{
+//!     ApiKey, BodyError, Client, ClientOptions, HandlerFactory, Instance, PageHandler,
+//!     PageOutcome, PageRequest, PageSink, RowDates, TransportError,
+//! };
+//!
+//! /// Reads just enough of a body to page: its rows and Cake's `row_count`.
+//! struct CountRows;
+//! struct Body(Vec<u8>);
+//!
+//! impl HandlerFactory for CountRows {
+//!     type Handler = Body;
+//!     fn handler(&self, _attempt: &PageRequest) -> Body {
+//!         Body(Vec::new()) // a fresh handler for every attempt at every page
+//!     }
+//! }
+//!
+//! impl PageHandler for Body {
+//!     type Output = u64;
+//!     fn feed(&mut self, chunk: &[u8]) -> Result<(), BodyError> {
+//!         self.0.extend_from_slice(chunk);
+//!         Ok(())
+//!     }
+//!     fn finish(self) -> Result<PageOutcome<u64>, BodyError> {
+//!         let text = String::from_utf8_lossy(&self.0);
+//!         let rows = text.matches("<click>").count() as u64;
+//!         let row_count = text
+//!             .split("<row_count>")
+//!             .nth(1)
+//!             .and_then(|t| t.split('<').next())
+//!             .and_then(|n| n.parse().ok());
+//!         let dates = RowDates::default();
+//!         Ok(PageOutcome { rows, row_count, keys: Vec::new(), dates, output: rows })
+//!     }
+//! }
+//!
+//! /// Receives the pages of one pull of a window, in order.
+//! #[derive(Default)]
+//! struct Pages(Vec<u64>);
+//!
+//! impl PageSink for Pages {
+//!     type Page = u64;
+//!     type Error = TransportError;
+//!     fn page(&mut self, rows: u64) -> Result<(), TransportError> {
+//!         self.0.push(rows);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let sandbox = Sandbox::start(SandboxConfig {
+//!     rows_per_day: 120,
+//!     today: parse_date("2026-03-10")?,
+//!     ..SandboxConfig::default()
+//! })
+//! .await?;
+//!
+//! // The Domain Name field: `mycompany`, a host name or an https:// URL. Plain http:// only
+//! // on loopback (or when allowed explicitly).
+//! assert_eq!(Instance::parse("mycompany", false)?.origin(), "https://mycompany.cake.com");
+//! assert!(Instance::parse("http://mycompany.example", false).is_err());
+//! let instance = Instance::parse(&sandbox.url(), false)?;
+//! let client = Client::new(instance, ApiKey::new(sandbox.api_key())?, ClientOptions::default())?;
+//!
+//! // Yesterday's clicks, 50 rows a page.
+//! let mut context = Context::new("2026-03-10T12:00:00Z".parse()?);
+//! context.page_size = Some(50);
+//! let options = Options { past_days: Some("1day".parse()?), ..Options::default() };
+//! let plan = plan(find("clicks")?, &options, &context)?;
+//! let request = &plan.requests[0];
+//! // What logs show: every parameter, the key redacted.
+//! let shown = client.display_url(plan.report, request, None);
+//! assert!(shown.contains("api_key=<redacted>&start_date=2026-03-09T00%3A00%3A00&"));
+//!
+//! let (pages, window) =
+//!     client.fetch_window(&plan, request, &CountRows, || Ok(Pages::default())).await?;
+//! assert_eq!(pages.0, [50, 50, 20]); // checked as a whole: full pages, rows add up to row_count
+//! assert_eq!((window.rows, window.row_count), (120, Some(120)));
+//! sandbox.shutdown().await;
+//!
+//! // The key never shows: `Debug` is redacted, and the scrubber finds it in any encoding.
+//! let key = ApiKey::new("s3cr+t/Key")?;
+//! assert_eq!(format!("{key:?}"), "ApiKey(<redacted>)");
+//! assert_eq!(key.scrubber().scrub("echo: S3CR%2bT%2FKEY"), "echo: <redacted>");
+//! # Ok(())
+//! # }
+//! ```
 
 mod client;
 mod error;
@@ -35,3 +130,8 @@ pub use query::display_url;
 pub use retry::{parse_retry_after, RetryPolicy};
 pub use secret::{ApiKey, EmptyApiKey, Scrubber, StreamScrubber, REDACTED};
 pub use window::{Inconsistency, PageSink, WindowResult};
+
+/// The README's example, run as a doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,4 +1,5 @@
-//! `convert`: saved Cake responses (GET or SOAP form) to Parquet, with the report's schema.
+//! `convert`: saved Cake responses (GET or SOAP form; plain, gzip or zstd) to Parquet, with the
+//! report's schema, decoded on one thread and encoded on another (`cake_pipeline::convert_file`).
 //!
 //! `--out x.parquet` writes every input into one file; `--out DIR` (an existing directory, or a
 //! path without `.parquet`) writes `<input stem>.parquet` per input. Output appears only when
@@ -8,20 +9,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use cake_arrow::{decode_reader, DecodeSummary, DecoderOptions};
+use cake_arrow::{DecodeSummary, DecoderOptions};
 use cake_catalog::Report;
 use cake_sink::{ParquetFile, WriteOptions};
 
 use crate::cli::ConvertArgs;
 use crate::exit::UsageError;
-
-/// Read size for the inputs.
-const READ_BUFFER: usize = 256 << 10;
 
 pub fn run(args: &ConvertArgs) -> Result<String> {
     let report = crate::args::report(&args.report)?;
@@ -100,34 +96,15 @@ pub fn run(args: &ConvertArgs) -> Result<String> {
     Ok(totals.render(report))
 }
 
-/// Streams one saved response into `out`.
+/// Streams one saved response into `out`: decoded on this thread while the file's encoder
+/// thread encodes the previous batches (`cake_pipeline::convert_file`).
 fn convert_one(
     report: &'static Report,
     options: DecoderOptions,
     input: &Path,
     out: &mut ParquetFile,
 ) -> Result<DecodeSummary> {
-    let file = File::open(input).with_context(|| {
-        format!(
-            "cannot open {}: check the path of the saved response",
-            input.display()
-        )
-    })?;
-    let mut reader = BufReader::with_capacity(READ_BUFFER, file);
-    // Raw responses kept by `pull --keep-raw` are gzip'd: recognised by their magic bytes.
-    let gzip = reader
-        .fill_buf()
-        .map(|head| head.starts_with(&[0x1f, 0x8b]))
-        .with_context(|| format!("cannot read {}", input.display()))?;
-    let mut write = |batch| out.write(&batch).map_err(anyhow::Error::from);
-    let result = if gzip {
-        let unzipped =
-            BufReader::with_capacity(READ_BUFFER, flate2::bufread::GzDecoder::new(reader));
-        decode_reader(report, options, unzipped, &mut write)
-    } else {
-        decode_reader(report, options, reader, &mut write)
-    };
-    result.with_context(|| format!("{} was not converted", input.display()))
+    Ok(cake_pipeline::convert_file(report, options, input, out)?)
 }
 
 fn write_options(metadata: Vec<(String, String)>) -> WriteOptions {
@@ -161,13 +138,17 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_else(|| p.display().to_string())
 }
 
-/// The input's name without `.gz` and `.xml` (`page-00001.xml.gz` gives `page-00001`).
+/// The input's name without `.zst` or `.gz` and `.xml` (`page-00001.xml.zst` gives
+/// `page-00001`).
 fn stem(p: &Path) -> String {
     let name = p
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "response".into());
-    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    let name = name
+        .strip_suffix(".zst")
+        .or_else(|| name.strip_suffix(".gz"))
+        .unwrap_or(&name);
     let name = name
         .strip_suffix(".xml")
         .or_else(|| name.strip_suffix(".txt"))

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use cake_catalog::{Layout, Plan, PlannedDates};
+use cake_catalog::{Layout, OptionName, Plan, PlannedDates};
 use cake_transport::{Instance, Page};
 use serde::Serialize;
 
@@ -157,10 +157,10 @@ fn shard(plan: &Plan, args: &PullArgs, window: Option<cake_catalog::DateRange>) 
     };
     match (plan.dates, window) {
         (_, Some(w)) => {
-            push("--start", w.start().to_string());
-            push("--end", w.last_day().to_string());
+            push(OptionName::Start.flag(), w.start().to_string());
+            push(OptionName::End.flag(), w.last_day().to_string());
         }
-        (PlannedDates::ChangesSince(d), None) => push("--date", d.to_string()),
+        (PlannedDates::ChangesSince(d), None) => push(OptionName::Date.flag(), d.to_string()),
         _ => {}
     }
     push("--timezone", plan.timezone.to_string());
@@ -168,24 +168,11 @@ fn shard(plan: &Plan, args: &PullArgs, window: Option<cake_catalog::DateRange>) 
     if let Some(size) = args.plan.page_size {
         push("--page-size", size.to_string());
     }
-    let o = &args.options;
-    if let Some(c) = o.conversion_type {
-        push("--conversion-type", c.to_string());
-    }
-    if let Some(id) = o.offer_id {
-        push("--offer-id", id.to_string());
-    }
-    if let Some(id) = o.advertiser_id {
-        push("--advertiser-id", id.to_string());
-    }
-    for (flag, value) in [
-        ("--affiliate-name", &o.affiliate_name),
-        ("--search", &o.search),
-        ("--offer-name", &o.offer_name),
-        ("--advertiser-name", &o.advertiser_name),
-    ] {
-        if let Some(value) = value {
-            push(flag, value.clone());
+    // The shard's own window replaces the date options; the filters are passed on.
+    let filters = args.options.options.filters_only();
+    for spec in filters.chosen() {
+        if let Some(value) = filters.text(spec.name) {
+            push(spec.flag, value);
         }
     }
     if let Some(table) = &args.output.table {
