@@ -129,6 +129,7 @@ impl CakeRefusal {
 /// An error while decoding one response. Every variant names the report; value errors also
 /// name the column, the 1-based row number within the response and the raw value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DecodeError {
     #[error("{}", cake_message(report, message, *refusal))]
     Cake {

@@ -227,6 +227,7 @@ fn option_keys() -> String {
 
 /// A parse failure of one option value, with the form that is expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ParseError {
     #[error("invalid Past Days `{0}`: write a whole number of days such as 30, 7Day or 30days")]
     PastDays(String),

@@ -4,7 +4,6 @@
 use std::fmt;
 
 use cake_pipeline::{FailureKind, PipelineError};
-use cake_transport::TransportError;
 
 /// Success.
 pub const OK: u8 = 0;
@@ -58,13 +57,17 @@ impl fmt::Display for Failed {
 
 impl std::error::Error for Failed {}
 
-/// An error and its causes, as anyhow's `{:#}` writes them (`a: b: c`).
+/// An error and its causes, as anyhow's `{:#}` writes them (`a: b: c`), each cause once: a
+/// cause whose text an outer message already quotes is not repeated.
 pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
         source = s.source();
     }
     out
@@ -183,7 +186,8 @@ pub fn hint(error: &anyhow::Error, code: u8) -> Option<&'static str> {
     }
 }
 
-/// The exit code for an error: the most specific class found in its chain.
+/// The exit code for an error: the binary's own classes (usage, drift, a decided code), else
+/// the workspace's one classification ([`FailureKind::of`]) of the first cause it knows.
 pub fn code_for(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
         if cause.downcast_ref::<UsageError>().is_some() {
@@ -195,24 +199,8 @@ pub fn code_for(error: &anyhow::Error) -> u8 {
         if let Some(f) = cause.downcast_ref::<Failed>() {
             return f.code;
         }
-        if let Some(e) = cause.downcast_ref::<PipelineError>() {
-            return code_for_kind(e.kind());
-        }
-        if let Some(e) = cause.downcast_ref::<TransportError>() {
-            return code_for_kind(PipelineError::Transport(e.clone()).kind());
-        }
-        if let Some(e) = cause.downcast_ref::<cake_sink::SinkError>() {
-            return if e.is_usage() { USAGE } else { OUTPUT };
-        }
-        if let Some(e) = cause.downcast_ref::<cake_arrow::DecodeError>() {
-            use cake_arrow::ErrorKind as K;
-            return match e.kind() {
-                K::Authentication => AUTHENTICATION,
-                K::Throttled | K::Transient => UNAVAILABLE,
-                K::Request | K::Unclassified => REJECTED,
-                K::Io => FAILURE,
-                _ => NOT_CAKE,
-            };
+        if let Some(kind) = FailureKind::of(cause) {
+            return code_for_kind(kind);
         }
     }
     FAILURE

@@ -57,7 +57,7 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             // One line: the error and its causes, with any line end inside them escaped.
-            let message = format!("{e:#}").replace('\n', "\\n");
+            let message = exit::chain(e.as_ref()).replace('\n', "\\n");
             logging::line(logging::Line::Error, &format!("error: {message}"));
             let code = exit::code_for(&e);
             if let Some(hint) = exit::hint(&e, code) {

@@ -328,8 +328,9 @@ fn bad_options_are_usage_errors() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("get.parquet"), "{stderr}");
     let missing = dir.path().join("missing.xml");
+    // A saved response that is not there is the command's mistake: a usage error.
     let (code, _, stderr) = run(&["--report", "clicks", s(&missing), "--out", s(&out)]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("missing.xml"), "{stderr}");
     assert!(entries(dir.path()).is_empty());
 }

@@ -21,8 +21,8 @@ use arrow_ipc::writer::StreamWriter;
 use cake_arrow::{DecodeError, DecodeSummary, Decoder, DecoderOptions, ErrorKind};
 use cake_catalog::Report;
 use cake_transport::{
-    BodyError, HandlerFactory, PageHandler, PageOutcome, PageRequest, RowDates, RowKey, Scrubber,
-    StreamScrubber,
+    BodyError, HandlerFactory, LocalCause, PageHandler, PageOutcome, PageRequest, RowDates, RowKey,
+    Scrubber, StreamScrubber,
 };
 use tempfile::NamedTempFile;
 
@@ -133,12 +133,14 @@ enum Batches {
 /// Reading a page back, or spilling it, failed.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "cannot {action} the decoded rows in {dir}: {message}; check free space and permissions there"
+    "cannot {action} the decoded rows in {dir}: {source}; check free space and permissions there"
 )]
 pub struct SpillError {
     pub action: &'static str,
     pub dir: String,
-    pub message: String,
+    /// The file system's, Arrow's or the thread's error.
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync + 'static>,
 }
 
 impl DecodedPage {
@@ -150,18 +152,18 @@ impl DecodedPage {
         match self.batches {
             Batches::Memory(batches) => batches.into_iter().try_for_each(f),
             Batches::Spilled(file) => {
-                let err = |message: String| SpillError {
+                let err = |source: Box<dyn std::error::Error + Send + Sync>| SpillError {
                     action: "read back",
                     dir: file.path().display().to_string(),
-                    message,
+                    source,
                 };
                 let reader = StreamReader::try_new(
-                    BufReader::new(file.reopen().map_err(|e| err(e.to_string()))?),
+                    BufReader::new(file.reopen().map_err(|e| err(e.into()))?),
                     None,
                 )
-                .map_err(|e| err(e.to_string()))?;
+                .map_err(|e| err(e.into()))?;
                 for batch in reader {
-                    f(batch.map_err(|e| err(e.to_string()))?)?;
+                    f(batch.map_err(|e| err(e.into()))?)?;
                 }
                 Ok(())
             }
@@ -233,15 +235,15 @@ impl DecodeHandler {
     }
 }
 
-fn spill_failure(dir: &std::path::Path, e: impl std::fmt::Display) -> BodyError {
-    BodyError::Local(
-        SpillError {
-            action: "spill",
-            dir: dir.display().to_string(),
-            message: e.to_string(),
-        }
-        .to_string(),
-    )
+fn spill_failure(
+    dir: &std::path::Path,
+    e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> BodyError {
+    BodyError::Local(LocalCause::new(SpillError {
+        action: "spill",
+        dir: dir.display().to_string(),
+        source: e.into(),
+    }))
 }
 
 /// How a decoding failure steers the transport.
@@ -597,7 +599,8 @@ mod tests {
             Ok(()) => raw.finish().unwrap_err(),
         };
         assert!(
-            matches!(&e, BodyError::Local(m) if m.contains("gone")),
+            matches!(&e, BodyError::Local(m) if m.to_string().contains("gone")
+                && m.get().downcast_ref::<SpillError>().is_some()),
             "{e:?}"
         );
     }

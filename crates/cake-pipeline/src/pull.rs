@@ -518,18 +518,19 @@ impl<'a> WindowWriter<'a> {
         &mut self,
         partition: Option<String>,
     ) -> Result<&mut PartitionWriter<'a>, PipelineError> {
-        if !self.writers.contains_key(&partition) {
-            let w = self.job.sink.partition(
-                self.job.table,
-                partition.as_deref(),
-                self.schema.clone(),
-                self.metadata.clone(),
-            )?;
-            self.writers.insert(partition.clone(), w);
-        }
-        self.writers
-            .get_mut(&partition)
-            .ok_or_else(|| PipelineError::Output("a partition writer vanished".into()))
+        use std::collections::btree_map::Entry;
+        Ok(match self.writers.entry(partition) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(v) => {
+                let w = self.job.sink.partition(
+                    self.job.table,
+                    v.key().as_deref(),
+                    self.schema.clone(),
+                    self.metadata.clone(),
+                )?;
+                v.insert(w)
+            }
+        })
     }
 
     fn write(&mut self, batch: RecordBatch) -> Result<(), PipelineError> {

@@ -48,6 +48,7 @@ const ENVELOPE: [&str; 3] = ["success", "message", "row_count"];
 
 /// A WSDL document that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum WsdlError {
     #[error("the document is not well-formed XML ({0}); the address may not serve a WSDL")]
     Malformed(String),
@@ -2084,11 +2085,9 @@ pub fn corrected_spec(check: &ReportCheck) -> Option<CorrectedSpec> {
 /// catalog does not call verified yet, creating `dir` if needed. Copy the files you accept to
 /// `crates/cake-catalog/spec/` and run `cargo xtask codegen`.
 pub fn write_specs(report: &VerifyReport, dir: &Path) -> Result<Vec<WrittenSpec>, PipelineError> {
-    std::fs::create_dir_all(dir).map_err(|e| {
-        PipelineError::Output(format!(
-            "cannot create the spec directory {}: {e}; give a directory you can write to",
-            dir.display()
-        ))
+    std::fs::create_dir_all(dir).map_err(|source| PipelineError::Io {
+        path: dir.to_path_buf(),
+        source,
     })?;
     let mut written = Vec::new();
     for check in &report.reports {
@@ -2096,11 +2095,9 @@ pub fn write_specs(report: &VerifyReport, dir: &Path) -> Result<Vec<WrittenSpec>
             continue;
         };
         let path = dir.join(format!("{}.toml", spec.id));
-        std::fs::write(&path, &spec.toml).map_err(|e| {
-            PipelineError::Output(format!(
-                "cannot write {}: {e}; give a directory you can write to",
-                path.display()
-            ))
+        std::fs::write(&path, &spec.toml).map_err(|source| PipelineError::Io {
+            path: path.clone(),
+            source,
         })?;
         written.push(WrittenSpec {
             id: spec.id,

@@ -65,6 +65,7 @@ pub struct FileInfo {
 
 /// Errors of the sink. Each names the file.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SinkError {
     #[error("cannot write {}: {source}; check that the directory exists and is writable", path.display())]
     Io {

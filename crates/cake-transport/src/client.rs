@@ -291,11 +291,8 @@ impl Client {
             None => (path_and_query, None),
         };
         if !path.starts_with('/') || path.starts_with("//") || path.contains(['#', '\\']) {
-            return Err(TransportError::Local {
-                url: self.text.clean(path_and_query),
-                message: "a document is named by its path from the instance's root \
-                          (`/api/12/reports.asmx?WSDL`), without scheme, host or fragment"
-                    .into(),
+            return Err(TransportError::DocumentPath {
+                path: self.text.clean(path_and_query),
             });
         }
         let mut url = self.instance.join(path);

@@ -83,8 +83,16 @@ pub enum TransportError {
         attempts: u32,
         problem: crate::window::Inconsistency,
     },
-    #[error("reading {url} failed on this machine: {message}")]
-    Local { url: String, message: String },
+    #[error("reading {url} failed on this machine: {source}")]
+    Local {
+        url: String,
+        #[source]
+        source: crate::handler::LocalCause,
+    },
+    /// [`Client::get_document`](crate::Client::get_document) was given something else than a
+    /// path from the instance's root.
+    #[error("`{path}` is not a document path: name a document by its path from the instance's root (`/api/12/reports.asmx?WSDL`), without scheme, host or fragment")]
+    DocumentPath { path: String },
     #[error("the response to {url} broke off: {message}")]
     Incomplete { url: String, message: String },
     #[error("paging {url} failed: {message}")]
@@ -117,7 +125,7 @@ impl TransportError {
             }
             TransportError::SlowBody { .. } => ErrorKind::Timeout,
             TransportError::Inconsistent { .. } => ErrorKind::Inconsistent,
-            TransportError::Local { .. } => ErrorKind::Local,
+            TransportError::Local { .. } | TransportError::DocumentPath { .. } => ErrorKind::Local,
             TransportError::Paging { .. } => ErrorKind::Paging,
             TransportError::RetriesExhausted { last, .. } => match last.kind() {
                 // Exhausting retries on a transient failure means Cake is unavailable; on a

@@ -88,10 +88,8 @@ pub(crate) fn body_failure(e: BodyError, url: &str, host: &str, text: &ServerTex
             url,
             message: text.clean(&m),
         },
-        BodyError::Local(m) => TransportError::Local {
-            url,
-            message: text.clean(&m),
-        },
+        // The handler's own error (no server text in it) is kept whole.
+        BodyError::Local(source) => TransportError::Local { url, source },
     })
 }
 

@@ -161,9 +161,47 @@ pub enum BodyError {
     #[error("{0}")]
     Invalid(String),
     /// The handler failed on its own side (a full disk while spilling): not the server's fault.
+    /// Its error is kept whole, so that callers find its type and causes.
     #[error("{0}")]
-    Local(String),
+    Local(LocalCause),
 }
+
+/// A page handler's own failure (a local file, a thread), kept whole: it displays as the error
+/// it holds, and that error (with its own causes) is its source, so `downcast_ref` finds it.
+#[derive(Debug, Clone)]
+pub struct LocalCause(std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl LocalCause {
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> LocalCause {
+        LocalCause(std::sync::Arc::new(error))
+    }
+
+    /// The error held.
+    pub fn get(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+}
+
+impl std::fmt::Display for LocalCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for LocalCause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+/// Two causes are equal when they say the same (errors rarely compare otherwise).
+impl PartialEq for LocalCause {
+    fn eq(&self, other: &LocalCause) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for LocalCause {}
 
 /// Reads one attempt at one page.
 pub trait PageHandler: Send {

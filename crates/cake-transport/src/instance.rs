@@ -14,6 +14,7 @@ pub struct Instance {
 
 /// Why a domain is not usable, with the form to use instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum InstanceError {
     #[error("the Cake domain is empty: give your instance's name (mycompany for https://mycompany.cake.com), its host name, or an https:// URL")]
     Empty,

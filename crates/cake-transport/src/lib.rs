@@ -122,7 +122,8 @@ mod window;
 pub use client::{Client, ClientOptions, ClientStats, PageResult};
 pub use error::{ErrorKind, TransportError};
 pub use handler::{
-    BodyError, HandlerFactory, Page, PageHandler, PageOutcome, PageRequest, RowDates, RowKey,
+    BodyError, HandlerFactory, LocalCause, Page, PageHandler, PageOutcome, PageRequest, RowDates,
+    RowKey,
 };
 pub use instance::{Instance, InstanceError};
 pub use pace::LowSpeed;

@@ -85,7 +85,9 @@ pub(super) async fn write_state(
     state: &ReportState,
     table: &str,
 ) -> Result<(), PipelineError> {
-    let bytes = serde_json::to_vec_pretty(state)
-        .map_err(|e| PipelineError::Output(format!("cannot encode state: {e}")))?;
+    let bytes = serde_json::to_vec_pretty(state).map_err(|source| PipelineError::Encode {
+        what: "a sync state",
+        source,
+    })?;
     Ok(sink.put_document(&state_path(table), bytes).await?)
 }
