@@ -58,6 +58,7 @@ mod contract;
 mod convert;
 mod decode;
 mod error;
+pub mod metadata;
 mod pull;
 mod rows;
 mod status;

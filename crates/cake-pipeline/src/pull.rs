@@ -392,43 +392,34 @@ impl Job<'_> {
     fn metadata(&self, window: Option<DateRange>) -> Vec<(String, String)> {
         let plan = self.plan;
         let r = plan.report;
-        let mut m = vec![
-            ("cake.report".to_string(), r.id.to_string()),
-            ("cake.table".to_string(), self.table.to_string()),
-            ("cake.endpoint".to_string(), r.endpoint.path()),
+        use crate::metadata::keys;
+        let mut m = crate::metadata::report_metadata(r, &plan.timezone.to_string());
+        m.extend([
+            (keys::TABLE.to_string(), self.table.to_string()),
+            (keys::INSTANCE.to_string(), self.client.instance().host()),
             (
-                "cake.api_version".to_string(),
-                r.endpoint.version.to_string(),
-            ),
-            ("cake.instance".to_string(), self.client.instance().host()),
-            ("cake.timezone".to_string(), plan.timezone.to_string()),
-            (
-                "cake.pulled_at".to_string(),
+                keys::PULLED_AT.to_string(),
                 chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             ),
             (
-                "cake.connector_version".to_string(),
-                env!("CARGO_PKG_VERSION").to_string(),
-            ),
-            (
-                "cake.contract".to_string(),
+                keys::CONTRACT.to_string(),
                 serde_json::to_string(&self.contract.fields).unwrap_or_default(),
             ),
-        ];
+        ]);
         if let Some(w) = window {
-            m.push(("cake.window_start".into(), w.start().to_string()));
-            m.push(("cake.window_end_exclusive".into(), w.end().to_string()));
+            m.push((keys::WINDOW_START.into(), w.start().to_string()));
+            m.push((keys::WINDOW_END_EXCLUSIVE.into(), w.end().to_string()));
             m.push((
-                "cake.window_start_utc".into(),
+                keys::WINDOW_START_UTC.into(),
                 w.start_utc(plan.timezone).to_rfc3339(),
             ));
             m.push((
-                "cake.window_end_utc".into(),
+                keys::WINDOW_END_UTC.into(),
                 w.end_utc(plan.timezone).to_rfc3339(),
             ));
         }
         if let PlannedDates::ChangesSince(d) = plan.dates {
-            m.push(("cake.changes_since".into(), d.to_string()));
+            m.push((keys::CHANGES_SINCE.into(), d.to_string()));
         }
         m
     }

@@ -122,7 +122,7 @@ async fn table_status(
         let written = partition
             .metadata
             .iter()
-            .find(|(k, _)| k == "cake.pulled_at")
+            .find(|(k, _)| k == crate::metadata::keys::PULLED_AT)
             .map(|(_, v)| v.clone())
             .or_else(|| {
                 partition

@@ -116,20 +116,7 @@ fn write_options(metadata: Vec<(String, String)>) -> WriteOptions {
 
 fn metadata(report: &Report, timezone: &str, inputs: &[PathBuf]) -> Vec<(String, String)> {
     let sources: Vec<String> = inputs.iter().map(|p| file_name(p)).collect();
-    vec![
-        ("cake.report".into(), report.id.into()),
-        (
-            "cake.api_version".into(),
-            report.endpoint.version.to_string(),
-        ),
-        ("cake.endpoint".into(), report.endpoint.path()),
-        ("cake.timezone".into(), timezone.into()),
-        (
-            "cake.connector_version".into(),
-            env!("CARGO_PKG_VERSION").into(),
-        ),
-        ("cake.source_files".into(), sources.join(",")),
-    ]
+    cake_pipeline::metadata::convert_metadata(report, timezone, &sources)
 }
 
 fn file_name(p: &Path) -> String {
