@@ -2,7 +2,8 @@
 //!
 //! Every layer that quotes foreign text in a message passes it through [`escape_controls`], so
 //! nothing a server sends can move the cursor, clear the screen, set a terminal's title, ring
-//! its bell or start a line that looks like the connector's own output.
+//! its bell or start a line that looks like the connector's own output. An error page (an IIS or
+//! ASP.NET page, a proxy's HTML) is shown by its gist, [`page_summary`], the same everywhere.
 
 use std::borrow::Cow;
 
@@ -29,6 +30,55 @@ pub fn escape_controls(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// The gist of an error page or of a body that is not Cake's XML: the page's `<title>` when it
+/// has one, otherwise its first non-empty line with the markup removed; whitespace collapsed.
+/// Empty when there is nothing to show. Not escaped nor shortened: callers quote it through
+/// their own excerpt, which does both.
+pub fn page_summary(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let title = lower.find("<title>").and_then(|s| {
+        let from = s + "<title>".len();
+        lower[from..]
+            .find("</title>")
+            .map(|e| &text[from..from + e])
+    });
+    if let Some(title) = title.map(collapse).filter(|t| !t.is_empty()) {
+        return title;
+    }
+    let plain = if text.contains('<') {
+        Cow::Owned(strip_tags(text))
+    } else {
+        Cow::Borrowed(text)
+    };
+    plain
+        .split(['\n', '\r'])
+        .map(collapse)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default()
+}
+
+fn collapse(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `s` with every `<...>` tag replaced by a space.
+fn strip_tags(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_tag = false;
+    for c in s.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
 fn needs_escape(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
@@ -53,5 +103,33 @@ mod tests {
             assert!(!out.chars().any(needs_escape), "{out:?}");
         }
         assert!(matches!(escape_controls("fine"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn pages_are_summarized_by_title_or_first_line() {
+        let cases = [
+            (
+                "<html><head><title> Runtime\n Error </title></head><body>x</body></html>",
+                "Runtime Error",
+            ),
+            (
+                "<HTML><TITLE>Service Unavailable</TITLE></HTML>",
+                "Service Unavailable",
+            ),
+            (
+                "<html><title></title><body>\n<h1>Bad   gateway</h1>\n</body>",
+                "Bad gateway",
+            ),
+            (
+                "\n\n  Missing parameter: x.\nsecond line\n",
+                "Missing parameter: x.",
+            ),
+            ("a < b", "a"),
+            ("", ""),
+            ("  \n \r\n", ""),
+        ];
+        for (page, gist) in cases {
+            assert_eq!(page_summary(page), gist, "{page:?}");
+        }
     }
 }

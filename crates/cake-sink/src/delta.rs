@@ -57,10 +57,8 @@ use url::Url;
 use crate::contract::{ContractCheck, ContractDifference, TableContract, CONTRACT};
 use crate::file::SinkError;
 use crate::lock::{now_ms, CommitHooks};
-use crate::partition::{
-    CommittedPartition, Manifest, ManifestFile, PartitionWriter, Sink, TableOverview, WriteMode,
-};
-use crate::store::Store;
+use crate::partition::{Manifest, ManifestFile, PartitionWriter};
+use crate::sink::{CommittedPartition, Sink, TableOverview, WriteMode};
 
 /// How a sink writes its tables (`parquet` or `delta` in configuration files).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -147,11 +145,7 @@ impl Sink {
         if let Some(e) = self.delta_engine.get() {
             return Ok(e.clone());
         }
-        let store: Arc<dyn object_store::ObjectStore> = match &self.store {
-            Store::Local { .. } => Arc::new(object_store::local::LocalFileSystem::new()),
-            Store::Object { store, .. } => store.clone(),
-        };
-        let engine = DefaultEngineBuilder::new(store)
+        let engine = DefaultEngineBuilder::new(self.store.object_store())
             .with_task_executor(executor()?)
             .build();
         Ok(self.delta_engine.get_or_init(|| Arc::new(engine)).clone())
@@ -164,13 +158,11 @@ impl Sink {
             location: self.store.location_of(table),
             message,
         };
-        match &self.store {
-            Store::Local { root } => Url::from_directory_path(root.join(table))
+        match self.store.local_root() {
+            Some(root) => Url::from_directory_path(root.join(table))
                 .map_err(|()| fail("not an absolute path".into())),
-            Store::Object { url, .. } => {
-                Url::parse(&format!("{}/{table}/", url.trim_end_matches('/')))
-                    .map_err(|e| fail(format!("not a URL: {e}")))
-            }
+            None => Url::parse(&format!("{}/", self.store.location_of(table)))
+                .map_err(|e| fail(format!("not a URL: {e}"))),
         }
     }
 

@@ -90,19 +90,19 @@ mod file;
 mod lock;
 mod partition;
 mod read;
+mod sink;
 mod spill;
 mod staging;
 mod store;
+mod table;
 
 pub use contract::{ContractCheck, ContractDifference, TableContract, CONTRACT};
 pub use delta::Format;
 pub use file::{FileInfo, ParquetFile, SinkError, WriteOptions};
 pub use lock::CommitHooks;
-pub use partition::{
-    Committed, CommittedPartition, Manifest, ManifestFile, PartitionWriter, Sink, SinkOptions,
-    TableOverview, WriteMode, MANIFEST,
-};
+pub use partition::{Committed, Manifest, ManifestFile, PartitionWriter, MANIFEST};
 pub use read::{read_parquet, ParquetContents};
+pub use sink::{CommittedPartition, Sink, SinkOptions, TableOverview, WriteMode};
 pub use store::{Store, StoreOptions};
 
 /// The README's example, run as a doctest so that it stays true.

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::file::SinkError;
-use crate::partition::Sink;
+use crate::sink::Sink;
 use crate::staging::same_file;
 use crate::store::{Conditional, Store};
 
@@ -158,12 +158,12 @@ impl Sink {
             }
         };
         let deadline = Instant::now() + self.options.lock_timeout;
-        let kind = match &self.store {
-            Store::Local { root } => {
+        let kind = match self.store.local_root() {
+            Some(root) => {
                 self.lock_local(root.join(LOCKS), table, partition, deadline)
                     .await?
             }
-            Store::Object { .. } => self.take_lease(table, partition, deadline).await?,
+            None => self.take_lease(table, partition, deadline).await?,
         };
         if let Some(h) = &hooks {
             h.locked(table, partition);

@@ -23,118 +23,25 @@
 //! wins whole. A table opened with [`Sink::open_table`] carries a contract
 //! (`<table>/_table.json`), checked under the same lock at every commit.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::contract::{self, ContractCheck, TableContract, CONTRACT};
-use crate::delta::{format_difference, DeltaEngine, Format, DELTA_LOG};
+use crate::contract::CONTRACT;
+use crate::delta::Format;
 use crate::file::{FileInfo, ParquetFile, SinkError, WriteOptions};
-use crate::lock::{same_hooks, CommitHooks, TableLock};
-use crate::staging::Staging;
-use crate::store::{sync_dir, write_atomic, Store};
+use crate::lock::TableLock;
+use crate::sink::{check_name, Sink, WriteMode, FILES};
+use crate::store::{sync_dir, write_atomic};
 
 /// The manifest's name in every committed partition.
 pub const MANIFEST: &str = "_SUCCESS";
-
-/// Replace a partition's files, or add to them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum WriteMode {
-    /// The partition holds exactly the new files afterwards (idempotent re-runs).
-    #[default]
-    Replace,
-    /// The new files join the existing ones.
-    Append,
-}
-
-impl std::str::FromStr for WriteMode {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "replace" => Ok(WriteMode::Replace),
-            "append" => Ok(WriteMode::Append),
-            other => Err(format!("invalid mode `{other}`: use replace or append")),
-        }
-    }
-}
-
-/// How output is written.
-#[derive(Clone)]
-pub struct SinkOptions {
-    /// Parquet settings; `metadata` here is added to every file.
-    pub write: WriteOptions,
-    /// A new file starts once the current one holds about this many bytes of Arrow data.
-    pub max_file_bytes: u64,
-    /// How long a commit waits for another run that writes the same table before it fails
-    /// with [`SinkError::Locked`] (default 10 minutes).
-    pub lock_timeout: Duration,
-    /// How long a lease on object storage lasts without renewal (default 15 minutes). A run
-    /// renews its lease while it commits; a lease left by a killed run is taken over once it
-    /// has expired.
-    pub lease_duration: Duration,
-    /// How tables are written: plain Parquet with `_SUCCESS` manifests (the default), or Delta
-    /// Lake tables (see the `delta` module).
-    pub format: Format,
-    /// Delta tables only: a checkpoint every this many commits (the table property
-    /// `delta.checkpointInterval`, set when the table is created; 0 leaves it unset, which
-    /// readers and writers take as 10). Default 10.
-    pub checkpoint_interval: u64,
-    /// Test hooks: called where a commit can interleave with another writer.
-    #[doc(hidden)]
-    pub hooks: Option<Arc<dyn CommitHooks>>,
-}
-
-impl Default for SinkOptions {
-    fn default() -> Self {
-        SinkOptions {
-            write: WriteOptions::default(),
-            max_file_bytes: 1 << 30,
-            lock_timeout: Duration::from_secs(10 * 60),
-            lease_duration: Duration::from_secs(15 * 60),
-            format: Format::Parquet,
-            checkpoint_interval: 10,
-            hooks: None,
-        }
-    }
-}
-
-impl std::fmt::Debug for SinkOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SinkOptions")
-            .field("write", &self.write)
-            .field("max_file_bytes", &self.max_file_bytes)
-            .field("lock_timeout", &self.lock_timeout)
-            .field("lease_duration", &self.lease_duration)
-            .field("format", &self.format)
-            .field("checkpoint_interval", &self.checkpoint_interval)
-            .field("hooks", &self.hooks.is_some())
-            .finish()
-    }
-}
-
-impl PartialEq for SinkOptions {
-    /// Hooks are equal when they are the same object.
-    fn eq(&self, other: &Self) -> bool {
-        self.write == other.write
-            && self.max_file_bytes == other.max_file_bytes
-            && self.lock_timeout == other.lock_timeout
-            && self.lease_duration == other.lease_duration
-            && self.format == other.format
-            && self.checkpoint_interval == other.checkpoint_interval
-            && same_hooks(&self.hooks, &other.hooks)
-    }
-}
-
-impl Eq for SinkOptions {}
 
 /// One file of a committed partition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,440 +67,7 @@ pub struct Manifest {
     pub metadata: Vec<(String, String)>,
 }
 
-/// A committed partition of a table, in either format.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommittedPartition {
-    /// `date=2024-01-31`, or `None` for an unpartitioned table.
-    pub partition: Option<String>,
-    /// Rows, when known (Delta files written without statistics leave it unknown).
-    pub rows: Option<u64>,
-    pub files: usize,
-    /// The run that wrote it last, when the format records it (Parquet manifests do).
-    pub run_id: Option<String>,
-    /// When its newest file was written (milliseconds since the epoch), when the format
-    /// records it (Delta add actions do).
-    pub written_ms: Option<i64>,
-    /// The key/value metadata of its files, when the format keeps it (Parquet manifests do).
-    pub metadata: Vec<(String, String)>,
-}
-
-/// What a table holds, whatever its format: read from the location alone.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableOverview {
-    pub format: Format,
-    pub contract: Option<TableContract>,
-    /// Committed partitions, sorted.
-    pub partitions: Vec<CommittedPartition>,
-    /// What could not be read, each with the reason (a damaged manifest, an unreadable log).
-    pub unreadable: Vec<String>,
-}
-
-/// An output location with a staging area for the current run.
-#[derive(Debug)]
-pub struct Sink {
-    pub(crate) store: Store,
-    pub(crate) staging: Staging,
-    pub(crate) run_id: String,
-    pub(crate) options: SinkOptions,
-    /// The contracts this sink opened, by table: every commit of such a table checks that
-    /// the stored contract is still this one.
-    pub(crate) contracts: Mutex<HashMap<String, TableContract>>,
-    /// Per table, the writers of this sink queue here before taking the table's lock.
-    pub(crate) writers: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// Whether the object store's conditional writes were checked.
-    pub(crate) conditional_checked: tokio::sync::OnceCell<()>,
-    /// The Delta kernel's engine on this sink's store, once a Delta table is used.
-    pub(crate) delta_engine: std::sync::OnceLock<Arc<DeltaEngine>>,
-}
-
-static FILES: AtomicU64 = AtomicU64::new(0);
-
-/// Where a local store keeps staged files: outside every table, on the same file system.
-const STAGING: &str = "_staging";
-
-/// Where a probe writes its object.
-const PROBE: &str = "_probe";
-
-/// Refuses names that would escape the layout or hide from readers.
-fn check_name(part: &str) -> Result<(), SinkError> {
-    if part.is_empty() || part.starts_with(['.', '_']) || part.contains(['/', '\\']) || part == ".."
-    {
-        return Err(SinkError::Options(format!(
-            "invalid table or partition name `{part}`"
-        )));
-    }
-    Ok(())
-}
-
 impl Sink {
-    /// Opens `location` (a directory, or `s3://bucket/prefix`; see [`Store::open`]).
-    pub fn open(location: &str, options: SinkOptions) -> Result<Sink, SinkError> {
-        Sink::open_store(Store::open(location)?, options)
-    }
-
-    /// Writes into an opened store (for example one opened with explicit object storage
-    /// settings by [`Store::open_with`]).
-    ///
-    /// The run stages its files in `_staging/<run id>/` (locally) or in
-    /// `<temp dir>/cake-staging/<run id>/` (object storage), and holds a lock on that
-    /// directory until the sink is dropped. Staging directories whose lock is free (their run
-    /// is gone, killed or crashed, in this container or another one sharing the volume) are
-    /// removed; those of runs still writing are left alone.
-    pub fn open_store(store: Store, options: SinkOptions) -> Result<Sink, SinkError> {
-        let run_id = run_id();
-        let base = match store.local_root() {
-            Some(root) => root.join(STAGING),
-            None => std::env::temp_dir().join("cake-staging"),
-        };
-        let staging = Staging::open(&base, &run_id)?;
-        Ok(Sink {
-            store,
-            staging,
-            run_id,
-            options,
-            contracts: Mutex::new(HashMap::new()),
-            writers: Mutex::new(HashMap::new()),
-            conditional_checked: tokio::sync::OnceCell::new(),
-            delta_engine: std::sync::OnceLock::new(),
-        })
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    /// This run's id (in manifests and appended file names).
-    pub fn run_id(&self) -> &str {
-        &self.run_id
-    }
-
-    /// A local directory for this run's temporary files (removed with the sink).
-    pub fn temp_dir(&self) -> &Path {
-        &self.staging.dir
-    }
-
-    /// Checks that the location takes writes before any data is pulled: writes a small
-    /// object `_probe/<run id>` and deletes it. A missing bucket, wrong credentials, an
-    /// unreachable endpoint or a read-only directory fail here, with a message that says what
-    /// to do. On object storage it also checks that the server honours conditional writes,
-    /// which the table leases need.
-    pub async fn probe(&self) -> Result<(), SinkError> {
-        let rel = format!("{PROBE}/{}", self.run_id);
-        self.store.put_bytes(&rel, b"probe".to_vec()).await?;
-        self.store.delete(&rel).await?;
-        match &self.store {
-            Store::Local { root } => {
-                let _ = fs::remove_dir(root.join(PROBE));
-            }
-            Store::Object { .. } => self.check_conditional_writes().await?,
-        }
-        Ok(())
-    }
-
-    /// The contract stored with `table` (`<table>/_table.json`), if it has one.
-    ///
-    /// With [`Format::Delta`], the contract is the Delta table's `cake.*` properties. A table
-    /// of the other format counts as one with a contract (an empty one when it has none), so
-    /// that [`Sink::open_table`] refuses it (or rebuilds it).
-    pub async fn table_contract(&self, table: &str) -> Result<Option<TableContract>, SinkError> {
-        check_name(table)?;
-        if self.options.format == Format::Delta {
-            return self.delta_table_contract(table).await;
-        }
-        let rel = format!("{table}/{CONTRACT}");
-        match self.store.get_bytes(&rel).await? {
-            None if self.has_delta_log(table).await? => Ok(Some(TableContract::default())),
-            None => Ok(None),
-            Some(bytes) => contract::parse(&rel, &bytes).map(Some),
-        }
-    }
-
-    /// The committed partitions of `table` (`date=2024-01-31`, ...), sorted: the directories
-    /// that hold a `_SUCCESS` manifest, or with [`Format::Delta`] the partitions of the
-    /// table's current files.
-    pub async fn partitions(&self, table: &str) -> Result<Vec<String>, SinkError> {
-        check_name(table)?;
-        if self.options.format == Format::Delta {
-            return self.delta_partitions(table).await;
-        }
-        Ok(self
-            .manifested(table)
-            .await?
-            .into_iter()
-            .flatten()
-            .collect())
-    }
-
-    /// The partitions of a Parquet table that hold a `_SUCCESS` manifest, sorted (`None`: the
-    /// manifest of an unpartitioned table).
-    async fn manifested(&self, table: &str) -> Result<Vec<Option<String>>, SinkError> {
-        let mut out: Vec<Option<String>> = self
-            .store
-            .list_recursive(table)
-            .await?
-            .iter()
-            .filter_map(|path| {
-                let rest = path.strip_prefix(table)?.strip_prefix('/')?;
-                if rest == MANIFEST {
-                    return Some(None);
-                }
-                let partition = rest.strip_suffix(MANIFEST)?.strip_suffix('/')?;
-                (!partition.is_empty() && !partition.contains('/'))
-                    .then(|| Some(partition.to_string()))
-            })
-            .collect();
-        out.sort();
-        out.dedup();
-        Ok(out)
-    }
-
-    /// What `table` holds, in whichever format it was written (a table with a Delta log is
-    /// read as Delta, whatever this sink's own format): its contract and its committed
-    /// partitions. Nothing is locked; a partition being committed may or may not be listed.
-    pub async fn overview(&self, table: &str) -> Result<TableOverview, SinkError> {
-        check_name(table)?;
-        if self.has_delta_log(table).await? {
-            return self.delta_overview(table).await;
-        }
-        let rel = format!("{table}/{CONTRACT}");
-        let mut unreadable = Vec::new();
-        let contract = match self.store.get_bytes(&rel).await? {
-            None => None,
-            Some(bytes) => match contract::parse(&rel, &bytes) {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    unreadable.push(format!("{CONTRACT}: {e}"));
-                    None
-                }
-            },
-        };
-        let mut partitions = Vec::new();
-        for partition in self.manifested(table).await? {
-            match self.manifest(table, partition.as_deref()).await {
-                Ok(Some(m)) => partitions.push(CommittedPartition {
-                    partition,
-                    rows: Some(m.rows),
-                    files: m.files.len(),
-                    run_id: Some(m.run_id),
-                    written_ms: None,
-                    metadata: m.metadata,
-                }),
-                Ok(None) => {}
-                Err(e) => {
-                    unreadable.push(format!("{}: {e}", partition.as_deref().unwrap_or(MANIFEST)))
-                }
-            }
-        }
-        Ok(TableOverview {
-            format: Format::Parquet,
-            contract,
-            partitions,
-            unreadable,
-        })
-    }
-
-    /// Opens `table` under `contract`, under the table's lock. Without a stored contract,
-    /// writes this one ([`ContractCheck::Created`]); with an equal one,
-    /// [`ContractCheck::Matches`]. With a different one: when `rebuild`, deletes every object
-    /// of the table (its partitions, manifests and old contract) and writes this one
-    /// ([`ContractCheck::Rebuilt`]); otherwise fails with [`SinkError::ContractMismatch`],
-    /// which lists the differing fields, and changes nothing.
-    ///
-    /// The sink remembers the contract: every later commit of the table checks, under the
-    /// lock, that the stored contract is still this one (another run may have rebuilt the
-    /// table under another contract in the meantime) and refuses otherwise.
-    pub async fn open_table(
-        &self,
-        table: &str,
-        contract: &TableContract,
-        rebuild: bool,
-    ) -> Result<ContractCheck, SinkError> {
-        check_name(table)?;
-        let mut lock = self.lock_table(table, None).await?;
-        let result = self
-            .open_table_locked(&mut lock, table, contract, rebuild)
-            .await;
-        lock.release().await;
-        let check = result?;
-        self.contracts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(table.to_string(), contract.clone());
-        Ok(check)
-    }
-
-    async fn open_table_locked(
-        &self,
-        lock: &mut TableLock,
-        table: &str,
-        contract: &TableContract,
-        rebuild: bool,
-    ) -> Result<ContractCheck, SinkError> {
-        if self.options.format == Format::Delta {
-            return self
-                .open_delta_table_locked(lock, table, contract, rebuild)
-                .await;
-        }
-        let rel = format!("{table}/{CONTRACT}");
-        let json = serde_json::to_vec_pretty(contract)
-            .map_err(|e| SinkError::Options(format!("cannot encode the contract: {e}")))?;
-        let stored = match self.store.get_bytes(&rel).await? {
-            None => None,
-            Some(bytes) => Some(contract::parse(&rel, &bytes)?),
-        };
-        if stored.is_none() && self.has_delta_log(table).await? {
-            // A Delta table of this name: another format.
-            if !rebuild {
-                return Err(SinkError::ContractMismatch {
-                    table: table.to_string(),
-                    location: self.store.location_of(table),
-                    differences: vec![format_difference(Format::Delta, Format::Parquet)],
-                });
-            }
-            self.delete_table(lock, table, false).await?;
-            lock.confirm().await?;
-            self.put_table_file(&rel, &json).await?;
-            return Ok(ContractCheck::Rebuilt);
-        }
-        match stored {
-            None => {
-                self.put_table_file(&rel, &json).await?;
-                Ok(ContractCheck::Created)
-            }
-            Some(stored) if stored == *contract => Ok(ContractCheck::Matches),
-            Some(stored) if !rebuild => Err(SinkError::ContractMismatch {
-                table: table.to_string(),
-                location: self.store.location_of(table),
-                differences: stored.differences(contract),
-            }),
-            Some(_) => {
-                self.delete_table(lock, table, true).await?;
-                lock.confirm().await?;
-                self.put_table_file(&rel, &json).await?;
-                Ok(ContractCheck::Rebuilt)
-            }
-        }
-    }
-
-    /// Writes a file at a table's root atomically. Locally its temporary copy is written in
-    /// this run's staging directory, so a run killed in the middle leaves nothing in the table
-    /// (a temporary file beside the target would stay there).
-    async fn put_table_file(&self, rel: &str, bytes: &[u8]) -> Result<(), SinkError> {
-        match &self.store {
-            Store::Local { root } => {
-                let target = root.join(rel);
-                let temp = self.staging.dir.join(format!(
-                    "table-file{}",
-                    FILES.fetch_add(1, Ordering::Relaxed)
-                ));
-                write_atomic(&temp, bytes)?;
-                let io = |source| SinkError::Io {
-                    path: target.clone(),
-                    source,
-                };
-                let dir = target.parent().unwrap_or(root);
-                fs::create_dir_all(dir).map_err(io)?;
-                fs::rename(&temp, &target).map_err(io)?;
-                sync_dir(dir)
-            }
-            Store::Object { .. } => self.store.put_bytes(rel, bytes.to_vec()).await,
-        }
-    }
-
-    /// Deletes every object of `table` but, with `keep_contract`, its `_table.json`, which the
-    /// caller overwrites next (so a rebuild interrupted here still fails the old contract's
-    /// check): locally the table's directory is moved into staging whole and removed; on
-    /// object storage a Delta log goes first (`_last_checkpoint`, then the log's entries in
-    /// order, so that the table stops being readable at once), then the manifests (readers
-    /// that wait for `_SUCCESS` stop reading), then the other objects.
-    pub(crate) async fn delete_table(
-        &self,
-        lock: &mut TableLock,
-        table: &str,
-        keep_contract: bool,
-    ) -> Result<(), SinkError> {
-        match &self.store {
-            Store::Local { root } => {
-                let dir = root.join(table);
-                let contract = match keep_contract {
-                    true => self.store.get_bytes(&format!("{table}/{CONTRACT}")).await?,
-                    false => None,
-                };
-                let trash = self
-                    .staging
-                    .dir
-                    .join(format!("trash{}", FILES.fetch_add(1, Ordering::Relaxed)));
-                match fs::rename(&dir, &trash) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-                    Err(source) => return Err(SinkError::Io { path: dir, source }),
-                }
-                sync_dir(root)?;
-                // The old contract stays in place until the new one replaces it.
-                if let Some(bytes) = contract {
-                    self.put_table_file(&format!("{table}/{CONTRACT}"), &bytes)
-                        .await?;
-                }
-                fs::remove_dir_all(&trash).map_err(|source| SinkError::Io {
-                    path: trash.clone(),
-                    source,
-                })
-            }
-            Store::Object { .. } => {
-                let all = self.store.list_recursive(table).await?;
-                let contract = format!("{table}/{CONTRACT}");
-                let log = format!("{table}/{DELTA_LOG}/");
-                let rank = |rel: &str| {
-                    if rel == contract {
-                        4
-                    } else if rel == format!("{log}_last_checkpoint") {
-                        0
-                    } else if rel.starts_with(&log) {
-                        1
-                    } else if rel.rsplit('/').next() == Some(MANIFEST) {
-                        2
-                    } else {
-                        3
-                    }
-                };
-                let mut order: Vec<(u8, &String)> = all
-                    .iter()
-                    .filter(|rel| !(keep_contract && **rel == contract))
-                    .map(|rel| (rank(rel), rel))
-                    .collect();
-                order.sort();
-                for (_, rel) in order {
-                    lock.keep().await?;
-                    self.store.delete(rel).await?;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// Under the table's lock: refuses a commit when this sink opened the table with a
-    /// contract and the stored one is no longer it.
-    async fn check_contract(&self, table: &str) -> Result<(), SinkError> {
-        let expected = self
-            .contracts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(table)
-            .cloned();
-        let Some(expected) = expected else {
-            return Ok(());
-        };
-        let stored = self.table_contract(table).await?.unwrap_or_default();
-        if stored == expected {
-            return Ok(());
-        }
-        Err(SinkError::ContractMismatch {
-            table: table.to_string(),
-            location: self.store.location_of(table),
-            differences: stored.differences(&expected),
-        })
-    }
-
     /// Starts writing a partition of `table` (`partition` such as `date=2024-01-31`, or
     /// `None` for an unpartitioned table). `metadata` goes into every file's footer.
     pub fn partition(
@@ -632,56 +106,6 @@ impl Sink {
             files: Vec::new(),
         })
     }
-
-    /// Stores a small document (state, for example) at `rel`, atomically.
-    pub async fn put_document(&self, rel: &str, bytes: Vec<u8>) -> Result<(), SinkError> {
-        self.store.put_bytes(rel, bytes).await
-    }
-
-    /// Reads a document written by [`Sink::put_document`].
-    pub async fn get_document(&self, rel: &str) -> Result<Option<Vec<u8>>, SinkError> {
-        self.store.get_bytes(rel).await
-    }
-
-    /// Moves (locally) or uploads a finished local file to `rel`.
-    pub async fn put_file(&self, rel: &str, local: &Path) -> Result<(), SinkError> {
-        self.store.put_file(rel, local).await
-    }
-
-    /// The manifest of a committed partition, if there is one.
-    pub async fn manifest(
-        &self,
-        table: &str,
-        partition: Option<&str>,
-    ) -> Result<Option<Manifest>, SinkError> {
-        let rel = match partition {
-            Some(p) => format!("{table}/{p}/{MANIFEST}"),
-            None => format!("{table}/{MANIFEST}"),
-        };
-        match self.store.get_bytes(&rel).await? {
-            None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                SinkError::Options(format!("the manifest {rel} is not valid JSON: {e}"))
-            }),
-        }
-    }
-}
-
-/// `<microseconds since the epoch>-<pid>`, unique in this process (two sinks opened in the
-/// same microsecond get consecutive numbers).
-fn run_id() -> String {
-    static LAST: AtomicU64 = AtomicU64::new(0);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX / 2))
-        .unwrap_or_default();
-    let previous = LAST
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
-            Some(now.max(last + 1))
-        })
-        .unwrap_or(now);
-    let micros = now.max(previous + 1);
-    format!("{micros}-{}", std::process::id())
 }
 
 /// One partition being written.
@@ -839,8 +263,9 @@ impl PartitionWriter<'_> {
         };
         let manifest_json = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| SinkError::Options(format!("cannot encode the manifest: {e}")))?;
-        match (&self.sink.store, mode) {
-            (Store::Local { root }, WriteMode::Replace) => {
+        let store = &self.sink.store;
+        match (store.local_root(), mode) {
+            (Some(root), WriteMode::Replace) => {
                 write_atomic(&self.stage.join(MANIFEST), &manifest_json)?;
                 if self.partition.is_none() {
                     // The table's directory is swapped whole: its contract goes along.
@@ -852,7 +277,7 @@ impl PartitionWriter<'_> {
                 let target = root.join(&self.rel);
                 swap_in(&self.stage, &target)?;
             }
-            (Store::Local { root }, WriteMode::Append) => {
+            (Some(root), WriteMode::Append) => {
                 let target = root.join(&self.rel);
                 fs::create_dir_all(&target).map_err(|source| SinkError::Io {
                     path: target.clone(),
@@ -870,7 +295,7 @@ impl PartitionWriter<'_> {
                 write_atomic(&target.join(MANIFEST), &manifest_json)?;
                 let _ = fs::remove_dir_all(&self.stage);
             }
-            (store @ Store::Object { .. }, _) => {
+            (None, _) => {
                 let before: BTreeSet<String> = store.list(&self.rel).await?.into_iter().collect();
                 // Before each change: a lease that this run may have lost (it stalled past the
                 // lease's expiry, for example while hooked in a test) is renewed or refused.

@@ -10,7 +10,8 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sha2::{Digest, Sha256};
 
 use crate::file::SinkError;
-use crate::partition::{Manifest, Sink, MANIFEST};
+use crate::partition::{Manifest, MANIFEST};
+use crate::sink::Sink;
 
 /// What a Parquet file holds.
 #[derive(Debug, Clone)]

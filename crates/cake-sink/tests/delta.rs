@@ -118,19 +118,13 @@ fn other_run(store: &Store, partition: &'static str, ranges: Vec<(i64, i64)>, mo
 
 /// The table's root URL and an engine of the test's own (not the sink's).
 fn reader(t: &Lake) -> (url::Url, Arc<dyn delta_kernel::Engine>) {
-    match t.store() {
-        Store::Local { root } => (
-            url::Url::from_directory_path(root.join(TABLE)).unwrap(),
-            Arc::new(
-                DefaultEngineBuilder::new(Arc::new(object_store::local::LocalFileSystem::new()))
-                    .build(),
-            ),
-        ),
-        Store::Object { store, url, .. } => (
-            url::Url::parse(&format!("{url}/{TABLE}/")).unwrap(),
-            Arc::new(DefaultEngineBuilder::new(store).build()),
-        ),
-    }
+    let store = t.store();
+    let url = match store.local_root() {
+        Some(root) => url::Url::from_directory_path(root.join(TABLE)).unwrap(),
+        None => url::Url::parse(&format!("{}/{TABLE}/", store.display())).unwrap(),
+    };
+    let engine = DefaultEngineBuilder::new(store.object_store()).build();
+    (url, Arc::new(engine))
 }
 
 /// What the kernel reads: `(version, (partition date, id) of every row, sorted)`.

@@ -236,41 +236,14 @@ fn is_parameter_error(text: &str) -> bool {
     .any(|needle| text.contains(needle))
 }
 
-/// The first meaningful line of an error body, short (raw: the caller cleans it).
+/// The gist of an error body, short (raw: the caller cleans it).
 fn summarize(text: &str) -> String {
-    let lower = text.to_ascii_lowercase();
-    if let (Some(start), Some(end)) = (lower.find("<title>"), lower.find("</title>")) {
-        let title = text.get(start + 7..end).map(str::trim).unwrap_or_default();
-        if !title.is_empty() && start + 7 <= end {
-            return summarize(title);
-        }
+    let gist = cake_catalog::text::page_summary(text);
+    if gist.is_empty() {
+        return "(empty body)".to_string();
     }
-    let plain: String = if text.contains('<') {
-        // Drop markup of HTML error pages.
-        let mut out = String::new();
-        let mut in_tag = false;
-        for c in text.chars() {
-            match c {
-                '<' => in_tag = true,
-                '>' => {
-                    in_tag = false;
-                    out.push(' ');
-                }
-                c if !in_tag => out.push(c),
-                _ => {}
-            }
-        }
-        out
-    } else {
-        text.to_string()
-    };
-    let line = plain
-        .split(['\n', '\r'])
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("(empty body)");
-    let mut short: String = line.chars().take(300).collect();
-    if short.len() < line.len() {
+    let mut short: String = gist.chars().take(300).collect();
+    if short.len() < gist.len() {
         short.push('…');
     }
     short
