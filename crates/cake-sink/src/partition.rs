@@ -181,9 +181,9 @@ impl PartitionWriter<'_> {
     /// Publishes the partition. An empty partition still gets one file with the full schema.
     ///
     /// The files are hashed and named first; then, under the table's lock (see
-    /// [`CommitHooks`]), the contract is checked (when this sink opened the table with one),
-    /// an append reads the current manifest, and the files and the new manifest are
-    /// published. Concurrent commits of one table, from this run or another, are thus
+    /// [`CommitHooks`](crate::CommitHooks)), the contract is checked (when this sink opened
+    /// the table with one), an append reads the current manifest, and the files and the new
+    /// manifest are published. Concurrent commits of one table, from this run or another, are thus
     /// serialized: appends never lose each other's manifest entries, and of two replaces the
     /// last wins whole.
     pub async fn commit(mut self, mode: WriteMode) -> Result<Committed, SinkError> {
