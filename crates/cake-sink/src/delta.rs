@@ -37,11 +37,13 @@ use std::time::Duration;
 use arrow_array::builder::{MapBuilder, MapFieldNames, StringBuilder};
 use arrow_array::{Array, ArrayRef, Int64Array, MapArray, RecordBatch, StringArray, StructArray};
 use arrow_schema::{DataType as ArrowType, Field, Fields, Schema, SchemaRef};
+use delta_kernel::arrow::compute::concat;
 use delta_kernel::committer::{
     CommitMetadata, CommitResponse, Committer, FileSystemCommitter, PublishMetadata,
 };
 use delta_kernel::engine::arrow_conversion::TryFromArrow;
 use delta_kernel::engine::arrow_data::ArrowEngineData;
+use delta_kernel::expressions::ColumnName;
 use delta_kernel::schema::{DataType as DeltaType, StructField, StructType};
 use delta_kernel::transaction::create_table::create_table;
 use delta_kernel::transaction::data_layout::DataLayout;
@@ -51,7 +53,9 @@ use delta_kernel::{
     Snapshot, SnapshotRef,
 };
 use delta_kernel_default_engine::executor::tokio::TokioMultiThreadExecutor;
+use delta_kernel_default_engine::stats::FileStatsAccumulator;
 use delta_kernel_default_engine::{DefaultEngine, DefaultEngineBuilder};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use url::Url;
 
 use crate::contract::{ContractCheck, ContractDifference, TableContract, CONTRACT};
@@ -554,6 +558,9 @@ pub(crate) struct NewFile {
     pub bytes: u64,
     pub sha256: String,
     pub modified_ms: i64,
+    /// A local copy of the file while the commit runs (in the table locally, in this run's
+    /// staging on object storage), which the statistics of its add action are read from.
+    pub local: std::path::PathBuf,
 }
 
 /// Everything one Delta commit needs, owned (it runs on the blocking pool).
@@ -637,8 +644,13 @@ impl PartitionWriter<'_> {
                 Some(p) => format!("{p}/{name}"),
                 None => name.clone(),
             };
+            let local = match sink.store.local_root() {
+                Some(root) => root.join(&table).join(&path),
+                None => f.path.clone(),
+            };
             files.push(NewFile {
                 sha256: crate::partition::sha256_file(&f.path)?,
+                local,
                 path,
                 name,
                 rows: f.rows,
@@ -780,6 +792,7 @@ fn commit(job: Job) -> Result<Landed, Refused> {
     };
     let kernel = |unknown: bool| move |e: KernelError| refuse(unknown, KernelOrSink::Kernel(e));
     let mut versions = Vec::new();
+    let mut stats = FileStats::default();
     for attempt in 0..MAX_ATTEMPTS {
         if attempt > 0 {
             // Writers that collided try again a little apart.
@@ -881,7 +894,8 @@ fn commit(job: Job) -> Result<Landed, Refused> {
                         txn.remove_files(files);
                     }
                 }
-                txn.add_files(add_files(&job).map_err(kernel(unknown))?);
+                let file_stats = stats.get(&job, txn.stats_columns());
+                txn.add_files(add_files(&job, file_stats).map_err(kernel(unknown))?);
                 let before = current.files;
                 match txn.commit(engine) {
                     Ok(CommitResult::Committed(c)) => {
@@ -940,7 +954,8 @@ fn commit(job: Job) -> Result<Landed, Refused> {
                     }
                     Err(e) => return Err(refuse(unknown, KernelOrSink::Kernel(e))),
                 };
-                txn.add_files(add_files(&job).map_err(kernel(unknown))?);
+                let file_stats = stats.get(&job, txn.stats_columns());
+                txn.add_files(add_files(&job, file_stats).map_err(kernel(unknown))?);
                 match txn.commit(engine) {
                     Ok(CommitResult::Committed(c)) => return Ok(finish(&job, c, Vec::new())),
                     Ok(CommitResult::Conflicted(c)) => c.conflict_version(),
@@ -1059,9 +1074,72 @@ fn is_date(value: &str) -> bool {
             .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }
 
-/// The add-file metadata of the new files, in the layout of `Transaction::add_files_schema`
-/// (statistics: the row count).
-fn add_files(job: &Job) -> KernelResult<Box<dyn EngineData>> {
+/// The statistics of a commit's files (`numRecords`, and `nullCount`, `minValues`, `maxValues`
+/// and `tightBounds` of the table's statistics columns), for readers that skip files by them:
+/// read back from the local copies with the kernel's own statistics collector, once per set of
+/// columns (a retried commit asks again, the table's settings may have changed meanwhile).
+#[derive(Default)]
+struct FileStats {
+    columns: Option<Vec<ColumnName>>,
+    stats: Option<StructArray>,
+}
+
+impl FileStats {
+    /// One row per file of `job`, or `None` when they could not be read (the add actions then
+    /// carry the row count alone: readers read every file rather than skip one wrongly).
+    fn get(&mut self, job: &Job, columns: Vec<ColumnName>) -> Option<&StructArray> {
+        if self.columns.as_ref() != Some(&columns) {
+            self.stats = match collect_file_stats(job, &columns) {
+                Ok(stats) => Some(stats),
+                Err(e) => {
+                    tracing::warn!(
+                        table = job.table,
+                        error = %e,
+                        "the statistics of the new files could not be collected; their add actions carry the row count only"
+                    );
+                    None
+                }
+            };
+            self.columns = Some(columns);
+        }
+        self.stats.as_ref()
+    }
+}
+
+fn collect_file_stats(
+    job: &Job,
+    columns: &[ColumnName],
+) -> Result<StructArray, Box<dyn std::error::Error + Send + Sync>> {
+    let physical = StructType::try_from_arrow(job.schema.as_ref())?;
+    let mut rows = Vec::with_capacity(job.files.len());
+    for file in &job.files {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file.local)?)?
+            .with_batch_size(8192)
+            .build()?;
+        let mut accumulator = FileStatsAccumulator::new(columns, &physical);
+        let mut merged = false;
+        for batch in reader {
+            accumulator.merge(&batch?)?;
+            merged = true;
+        }
+        if !merged {
+            // A file of no rows still gets statistics (numRecords 0).
+            accumulator.merge(&RecordBatch::new_empty(job.schema.clone()))?;
+        }
+        rows.push(accumulator.finish()?.ok_or("no statistics")?);
+    }
+    let parts: Vec<&dyn Array> = rows.iter().map(|r| r as &dyn Array).collect();
+    let all = concat(&parts)?;
+    Ok(all
+        .as_any()
+        .downcast_ref::<StructArray>()
+        .ok_or("the statistics are not a struct")?
+        .clone())
+}
+
+/// The add-file metadata of the new files, in the layout of `Transaction::add_files_schema`, with
+/// `stats` (one row per file) or, without them, the row count alone.
+fn add_files(job: &Job, stats: Option<&StructArray>) -> KernelResult<Box<dyn EngineData>> {
     let n = job.files.len();
     let paths = StringArray::from_iter_values(job.files.iter().map(|f| encode_path(&f.path)));
     let names = MapFieldNames {
@@ -1089,18 +1167,20 @@ fn add_files(job: &Job) -> KernelResult<Box<dyn EngineData>> {
             .iter()
             .map(|f| i64::try_from(f.rows).unwrap_or(i64::MAX)),
     );
-    let stats_fields = Fields::from(vec![Field::new("numRecords", ArrowType::Int64, true)]);
-    let stats = StructArray::try_new(
-        stats_fields.clone(),
-        vec![Arc::new(records) as ArrayRef],
-        None,
-    )?;
+    let stats = match stats {
+        Some(stats) => stats.clone(),
+        None => StructArray::try_new(
+            Fields::from(vec![Field::new("numRecords", ArrowType::Int64, true)]),
+            vec![Arc::new(records) as ArrayRef],
+            None,
+        )?,
+    };
     let schema = Schema::new(vec![
         Field::new("path", ArrowType::Utf8, false),
         Field::new("partitionValues", partitions.data_type().clone(), false),
         Field::new("size", ArrowType::Int64, false),
         Field::new("modificationTime", ArrowType::Int64, false),
-        Field::new("stats", ArrowType::Struct(stats_fields), true),
+        Field::new("stats", stats.data_type().clone(), true),
     ]);
     let batch = RecordBatch::try_new(
         Arc::new(schema),

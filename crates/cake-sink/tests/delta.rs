@@ -741,6 +741,45 @@ async fn time_travel(t: &Lake) {
 
 // ---------------------------------------------------------------------------------------
 
+/// Every add action carries the file's statistics, as the kernel's own writer would: the row
+/// count, and per column the nulls, the least and the greatest value, which readers skip files
+/// by. A file of no rows counts 0 rows.
+async fn file_statistics(t: &Lake) {
+    let sink = t.sink_with(delta());
+    commit(&sink, Some(DAY), &[(0, 100), (100, 50)], WriteMode::Replace)
+        .await
+        .unwrap();
+    commit(&sink, Some(DAY2), &[], WriteMode::Replace)
+        .await
+        .unwrap();
+    let commits = commits(t).await;
+    let stats = |commit: &serde_json::Value| -> serde_json::Value {
+        let adds = actions(commit, "add");
+        assert_eq!(adds.len(), 1, "{commit}");
+        serde_json::from_str(adds[0]["stats"].as_str().unwrap()).unwrap()
+    };
+    let full = stats(&commits[0]);
+    assert_eq!(full["numRecords"], 150, "{full}");
+    assert_eq!(full["nullCount"]["id"], 0, "{full}");
+    assert_eq!(full["nullCount"]["name"], 30, "{full}");
+    assert_eq!(full["minValues"]["id"], 0, "{full}");
+    assert_eq!(full["maxValues"]["id"], 149, "{full}");
+    assert_eq!(full["minValues"]["name"], "row 1", "{full}");
+    assert_eq!(full["maxValues"]["name"], "row 99", "{full}");
+    assert_eq!(full["minValues"]["day"], "2023-12-09", "{full}");
+    assert_eq!(full["maxValues"]["day"], "2024-01-07", "{full}");
+    let at = full["minValues"]["at"].as_str().unwrap_or_default();
+    assert!(at.starts_with("2024-01-31T00:00:00"), "{full}");
+    assert_eq!(
+        full["maxValues"]["amount"].to_string(),
+        "183.9405",
+        "{full}"
+    );
+    assert!(full.get("date").is_none() && full["minValues"].get("date").is_none());
+    let empty = stats(&commits[1]);
+    assert_eq!(empty["numRecords"], 0, "{empty}");
+}
+
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -788,6 +827,7 @@ checks!(
     transaction_ids_apply_once,
     contracts,
     time_travel,
+    file_statistics,
 );
 
 /// The format is parsed from the words users write.
