@@ -447,6 +447,24 @@ impl CommitHooks for Interleave {
     }
 }
 
+/// A sink whose commits call `on_read(n, store)` at their `n`-th read of the table (from 0),
+/// with the counting hooks to look at afterwards.
+fn interleaved(
+    t: &Lake,
+    on_read: impl Fn(usize, &Store) + Send + Sync + 'static,
+) -> (Sink, Arc<Interleave>) {
+    let other = t.store();
+    let hooks = Arc::new(Interleave {
+        reads: AtomicUsize::new(0),
+        on_read: Box::new(move |n| on_read(n, &other)),
+    });
+    let sink = t.sink_with(SinkOptions {
+        hooks: Some(hooks.clone()),
+        ..delta()
+    });
+    (sink, hooks)
+}
+
 /// A commit whose snapshot went stale (another run replaced the same partition after it read
 /// the table) finds its version taken, reads the table again and redoes its commit on the new
 /// snapshot, removing the other run's files: one winner, never both sets of files.
@@ -455,18 +473,10 @@ async fn stale_snapshot_is_redone(t: &Lake) {
     commit(&first, Some(DAY), &[(0, 10)], WriteMode::Replace)
         .await
         .unwrap();
-    let other = t.store();
-    let hooks = Arc::new(Interleave {
-        reads: AtomicUsize::new(0),
-        on_read: Box::new(move |n| {
-            if n == 0 {
-                other_run(&other, DAY, vec![(100, 10)], WriteMode::Replace);
-            }
-        }),
-    });
-    let sink = t.sink_with(SinkOptions {
-        hooks: Some(hooks.clone()),
-        ..delta()
+    let (sink, hooks) = interleaved(t, |n, other| {
+        if n == 0 {
+            other_run(other, DAY, vec![(100, 10)], WriteMode::Replace);
+        }
     });
     commit(&sink, Some(DAY), &[(200, 10)], WriteMode::Replace)
         .await
@@ -486,18 +496,10 @@ async fn stale_snapshot_is_redone(t: &Lake) {
     );
 
     // Another partition committed meanwhile: the redo keeps it (both land).
-    let other = t.store();
-    let hooks = Arc::new(Interleave {
-        reads: AtomicUsize::new(0),
-        on_read: Box::new(move |n| {
-            if n == 0 {
-                other_run(&other, DAY2, vec![(700, 3)], WriteMode::Replace);
-            }
-        }),
-    });
-    let sink = t.sink_with(SinkOptions {
-        hooks: Some(hooks.clone()),
-        ..delta()
+    let (sink, hooks) = interleaved(t, |n, other| {
+        if n == 0 {
+            other_run(other, DAY2, vec![(700, 3)], WriteMode::Replace);
+        }
     });
     commit(&sink, Some(DAY), &[(200, 10)], WriteMode::Replace)
         .await
@@ -511,18 +513,10 @@ async fn stale_snapshot_is_redone(t: &Lake) {
     );
 
     // An append on a stale snapshot is redone too, and keeps the other run's rows.
-    let other = t.store();
-    let hooks = Arc::new(Interleave {
-        reads: AtomicUsize::new(0),
-        on_read: Box::new(move |n| {
-            if n == 0 {
-                other_run(&other, DAY, vec![(300, 5)], WriteMode::Append);
-            }
-        }),
-    });
-    let sink = t.sink_with(SinkOptions {
-        hooks: Some(hooks.clone()),
-        ..delta()
+    let (sink, _) = interleaved(t, |n, other| {
+        if n == 0 {
+            other_run(other, DAY, vec![(300, 5)], WriteMode::Append);
+        }
     });
     commit(&sink, Some(DAY), &[(400, 5)], WriteMode::Append)
         .await
@@ -550,21 +544,9 @@ async fn endless_conflicts_are_refused(t: &Lake) {
     commit(&first, Some(DAY), &[(0, 10)], WriteMode::Replace)
         .await
         .unwrap();
-    let other = t.store();
-    let hooks = Arc::new(Interleave {
-        reads: AtomicUsize::new(0),
-        on_read: Box::new(move |n| {
-            other_run(
-                &other,
-                DAY,
-                vec![(1000 + n as i64 * 10, 10)],
-                WriteMode::Replace,
-            );
-        }),
-    });
-    let sink = t.sink_with(SinkOptions {
-        hooks: Some(hooks.clone()),
-        ..delta()
+    let (sink, hooks) = interleaved(t, |n, other| {
+        let ranges = vec![(1000 + n as i64 * 10, 10)];
+        other_run(other, DAY, ranges, WriteMode::Replace);
     });
     let e = commit(&sink, Some(DAY), &[(500, 10)], WriteMode::Replace)
         .await
