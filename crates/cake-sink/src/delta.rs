@@ -1162,18 +1162,20 @@ fn add_files(job: &Job, stats: Option<&StructArray>) -> KernelResult<Box<dyn Eng
             .map(|f| i64::try_from(f.bytes).unwrap_or(i64::MAX)),
     );
     let modified = Int64Array::from_iter_values(job.files.iter().map(|f| f.modified_ms));
-    let records = Int64Array::from_iter_values(
-        job.files
-            .iter()
-            .map(|f| i64::try_from(f.rows).unwrap_or(i64::MAX)),
-    );
     let stats = match stats {
         Some(stats) => stats.clone(),
-        None => StructArray::try_new(
-            Fields::from(vec![Field::new("numRecords", ArrowType::Int64, true)]),
-            vec![Arc::new(records) as ArrayRef],
-            None,
-        )?,
+        None => {
+            let records = Int64Array::from_iter_values(
+                job.files
+                    .iter()
+                    .map(|f| i64::try_from(f.rows).unwrap_or(i64::MAX)),
+            );
+            StructArray::try_new(
+                Fields::from(vec![Field::new("numRecords", ArrowType::Int64, true)]),
+                vec![Arc::new(records) as ArrayRef],
+                None,
+            )?
+        }
     };
     let schema = Schema::new(vec![
         Field::new("path", ArrowType::Utf8, false),
