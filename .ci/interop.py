@@ -95,6 +95,21 @@ def arrow_type(text):
     raise ValueError(f"unknown catalog type {text!r}")
 
 
+def column_type(column):
+    """The pyarrow type of a column of `describe --json`: a `List<Struct>` column from its
+    `fields`, nested as deep as they go."""
+    if "fields" in column:
+        return pa.list_(
+            pa.struct(
+                [
+                    pa.field(f["name"], column_type(f), nullable=f["nullable"])
+                    for f in column["fields"]
+                ]
+            )
+        )
+    return arrow_type(column["type"])
+
+
 def duckdb_type(t):
     """DuckDB's name for a pyarrow type."""
     if pa.types.is_int32(t):
@@ -113,11 +128,14 @@ def duckdb_type(t):
         return f"DECIMAL({t.precision},{t.scale})"
     if pa.types.is_list(t):
         return duckdb_type(t.value_type) + "[]"
+    if pa.types.is_struct(t):
+        fields = ", ".join(f"{f.name} {duckdb_type(f.type)}" for f in t)
+        return f"STRUCT({fields})"
     raise ValueError(f"no DuckDB name for {t}")
 
 
 def expected_columns(describe):
-    cols = {c["name"]: arrow_type(c["type"]) for c in describe["columns"]}
+    cols = {c["name"]: column_type(c) for c in describe["columns"]}
     if describe["dated"]:
         if "date" in cols:
             problem(f"{describe['id']}: a column named `date` clashes with the partition column")
@@ -143,6 +161,8 @@ def polars_type(t):
         return pl.Decimal(t.precision, t.scale)
     if pa.types.is_list(t):
         return pl.List(polars_type(t.value_type))
+    if pa.types.is_struct(t):
+        return pl.Struct({f.name: polars_type(f.type) for f in t})
     raise ValueError(f"no Polars dtype for {t}")
 
 
@@ -301,6 +321,36 @@ def check_local(binary, work, reports, describes):
             )
         )
     return table
+
+
+def check_nested(work):
+    """The nested columns of Offers (contracts, their countries, tiers) read by DuckDB with the
+    `unnest` the docs show, and by pyarrow: the same items, leaf for leaf."""
+    table_dir = os.path.join(work, "demo", "offers")
+    source = f"read_parquet('{os.path.join(table_dir, '*.parquet')}')"
+    con = duckdb.connect()
+    contracts = con.sql(
+        f"SELECT o.offer_id, c.offer_contract_id, c.payout_amount "
+        f"FROM (SELECT offer_id, unnest(offer_contracts) AS c FROM {source}) AS o"
+    ).fetchall()
+    countries = con.sql(
+        f"SELECT c.offer_contract_id, unnest(c.allowed_countries).country_code "
+        f"FROM (SELECT unnest(offer_contracts) AS c FROM {source})"
+    ).fetchall()
+    table = ds.dataset(table_dir, format="parquet").to_table()
+    flat = pc.list_flatten(table["offer_contracts"])
+    pa_countries = pc.list_flatten(pc.struct_field(flat, "allowed_countries"))
+    if len(contracts) != len(flat) or len(contracts) == 0:
+        problem(f"offers: DuckDB unnests {len(contracts)} contracts, pyarrow {len(flat)}")
+    if len(countries) != len(pa_countries) or len(countries) == 0:
+        problem(
+            f"offers: DuckDB unnests {len(countries)} allowed countries, pyarrow {len(pa_countries)}"
+        )
+    duck_codes = sorted(code for _, code in countries if code is not None)
+    pa_codes = sorted(c for c in pc.struct_field(pa_countries, "country_code").to_pylist() if c)
+    if duck_codes != pa_codes:
+        problem("offers: the country codes DuckDB and pyarrow read differ")
+    return len(contracts), len(countries)
 
 
 def check_local_delta(binary, work, reports, describes):
@@ -541,6 +591,8 @@ def main():
     work = tempfile.mkdtemp(prefix="cake-interop-")
     try:
         table = check_local(binary, work, reports, describes)
+        contracts, countries = check_nested(work)
+        print(f"offers: DuckDB and pyarrow unnest {contracts} contracts, {countries} allowed countries")
         delta_table = check_local_delta(binary, work, reports, describes)
         s3_table, s3_delta_table = check_s3(binary, describes)
         table += s3_table

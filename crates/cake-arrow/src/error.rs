@@ -294,6 +294,76 @@ pub enum DecodeError {
     },
 
     #[error(
+        "{report}: row {row} holds more than {max} bytes (values, `_extra` and `_rejected` \
+         together); raise the decoder's `max_row_bytes` if the document is genuine"
+    )]
+    RowTooLarge {
+        report: &'static str,
+        row: u64,
+        max: usize,
+    },
+
+    #[error(
+        "{report}: row {row} holds more than {max} bytes of elements the catalog does not map \
+         or of repeated values; raise the limit (--max-extra-bytes), or keep a truncation \
+         marker instead (--truncate-extra)"
+    )]
+    ExtraTooLarge {
+        report: &'static str,
+        row: u64,
+        max: usize,
+    },
+
+    #[error(
+        "{report}: row {row} holds the key column `{column}` twice ({first:?}, then {second:?}): \
+         a row with two keys cannot be placed; the answer is inconsistent"
+    )]
+    RepeatedKey {
+        report: &'static str,
+        column: &'static str,
+        row: u64,
+        first: String,
+        second: String,
+    },
+
+    #[error(
+        "{report}: the envelope element `{field}` appears twice ({first:?}, then {second:?}): \
+         the answer contradicts itself"
+    )]
+    RepeatedEnvelope {
+        report: &'static str,
+        field: &'static str,
+        first: String,
+        second: String,
+    },
+
+    #[error(
+        "{report}: no row found, but the document holds {found}: its layout differs from the \
+         catalog's ({expected}); check the report, or run `cake-connector verify` against the \
+         instance and update the report's spec"
+    )]
+    RowsNotFound {
+        report: &'static str,
+        found: String,
+        expected: String,
+    },
+
+    #[error(
+        "{report}: {detail}; strict mode refuses a layout other than the catalog's (decode \
+         without strict mode to read it)"
+    )]
+    Layout {
+        report: &'static str,
+        detail: String,
+    },
+
+    #[error(
+        "{report}: the document declares the encoding {label:?}, which has no known decoder; \
+         Cake answers in UTF-8: check what produced this body"
+    )]
+    UnknownEncoding { report: &'static str, label: String },
+
+    #[error(
         "{report}: the reply is not the answer to this request: {detail}. A proxy or the \
          instance answered another endpoint; check the domain and that nothing rewrites requests"
     )]
@@ -369,12 +439,18 @@ impl DecodeError {
             | DecodeError::TooDeep { .. }
             | DecodeError::TextTooLarge { .. }
             | DecodeError::BatchTooLarge { .. }
+            | DecodeError::RowTooLarge { .. }
+            | DecodeError::ExtraTooLarge { .. }
+            | DecodeError::RepeatedEnvelope { .. }
+            | DecodeError::RowsNotFound { .. }
+            | DecodeError::UnknownEncoding { .. }
             | DecodeError::TrailingContent { .. } => ErrorKind::Malformed,
             DecodeError::Value { .. }
+            | DecodeError::RepeatedKey { .. }
             | DecodeError::Missing { .. }
             | DecodeError::Envelope { .. }
             | DecodeError::Internal { .. } => ErrorKind::Value,
-            DecodeError::UnknownElement { .. } => ErrorKind::Drift,
+            DecodeError::UnknownElement { .. } | DecodeError::Layout { .. } => ErrorKind::Drift,
             DecodeError::Io { .. } => ErrorKind::Io,
         }
     }
@@ -415,6 +491,13 @@ impl DecodeError {
             | DecodeError::TooDeep { report, .. }
             | DecodeError::TextTooLarge { report, .. }
             | DecodeError::BatchTooLarge { report, .. }
+            | DecodeError::RowTooLarge { report, .. }
+            | DecodeError::ExtraTooLarge { report, .. }
+            | DecodeError::RepeatedKey { report, .. }
+            | DecodeError::RepeatedEnvelope { report, .. }
+            | DecodeError::RowsNotFound { report, .. }
+            | DecodeError::Layout { report, .. }
+            | DecodeError::UnknownEncoding { report, .. }
             | DecodeError::TrailingContent { report, .. }
             | DecodeError::Value { report, .. }
             | DecodeError::Missing { report, .. }
@@ -430,13 +513,8 @@ impl DecodeError {
 /// Longest raw value quoted in an error, in characters.
 const EXCERPT_CHARS: usize = 200;
 
-/// A raw value as quoted in an error: lossy UTF-8, cut to about 200 characters, control
-/// characters escaped (a value can carry terminal escapes).
-pub(crate) fn excerpt(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let cut = match text.char_indices().nth(EXCERPT_CHARS) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.into_owned(),
-    };
-    cake_catalog::text::escape_controls(&cut).into_owned()
+/// A raw value as quoted in an error: lossy UTF-8, the secrets of `scrubber` removed, control
+/// characters escaped (a value can carry terminal escapes), then cut to about 200 characters.
+pub(crate) fn excerpt_with(bytes: &[u8], scrubber: Option<&cake_core::secret::Scrubber>) -> String {
+    cake_core::text::excerpt(&String::from_utf8_lossy(bytes), scrubber, EXCERPT_CHARS)
 }

@@ -72,7 +72,7 @@ use std::io::BufRead;
 use arrow_array::RecordBatch;
 use cake_catalog::Report;
 
-pub use decoder::Decoder;
+pub use decoder::{Decoder, MAX_UNKNOWN_PATHS};
 pub use error::{CakeRefusal, DecodeError, ErrorKind, CAKE_MESSAGES};
 
 /// How a [`Decoder`] reads a response.
@@ -91,6 +91,22 @@ pub struct DecoderOptions {
     pub max_depth: usize,
     /// Largest text node (or tag) accepted, in bytes (default 16 MiB).
     pub max_text_bytes: usize,
+    /// Most bytes one row may hold, its values, `_extra` and `_rejected` together (default
+    /// 16 MiB): a larger row fails the response, so that memory stays bounded whatever a row
+    /// holds.
+    pub max_row_bytes: usize,
+    /// Most bytes of one row's `_extra` and of the values it keeps aside (default 1 MiB).
+    pub max_extra_bytes: usize,
+    /// A row whose `_extra` passes `max_extra_bytes` keeps what fits, with a truncation marker
+    /// and its size in `_rejected`, instead of failing the response.
+    pub truncate_extra: bool,
+    /// Read contact persons' details (the catalog's personal columns). Without it they are
+    /// null, and counted in [`DecodeSummary::withheld`].
+    pub personal_data: bool,
+    /// Read a document of another API version of the same method (an archived response): what
+    /// its elements match lands in the typed columns, the rest in `_extra`, and the summary
+    /// names the version found. Without it such a document is refused as another answer.
+    pub other_versions: bool,
 }
 
 impl Default for DecoderOptions {
@@ -101,6 +117,11 @@ impl Default for DecoderOptions {
             strict: false,
             max_depth: 128,
             max_text_bytes: 16 << 20,
+            max_row_bytes: 16 << 20,
+            max_extra_bytes: 1 << 20,
+            truncate_extra: false,
+            personal_data: false,
+            other_versions: false,
         }
     }
 }
@@ -124,9 +145,21 @@ pub struct DecodeSummary {
     pub envelope: Envelope,
     /// Character references to control characters XML 1.0 forbids (`&#x16;`), dropped.
     pub stripped_control_chars: u64,
-    /// Elements the catalog does not know, by path (`click/new_field`), with their counts.
-    /// Those inside a row are kept in its `_extra` column.
+    /// Elements the catalog does not know, by path (`click/new_field`), with their counts, for
+    /// the first [`MAX_UNKNOWN_PATHS`] paths. Those inside a row are kept in its `_extra`.
     pub unknown_elements: BTreeMap<String, u64>,
+    /// Occurrences of unknown elements whose paths came after the first
+    /// [`MAX_UNKNOWN_PATHS`]: counted, not listed.
+    pub unknown_unlisted: u64,
+    /// Elements withheld by path (`api_key`, `contacts/contact_info/first_name`): secrets,
+    /// and personal data when the run did not opt in to it.
+    pub withheld: BTreeMap<String, u64>,
+    /// Where the rows were found when that is not where the catalog puts them (a bare list, a
+    /// wrapper of another name, a row element in another case).
+    pub layout: Option<String>,
+    /// The API version the document declares, when it differs from the report's (read with
+    /// [`DecoderOptions::other_versions`]).
+    pub version: Option<u16>,
     /// Values that did not fit their column, by column: kept in the row's `_rejected`, the
     /// cell null.
     pub rejected: BTreeMap<String, Rejected>,

@@ -1,138 +1,206 @@
 //! The path map: a tree of local element names below the row element, built once per decoder
-//! from the catalog's `Column::path` and `ResponseShape::skip`, that tells the event loop what
-//! each element is (a column's leaf, a container on the way to leaves, a subtree to skip) in
-//! one comparison on the usual path.
+//! from the catalog's columns and secrets, that tells the event loop what each element is (a
+//! value, a JSON subtree, a container on the way to values, a repeated element, something
+//! withheld) in one comparison on the usual path.
 //!
-//! List columns ([`ColumnType::List`]) are grouped by their repeated element: list columns
-//! whose paths share at least two leading segments (`offer_contracts/offer_contract/...`) are
-//! parallel lists of one repeated element, the longest common prefix of their paths. A list
-//! column alone in its group repeats its second-to-last segment (`tags/tag/tag_id` repeats
-//! `tag`), or its leaf for a two-segment path (`from_lines/string` repeats `string`). The
-//! element above the repeated one is the group's container: when it is absent from a row the
-//! group's lists are null, when present but empty they are empty lists.
+//! **Levels.** Values are recorded per *record* of a level. Level 0 is the row. Every repeated
+//! element the catalog knows opens a level below the level it sits in:
+//! - a `List<Struct>` column's repeated element (`offer_contracts/offer_contract_info`), whose
+//!   fields are the level's values; a `List<Struct>` field of it opens a level below (the
+//!   countries of one contract), as deep as Cake nests them;
+//! - the repeated element of a group of scalar list columns: list columns whose paths share at
+//!   least two leading segments are parallel lists of one repeated element, the longest common
+//!   prefix of their paths; a list column alone in its group repeats its second-to-last segment
+//!   (`tags/tag/tag_id` repeats `tag`), or its leaf for a two-segment path
+//!   (`from_lines/string` repeats `string`).
+//!
+//! The element above a level's repeated element is its container: absent from a record of the
+//! level above, the level's lists are null there; present but empty, they are empty lists.
 
-use cake_catalog::{ColumnType, Report};
+use cake_catalog::{Column, ColumnType, Report};
 
 /// Index of a node in [`PathMap::nodes`]. Node 0 is the row element.
 pub(crate) type NodeId = u32;
 
+/// Index of a level in [`PathMap::levels`]. Level 0 is the row.
+pub(crate) type LevelId = u32;
+
 pub(crate) const ROW: NodeId = 0;
+
+/// Where a value goes: its level and its index among the level's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Slot {
+    pub level: LevelId,
+    pub value: u32,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum NodeKind {
-    /// An element on the way to leaves (or the row itself).
+    /// An element on the way to values (or the row itself, or a struct's repeated element).
     Container,
-    /// The leaf of column `col` (index into the report's columns).
-    Leaf(u32),
-    /// A known element kept out of the output: it and everything below it are ignored.
-    Skip,
+    /// The element whose text is a value.
+    Value(Slot),
+    /// The element whose subtree, as JSON, is a value.
+    Json(Slot),
+    /// A known element kept out of the output (a secret, or personal data the run did not opt
+    /// in to): it and everything below it are skipped and counted under its path.
+    Withheld,
 }
 
 #[derive(Debug)]
 pub(crate) struct Node {
     pub name: Box<[u8]>,
+    /// The element's names in other API versions (a column's `also` paths).
+    pub other_names: Vec<Box<[u8]>>,
     pub kind: NodeKind,
     /// Children in catalog order (the order Cake writes them in).
     pub children: Vec<NodeId>,
-    /// The list group whose repeated element this node is.
-    pub item_of: Option<u32>,
-    /// The list groups whose repeated element is a child of this node.
-    pub container_of: Box<[u32]>,
-    /// Path from the row element, for messages.
+    /// The level whose repeated element this node is.
+    pub item_of: Option<LevelId>,
+    /// The levels whose repeated element sits directly below this node.
+    pub container_of: Vec<LevelId>,
+    /// Path from the row element, for messages and counts.
     pub path: String,
 }
 
-/// Where a column's values go during stage 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Slot {
-    /// Index among the scalar columns.
-    Scalar(u32),
-    /// Index among the list columns, and the column's list group.
-    List { list: u32, group: u32 },
+impl Node {
+    fn named(&self, name: &[u8]) -> bool {
+        same(&self.name, name) || self.other_names.iter().any(|n| same(n, name))
+    }
 }
 
+/// One value of a level: the column (or field) it fills.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ValueDef {
+    pub column: &'static Column,
+    /// A key column of the row: a second value is not kept aside but fails the row.
+    pub key: bool,
+}
+
+/// A record-bearing level.
 #[derive(Debug)]
-pub(crate) struct Group {
-    /// The list columns of the group (indexes among the list columns).
-    pub lists: Vec<u32>,
+pub(crate) struct Level {
+    /// The level holding this one's records (none for the row).
+    pub parent: Option<LevelId>,
+    /// The levels directly below.
+    pub children: Vec<LevelId>,
+    pub values: Vec<ValueDef>,
+    /// Every record of the level above has this level's list, even without a container (the
+    /// repeated element sits directly in the record).
+    pub always_present: bool,
+    /// The level of a group of scalar list columns (not of a `List<Struct>` column): each of
+    /// its values is a list column of the level above.
+    pub list_group: bool,
+    /// Name for messages: the column (`offer_contracts`, `allowed_countries`) or list group.
+    pub name: String,
+}
+
+/// How an output array is built from the levels.
+#[derive(Debug)]
+pub(crate) enum Producer {
+    /// One value per record of the level the producer sits in.
+    Value(Slot),
+    /// A list of scalars per record: the items are the records of `level`.
+    List { level: LevelId, value: u32 },
+    /// A list of structs per record: the items are the records of `level`, one field each
+    /// from `fields`.
+    Struct {
+        level: LevelId,
+        fields: Vec<Producer>,
+    },
 }
 
 #[derive(Debug)]
 pub(crate) struct PathMap {
     pub nodes: Vec<Node>,
-    /// Per catalog column.
-    pub slots: Vec<Slot>,
-    pub groups: Vec<Group>,
-    pub scalar_count: usize,
-    pub list_count: usize,
+    pub levels: Vec<Level>,
+    /// Per catalog column, how its array is built.
+    pub producers: Vec<Producer>,
 }
 
 impl PathMap {
-    pub fn new(report: &Report) -> PathMap {
+    /// The map of `report`; personal columns are withheld unless `personal`.
+    pub fn new(report: &Report, personal: bool) -> PathMap {
         let mut map = PathMap {
             nodes: vec![Node {
                 name: report.response.row.as_bytes().into(),
+                other_names: Vec::new(),
                 kind: NodeKind::Container,
                 children: Vec::new(),
-                item_of: None,
-                container_of: Box::new([]),
+                item_of: Some(0),
+                container_of: Vec::new(),
                 path: String::new(),
             }],
-            slots: Vec::with_capacity(report.columns.len()),
-            groups: Vec::new(),
-            scalar_count: 0,
-            list_count: 0,
+            levels: vec![Level {
+                parent: None,
+                children: Vec::new(),
+                values: Vec::new(),
+                always_present: true,
+                list_group: false,
+                name: report.response.row.to_string(),
+            }],
+            producers: Vec::new(),
         };
 
-        // Skip paths first: a column below a skip path would be unreachable, and the catalog's
-        // tests make sure there is none.
-        for skip in report.response.skip {
-            let segments: Vec<&str> = skip.split('/').filter(|s| !s.is_empty()).collect();
+        // Secrets first: a column below one would be unreachable, and codegen makes sure there
+        // is none.
+        for secret in report.response.secret {
+            let segments: Vec<&str> = secret.split('/').filter(|s| !s.is_empty()).collect();
             if segments.is_empty() {
                 continue;
             }
-            let node = map.intern(&segments);
-            map.nodes[node as usize].kind = NodeKind::Skip;
+            let node = map.intern(ROW, &segments);
+            map.nodes[node as usize].kind = NodeKind::Withheld;
         }
+        let keys: Vec<&str> = report.primary_key.to_vec();
+        map.producers = map.scope(0, Some(ROW), report.columns, personal, &keys);
+        map
+    }
 
-        // List groups: by shared prefixes of at least two segments.
-        let list_paths: Vec<(usize, &'static [&'static str])> = report
-            .columns
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| matches!(c.ty, ColumnType::List(_)))
-            .map(|(i, c)| (i, c.path))
+    /// The producers of `columns`, whose paths start at `base`, recording in `level`. Without
+    /// `base` (the columns of a withheld struct), values and levels exist but no element leads
+    /// to them.
+    fn scope(
+        &mut self,
+        level: LevelId,
+        base: Option<NodeId>,
+        columns: &'static [Column],
+        personal: bool,
+        keys: &[&str],
+    ) -> Vec<Producer> {
+        // Groups of scalar list columns, by shared prefixes of at least two segments.
+        let lists: Vec<usize> = (0..columns.len())
+            .filter(|&i| is_scalar_list(&columns[i]))
             .collect();
-        let mut group_of: Vec<Option<usize>> = vec![None; list_paths.len()];
-        let mut group_members: Vec<Vec<usize>> = Vec::new();
-        for i in 0..list_paths.len() {
+        let mut group_of: Vec<Option<usize>> = vec![None; columns.len()];
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for &i in &lists {
             if group_of[i].is_some() {
                 continue;
             }
-            let g = group_members.len();
-            group_members.push(vec![i]);
+            let g = groups.len();
+            groups.push(vec![i]);
             group_of[i] = Some(g);
-            // Grow the group transitively.
             let mut k = 0;
-            while k < group_members[g].len() {
-                let a = list_paths[group_members[g][k]].1;
-                for (j, slot) in group_of.iter_mut().enumerate() {
-                    if slot.is_none() && common_prefix(a, list_paths[j].1) >= 2 {
-                        *slot = Some(g);
-                        group_members[g].push(j);
+            while k < groups[g].len() {
+                let a = columns[groups[g][k]].path;
+                for &j in &lists {
+                    if group_of[j].is_none() && common_prefix(a, columns[j].path) >= 2 {
+                        group_of[j] = Some(g);
+                        groups[g].push(j);
                     }
                 }
                 k += 1;
             }
         }
-        // The repeated element of each group.
-        let mut item_paths: Vec<Vec<&'static str>> = Vec::with_capacity(group_members.len());
-        for members in &group_members {
-            let first = list_paths[members[0]].1;
+        // Each group's level, at its repeated element.
+        let mut group_level = Vec::with_capacity(groups.len());
+        for members in &groups {
+            let first = columns[members[0]].path;
             let item_len = if members.len() > 1 {
                 members
                     .iter()
-                    .map(|&m| common_prefix(first, list_paths[m].1))
+                    .map(|&m| common_prefix(first, columns[m].path))
                     .min()
                     .unwrap_or(first.len())
             } else if first.len() >= 3 {
@@ -140,58 +208,168 @@ impl PathMap {
             } else {
                 first.len()
             };
-            item_paths.push(first[..item_len.max(1)].to_vec());
-        }
-        for (g, item) in item_paths.iter().enumerate() {
-            let node = map.intern(item);
-            map.nodes[node as usize].item_of = Some(g as u32);
-            let parent = if item.len() > 1 {
-                map.intern(&item[..item.len() - 1])
-            } else {
-                ROW
-            };
-            let mut containers = map.nodes[parent as usize].container_of.to_vec();
-            containers.push(g as u32);
-            map.nodes[parent as usize].container_of = containers.into_boxed_slice();
-            map.groups.push(Group { lists: Vec::new() });
+            let item = &first[..item_len.max(1)];
+            let name = columns[members[0]].name.to_string();
+            let withheld = members.iter().all(|&m| columns[m].personal && !personal);
+            let id = self.level_at(level, base, item, name, withheld);
+            self.levels[id as usize].list_group = true;
+            group_level.push(id);
         }
 
-        // Columns.
-        let mut list_index = 0usize;
-        for (col, column) in report.columns.iter().enumerate() {
-            let node = map.intern(column.path);
-            map.nodes[node as usize].kind = NodeKind::Leaf(col as u32);
-            match column.ty {
+        let mut producers = Vec::with_capacity(columns.len());
+        for (i, column) in columns.iter().enumerate() {
+            let withheld = column.personal && !personal;
+            let producer = match column.ty {
+                ColumnType::List(ColumnType::Struct(fields)) => {
+                    let child =
+                        self.level_at(level, base, column.path, column.name.into(), withheld);
+                    let item = match base {
+                        Some(base) if !withheld => {
+                            self.also(base, column);
+                            Some(self.intern(base, column.path))
+                        }
+                        _ => None,
+                    };
+                    let fields = self.scope(child, item, fields, personal, &[]);
+                    Producer::Struct {
+                        level: child,
+                        fields,
+                    }
+                }
                 ColumnType::List(_) => {
-                    let position = list_paths.iter().position(|(i, _)| *i == col).unwrap_or(0);
-                    let group = group_of[position].unwrap_or(0);
-                    map.groups[group].lists.push(list_index as u32);
-                    map.slots.push(Slot::List {
-                        list: list_index as u32,
-                        group: group as u32,
-                    });
-                    list_index += 1;
+                    let g = group_of[i].unwrap_or(0);
+                    let child = group_level[g];
+                    let slot = self.value_slot(child, column, false);
+                    self.leaf(base, column, slot, withheld, false);
+                    Producer::List {
+                        level: child,
+                        value: slot.value,
+                    }
                 }
                 _ => {
-                    map.slots.push(Slot::Scalar(map.scalar_count as u32));
-                    map.scalar_count += 1;
+                    let key = keys.contains(&column.name);
+                    let slot = self.value_slot(level, column, key);
+                    self.leaf(base, column, slot, withheld, column.ty == ColumnType::Json);
+                    Producer::Value(slot)
                 }
-            }
+            };
+            producers.push(producer);
         }
-        map.list_count = list_index;
-        map
+        producers
     }
 
-    /// The node at `segments` below the row, created on the way.
-    fn intern(&mut self, segments: &[&str]) -> NodeId {
-        let mut node = ROW;
+    fn value_slot(&mut self, level: LevelId, column: &'static Column, key: bool) -> Slot {
+        let values = &mut self.levels[level as usize].values;
+        values.push(ValueDef { column, key });
+        Slot {
+            level,
+            value: (values.len() - 1) as u32,
+        }
+    }
+
+    /// Marks the element of `column` below `base` as its value (or JSON, or withheld).
+    fn leaf(
+        &mut self,
+        base: Option<NodeId>,
+        column: &'static Column,
+        slot: Slot,
+        withheld: bool,
+        json: bool,
+    ) {
+        let Some(base) = base else {
+            return;
+        };
+        // Nothing is marked below a withheld element (a withheld list group's repeated one).
+        let mut node = base;
+        for depth in 0..column.path.len() {
+            node = self.intern(node, &column.path[depth..=depth]);
+            if self.nodes[node as usize].kind == NodeKind::Withheld {
+                return;
+            }
+        }
+        self.also(base, column);
+        // The leaf of a one-value list (`from_lines/string`) may be its level's repeated element
+        // too: only its kind changes.
+        self.nodes[node as usize].kind = if withheld {
+            NodeKind::Withheld
+        } else if json {
+            NodeKind::Json(slot)
+        } else {
+            NodeKind::Value(slot)
+        };
+    }
+
+    /// The level below `parent` whose repeated element is `item` (below `base`), created once.
+    fn level_at(
+        &mut self,
+        parent: LevelId,
+        base: Option<NodeId>,
+        item: &[&str],
+        name: String,
+        withheld: bool,
+    ) -> LevelId {
+        let node = base.map(|base| self.intern(base, item));
+        if let Some(existing) = node.and_then(|n| self.nodes[n as usize].item_of) {
+            return existing;
+        }
+        let id = self.levels.len() as LevelId;
+        self.levels.push(Level {
+            parent: Some(parent),
+            children: Vec::new(),
+            values: Vec::new(),
+            always_present: item.len() == 1 && !withheld && node.is_some(),
+            list_group: false,
+            name,
+        });
+        self.levels[parent as usize].children.push(id);
+        let (Some(node), Some(base)) = (node, base) else {
+            return id;
+        };
+        if withheld {
+            // Never entered: the level has no records, and its lists are null.
+            self.nodes[node as usize].kind = NodeKind::Withheld;
+            return id;
+        }
+        self.nodes[node as usize].item_of = Some(id);
+        if item.len() > 1 {
+            let container = self.intern(base, &item[..item.len() - 1]);
+            self.nodes[container as usize].container_of.push(id);
+        }
+        id
+    }
+
+    /// Registers the other names of `column`'s path (`also`), segment for segment.
+    fn also(&mut self, base: NodeId, column: &Column) {
+        for other in column.also {
+            let mut node = base;
+            for (depth, seg) in column.path.iter().enumerate() {
+                let Some(next) = self.find(node, seg.as_bytes()) else {
+                    break;
+                };
+                if let Some(alt) = other.get(depth).filter(|a| *a != seg) {
+                    let names = &mut self.nodes[next as usize].other_names;
+                    if !names.iter().any(|n| &**n == alt.as_bytes()) {
+                        names.push(alt.as_bytes().into());
+                    }
+                }
+                node = next;
+            }
+        }
+    }
+
+    fn find(&self, parent: NodeId, name: &[u8]) -> Option<NodeId> {
+        self.nodes[parent as usize]
+            .children
+            .iter()
+            .copied()
+            .find(|&c| &*self.nodes[c as usize].name == name)
+    }
+
+    /// The node at `segments` below `base`, created on the way.
+    fn intern(&mut self, base: NodeId, segments: &[&str]) -> NodeId {
+        let mut node = base;
         for seg in segments {
-            let existing = self.nodes[node as usize]
-                .children
-                .iter()
-                .copied()
-                .find(|&c| &*self.nodes[c as usize].name == seg.as_bytes());
-            node = match existing {
+            node = match self.find(node, seg.as_bytes()) {
                 Some(c) => c,
                 None => {
                     let id = self.nodes.len() as NodeId;
@@ -203,10 +381,11 @@ impl PathMap {
                     };
                     self.nodes.push(Node {
                         name: seg.as_bytes().into(),
+                        other_names: Vec::new(),
                         kind: NodeKind::Container,
                         children: Vec::new(),
                         item_of: None,
-                        container_of: Box::new([]),
+                        container_of: Vec::new(),
                         path,
                     });
                     self.nodes[node as usize].children.push(id);
@@ -237,13 +416,27 @@ impl PathMap {
             return Some(c);
         }
         for (i, &c) in children.iter().enumerate() {
-            if same(&self.nodes[c as usize].name, name) {
+            if self.nodes[c as usize].named(name) {
                 *hint = (i + 1) as u32;
                 return Some(c);
             }
         }
         None
     }
+
+    /// True when `name` is, ignoring case, the name of an element directly below the row: what
+    /// tells a row read under an unknown name from a wrapper of rows.
+    pub fn is_row_child(&self, name: &[u8]) -> bool {
+        self.nodes[ROW as usize].children.iter().any(|&c| {
+            let n = &self.nodes[c as usize];
+            n.name.eq_ignore_ascii_case(name)
+                || n.other_names.iter().any(|o| o.eq_ignore_ascii_case(name))
+        })
+    }
+}
+
+fn is_scalar_list(column: &Column) -> bool {
+    matches!(column.ty, ColumnType::List(inner) if !matches!(inner, ColumnType::Struct(_)))
 }
 
 /// Byte-slice equality for short names, inline: element names are a few bytes long, and a
@@ -277,83 +470,76 @@ fn common_prefix(a: &[&str], b: &[&str]) -> usize {
 mod tests {
     use super::*;
 
+    /// Every column is built by a producer, every value's node is its own leaf, and nothing
+    /// sits below a leaf or a withheld element.
     #[test]
-    fn every_report_maps_each_column_to_its_own_leaf() {
+    fn every_report_maps_each_value_to_its_own_leaf() {
         for report in cake_catalog::REPORTS.iter() {
-            let map = PathMap::new(report);
-            let leaves: Vec<u32> = map
-                .nodes
-                .iter()
-                .filter_map(|n| match n.kind {
-                    NodeKind::Leaf(c) => Some(c),
-                    _ => None,
-                })
-                .collect();
-            assert_eq!(leaves.len(), report.columns.len(), "{}", report.id);
-            for node in &map.nodes {
-                if let NodeKind::Leaf(c) = node.kind {
-                    assert!(
-                        node.children.is_empty(),
-                        "{}: leaf of {} has children",
-                        report.id,
-                        report.columns[c as usize].name
-                    );
+            for personal in [false, true] {
+                let map = PathMap::new(report, personal);
+                assert_eq!(map.producers.len(), report.columns.len(), "{}", report.id);
+                for node in &map.nodes {
+                    if matches!(
+                        node.kind,
+                        NodeKind::Value(_) | NodeKind::Json(_) | NodeKind::Withheld
+                    ) && node.item_of.is_none()
+                    {
+                        assert!(
+                            node.children.is_empty(),
+                            "{}: {} has children",
+                            report.id,
+                            node.path
+                        );
+                    }
                 }
-                if node.kind == NodeKind::Skip {
-                    assert!(
-                        node.children.is_empty(),
-                        "{}: columns below a skip",
-                        report.id
-                    );
-                }
+                let values: usize = map.levels.iter().map(|l| l.values.len()).sum();
+                let leaves = map
+                    .nodes
+                    .iter()
+                    .filter(|n| matches!(n.kind, NodeKind::Value(_) | NodeKind::Json(_)))
+                    .count();
+                let withheld_values = map
+                    .levels
+                    .iter()
+                    .flat_map(|l| &l.values)
+                    .filter(|v| v.column.personal && !personal)
+                    .count();
+                assert!(leaves + withheld_values >= values, "{}", report.id);
             }
         }
     }
 
-    fn groups_of(id: &str) -> Vec<(String, Vec<&'static str>)> {
-        let report = cake_catalog::find(id).unwrap();
-        let map = PathMap::new(report);
-        let list_cols: Vec<&'static str> = report
-            .columns
+    fn level_named(map: &PathMap, path: &str) -> Option<LevelId> {
+        map.nodes
             .iter()
-            .filter(|c| matches!(c.ty, ColumnType::List(_)))
-            .map(|c| c.name)
-            .collect();
-        let mut out = Vec::new();
-        for (g, group) in map.groups.iter().enumerate() {
-            let item = map
-                .nodes
-                .iter()
-                .find(|n| n.item_of == Some(g as u32))
-                .unwrap();
-            out.push((
-                item.path.clone(),
-                group.lists.iter().map(|&l| list_cols[l as usize]).collect(),
-            ));
-        }
-        out
+            .find(|n| n.path == path)
+            .and_then(|n| n.item_of)
     }
 
     #[test]
-    fn list_groups_follow_the_repeated_element() {
-        let offers = groups_of("offers");
-        assert!(offers
+    fn levels_follow_the_repeated_elements() {
+        let offers = PathMap::new(cake_catalog::find("offers").unwrap(), false);
+        let contracts = level_named(&offers, "offer_contracts/offer_contract_info").unwrap();
+        let countries = level_named(
+            &offers,
+            "offer_contracts/offer_contract_info/geo_targeting/allowed_countries/geo_target",
+        )
+        .unwrap();
+        assert_eq!(offers.levels[countries as usize].parent, Some(contracts));
+        assert_eq!(offers.levels[contracts as usize].parent, Some(0));
+        assert!(level_named(&offers, "from_lines/string").is_some());
+        assert!(level_named(&offers, "tags/tag").is_some());
+        // The older name of a contract finds the same element.
+        let node = offers
+            .nodes
             .iter()
-            .any(|(item, cols)| item == "offer_contracts/offer_contract"
-                && cols.contains(&"offer_contract_payout_amounts")
-                && cols.contains(&"offer_contract_price_format_ids")));
-        assert!(offers.iter().any(|(item, _)| item == "from_lines/string"));
-        assert!(offers.iter().any(|(item, _)| item == "tags/tag"));
-        let affiliates = groups_of("affiliates");
-        assert!(affiliates
-            .iter()
-            .any(|(item, _)| item == "traffic_types/price_formats/price_format"));
-        assert!(affiliates
-            .iter()
-            .any(|(item, _)| item == "traffic_types/media_types/media_type"));
-        let traffic = groups_of("traffic-export");
-        assert!(traffic
-            .iter()
-            .any(|(item, _)| item == "advertiser_rates/rate"));
+            .find(|n| n.path == "offer_contracts/offer_contract_info")
+            .unwrap();
+        assert!(node.named(b"offer_contract"));
+        let affiliates = PathMap::new(cake_catalog::find("affiliates").unwrap(), false);
+        assert!(level_named(&affiliates, "traffic_types/price_formats/price_format").is_some());
+        assert!(level_named(&affiliates, "traffic_types/media_types/media_type").is_some());
+        let traffic = PathMap::new(cake_catalog::find("traffic-export").unwrap(), false);
+        assert!(level_named(&traffic, "advertiser_rates/rate").is_some());
     }
 }

@@ -588,10 +588,9 @@ fn unknown_elements_and_misfit_values_are_kept_in_the_row() {
         serde_json::json!({
             "fingerprint": "f3a9",
             "site_offer/tier": ["gold", "silver"],
-            "device/os/name": "iOS",
-            "device/os/version": null,
+            "device/os": { "name": "iOS", "version": null },
             "empty": "",
-            "tags/tag": "x",
+            "tags": { "tag": "x" },
         })
     );
     let rejected: serde_json::Value =

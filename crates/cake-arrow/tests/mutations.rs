@@ -160,6 +160,9 @@ fn value(ty: &ColumnType, r: &mut Draw) -> String {
             1 + r.below(28)
         ),
         ColumnType::List(inner) => value(inner, r),
+        // A JSON column's element holds text here; a struct's repeated element is empty.
+        ColumnType::Json => value(&ColumnType::Utf8, r),
+        ColumnType::Struct(_) => String::new(),
     }
 }
 

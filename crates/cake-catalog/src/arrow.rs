@@ -17,9 +17,16 @@ impl ColumnType {
             ColumnType::Utf8 => DataType::Utf8,
             ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             ColumnType::Date => DataType::Date32,
+            ColumnType::Json => DataType::Utf8,
             ColumnType::List(inner) => {
                 DataType::List(Arc::new(Field::new_list_field(inner.to_arrow(), true)))
             }
+            ColumnType::Struct(fields) => DataType::Struct(
+                fields
+                    .iter()
+                    .map(|f| Field::new(f.name, f.ty.to_arrow(), f.nullable))
+                    .collect(),
+            ),
         }
     }
 }

@@ -340,7 +340,7 @@ pub static ACCEPTED_DISPOSITIONS: Report = Report {
         collection: None,
         row: "Disposition",
         envelope: false,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: ACCEPTED_DISPOSITIONS_COLUMNS,
@@ -392,7 +392,7 @@ pub static ACCOUNT_STATUS: Report = Report {
         collection: Some("account_statuses"),
         row: "account_status",
         envelope: true,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: ACCOUNT_STATUS_COLUMNS,
@@ -443,7 +443,7 @@ pub static ADVERTISERS: Report = Report {
         collection: None,
         row: "Advertiser",
         envelope: false,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: ADVERTISERS_COLUMNS,
@@ -453,6 +453,53 @@ pub static ADVERTISERS: Report = Report {
     cursor_field: None,
     layout: Layout::Window,
 };
+
+const ADVERTISERS_EXPORT_COLUMNS_CONTACTS: &[Column] = &[
+    Column::new("contact_id", &["contact_id"], ColumnType::Int32, true),
+    Column::new(
+        "contact_type_id",
+        &["contact_type", "contact_type_id"],
+        ColumnType::Int32,
+        true,
+    ),
+    Column::new(
+        "contact_type_name",
+        &["contact_type", "contact_type_name"],
+        ColumnType::Utf8,
+        true,
+    ),
+    Column::new("role_id", &["role", "role_id"], ColumnType::Int32, true),
+    Column::new("role_name", &["role", "role_name"], ColumnType::Utf8, true),
+    Column::new(
+        "department_id",
+        &["department", "department_id"],
+        ColumnType::Int32,
+        true,
+    ),
+    Column::new(
+        "department_name",
+        &["department", "department_name"],
+        ColumnType::Utf8,
+        true,
+    ),
+    Column::new("first_name", &["first_name"], ColumnType::Utf8, true).personal(),
+    Column::new("middle_name", &["middle_name"], ColumnType::Utf8, true).personal(),
+    Column::new("last_name", &["last_name"], ColumnType::Utf8, true).personal(),
+    Column::new("email_address", &["email_address"], ColumnType::Utf8, true).personal(),
+    Column::new("title", &["title"], ColumnType::Utf8, true).personal(),
+    Column::new("phone_work", &["phone_work"], ColumnType::Utf8, true).personal(),
+    Column::new("phone_cell", &["phone_cell"], ColumnType::Utf8, true).personal(),
+    Column::new("phone_fax", &["phone_fax"], ColumnType::Utf8, true).personal(),
+    Column::new("im_service", &["im_service"], ColumnType::Utf8, true).personal(),
+    Column::new("im_name", &["im_name"], ColumnType::Utf8, true).personal(),
+    Column::new(
+        "include_in_mass_emails",
+        &["include_in_mass_emails"],
+        ColumnType::Bool,
+        true,
+    ),
+    Column::new("notes", &["notes"], ColumnType::Utf8, true).personal(),
+];
 
 const ADVERTISERS_EXPORT_COLUMNS: &[Column] = &[
     Column::new(
@@ -505,27 +552,9 @@ const ADVERTISERS_EXPORT_COLUMNS: &[Column] = &[
     Column::new("country", &["address", "country"], ColumnType::Utf8, true),
     Column::new("website", &["website"], ColumnType::Utf8, true),
     Column::new(
-        "contact_ids",
-        &["contacts", "contact_info", "contact_id"],
-        ColumnType::List(&ColumnType::Int32),
-        true,
-    ),
-    Column::new(
-        "contact_first_names",
-        &["contacts", "contact_info", "first_name"],
-        ColumnType::List(&ColumnType::Utf8),
-        true,
-    ),
-    Column::new(
-        "contact_last_names",
-        &["contacts", "contact_info", "last_name"],
-        ColumnType::List(&ColumnType::Utf8),
-        true,
-    ),
-    Column::new(
-        "contact_email_addresses",
-        &["contacts", "contact_info", "email_address"],
-        ColumnType::List(&ColumnType::Utf8),
+        "contacts",
+        &["contacts", "contact_info"],
+        ColumnType::List(&ColumnType::Struct(ADVERTISERS_EXPORT_COLUMNS_CONTACTS)),
         true,
     ),
     Column::new(
@@ -540,6 +569,14 @@ const ADVERTISERS_EXPORT_COLUMNS: &[Column] = &[
         ColumnType::List(&ColumnType::Utf8),
         true,
     ),
+    Column::new("credit_limits", &["credit_limits"], ColumnType::Json, true),
+    Column::new(
+        "suppression_lists",
+        &["suppression_lists"],
+        ColumnType::Json,
+        true,
+    ),
+    Column::new("blacklists", &["blacklists"], ColumnType::Json, true),
     Column::new(
         "billing_cycle_id",
         &["billing_cycle", "billing_cycle_id"],
@@ -552,6 +589,9 @@ const ADVERTISERS_EXPORT_COLUMNS: &[Column] = &[
         ColumnType::Utf8,
         true,
     ),
+    Column::new("events", &["events"], ColumnType::Json, true),
+    Column::new("voucher_codes", &["voucher_codes"], ColumnType::Json, true),
+    Column::new("storefronts", &["storefronts"], ColumnType::Json, true),
     Column::new("quickbooks_id", &["quickbooks_id"], ColumnType::Int32, true),
     Column::new("online_signup", &["online_signup"], ColumnType::Bool, true),
     Column::new(
@@ -576,7 +616,7 @@ const ADVERTISERS_EXPORT_COLUMNS: &[Column] = &[
 ];
 
 const ADVERTISERS_EXPORT_DESCRIPTION: &str = "Returns advertisers with their account managers, status, address, contacts, tags and billing settings.";
-const ADVERTISERS_EXPORT_NOTES: &str = "Params from the v6 KB page. No v6 sample is published: the row shape comes from the v3/v4 export WSDLs, and the v6 additions (third_party_name, date_last_accepted_terms) from pycake's v6 model. The advertiser's own api_key is a secret and is never kept; suppression lists, blacklists, credit limits, events, voucher codes, storefronts and contact details beyond id, name and e-mail are not mapped.";
+const ADVERTISERS_EXPORT_NOTES: &str = "Params from the v6 KB page. No v6 sample is published: the row shape comes from the v3/v4 export WSDLs, and the v6 additions (third_party_name, date_last_accepted_terms) from pycake's v6 model. The advertiser's own api_key is a secret and is never kept. Contacts are a list of structs (contact_info elements, as in the recorded Affiliates v5 rows); their names, e-mail addresses, phones, titles, messenger handles and notes are personal data, read only with --include-personal-data. Credit limits, suppression lists, blacklists, events, voucher codes and storefronts are named by pycake's v6 model, but no public source shows what is inside them: each is a JSON column holding its elements with their structure.";
 
 /// Advertisers Export (`advertisers-export`).
 pub static ADVERTISERS_EXPORT: Report = Report {
@@ -630,27 +670,7 @@ pub static ADVERTISERS_EXPORT: Report = Report {
         collection: Some("advertisers"),
         row: "advertiser",
         envelope: true,
-        skip: &[
-            "api_key",
-            "contacts/contact_info/contact_type",
-            "contacts/contact_info/role",
-            "contacts/contact_info/department",
-            "contacts/contact_info/middle_name",
-            "contacts/contact_info/title",
-            "contacts/contact_info/phone_work",
-            "contacts/contact_info/phone_cell",
-            "contacts/contact_info/phone_fax",
-            "contacts/contact_info/im_service",
-            "contacts/contact_info/im_name",
-            "contacts/contact_info/include_in_mass_emails",
-            "contacts/contact_info/notes",
-            "credit_limits",
-            "suppression_lists",
-            "blacklists",
-            "events",
-            "voucher_codes",
-            "storefronts",
-        ],
+        secret: &["api_key"],
         unmapped: &[],
     },
     columns: ADVERTISERS_EXPORT_COLUMNS,
@@ -662,7 +682,7 @@ pub static ADVERTISERS_EXPORT: Report = Report {
 };
 
 const AFFILIATE_EXPORT_DESCRIPTION: &str = "Exports affiliates with their tier, account managers, status, payment, traffic-type and pixel settings.";
-const AFFILIATE_EXPORT_NOTES: &str = "No separate affiliate-export method exists in any catalog, so this report is inferred to be the same EXPORT Affiliates v5 call as Affiliates, with the same row shape. The affiliate's own api_key and its ssn_tax_id and swift_iban are never kept; blacklists and contact details beyond id, name and e-mail are not mapped.";
+const AFFILIATE_EXPORT_NOTES: &str = "No separate affiliate-export method exists in any catalog, so this report is inferred to be the same EXPORT Affiliates v5 call as Affiliates, with the same row shape: its columns, secrets and personal contact details are those of Affiliates.";
 
 /// Affiliate Export (`affiliate-export`).
 pub static AFFILIATE_EXPORT: Report = Report {
@@ -710,26 +730,7 @@ pub static AFFILIATE_EXPORT: Report = Report {
         collection: Some("affiliates"),
         row: "affiliate",
         envelope: true,
-        skip: &[
-            "api_key",
-            "ssn_tax_id",
-            "swift_iban",
-            "contacts/contact_info/contact_type",
-            "contacts/contact_info/role",
-            "contacts/contact_info/department",
-            "contacts/contact_info/middle_name",
-            "contacts/contact_info/title",
-            "contacts/contact_info/phone_work",
-            "contacts/contact_info/phone_cell",
-            "contacts/contact_info/phone_fax",
-            "contacts/contact_info/im_service",
-            "contacts/contact_info/im_name",
-            "contacts/contact_info/include_in_mass_emails",
-            "contacts/contact_info/notes",
-            "traffic_types/media_types/media_type/media_type_category_id",
-            "traffic_types/media_types/media_type/media_type_category_name",
-            "blacklists",
-        ],
+        secret: &["api_key", "ssn_tax_id", "swift_iban"],
         unmapped: &[],
     },
     columns: AFFILIATES_COLUMNS,
@@ -846,7 +847,7 @@ pub static AFFILIATE_REFERRALS: Report = Report {
         collection: Some("referrals"),
         row: "referral",
         envelope: true,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: AFFILIATE_REFERRALS_COLUMNS,
@@ -983,11 +984,29 @@ const AFFILIATE_SUMMARY_COLUMNS: &[Column] = &[
         },
         true,
     ),
+    Column::new(
+        "average_order_value",
+        &["average_order_value"],
+        ColumnType::Decimal {
+            precision: 28,
+            scale: 10,
+        },
+        true,
+    ),
+    Column::new(
+        "average_conversion_score",
+        &["average_conversion_score"],
+        ColumnType::Decimal {
+            precision: 28,
+            scale: 10,
+        },
+        true,
+    ),
 ];
 
 const AFFILIATE_SUMMARY_DESCRIPTION: &str =
     "Returns performance totals per affiliate over a date range of at most one month.";
-const AFFILIATE_SUMMARY_NOTES: &str = "Params and a sample from the AffiliateSummary v2 KB pages. The sample is cut off after order_total, so any later fields are not mapped yet. Cake refuses windows over one month. A summary answers one row per affiliate per request, so the same key recurs in every window: rows are unique per partition day.";
+const AFFILIATE_SUMMARY_NOTES: &str = "Params and a sample from the AffiliateSummary v2 KB pages. The sample is cut off after order_total; the 2014 reports.asmx v2 WSDL confirms the parameters, their order and types and the row, and adds average_order_value and average_conversion_score, both xs:decimal (cake-api.md section 44), kept as Decimal128(28, 10) since their decimal places were not seen. Cake refuses windows over one month. A summary answers one row per affiliate per request, so the same key recurs in every window: rows are unique per partition day.";
 
 /// Affiliate Summary (`affiliate-summary`).
 pub static AFFILIATE_SUMMARY: Report = Report {
@@ -1038,7 +1057,7 @@ pub static AFFILIATE_SUMMARY: Report = Report {
         collection: Some("affiliates"),
         row: "affiliate_summary",
         envelope: true,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: AFFILIATE_SUMMARY_COLUMNS,
@@ -1079,7 +1098,7 @@ pub static AFFILIATE_TAGS: Report = Report {
         collection: Some("tags"),
         row: "tag",
         envelope: true,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: AFFILIATE_TAGS_COLUMNS,
@@ -1130,7 +1149,7 @@ pub static AFFILIATE_TIERS: Report = Report {
         collection: Some("affiliate_tiers"),
         row: "affiliate_tier",
         envelope: true,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: AFFILIATE_TIERS_COLUMNS,
@@ -1140,6 +1159,53 @@ pub static AFFILIATE_TIERS: Report = Report {
     cursor_field: None,
     layout: Layout::Window,
 };
+
+const AFFILIATES_COLUMNS_CONTACTS: &[Column] = &[
+    Column::new("contact_id", &["contact_id"], ColumnType::Int32, true),
+    Column::new(
+        "contact_type_id",
+        &["contact_type", "contact_type_id"],
+        ColumnType::Int32,
+        true,
+    ),
+    Column::new(
+        "contact_type_name",
+        &["contact_type", "contact_type_name"],
+        ColumnType::Utf8,
+        true,
+    ),
+    Column::new("role_id", &["role", "role_id"], ColumnType::Int32, true),
+    Column::new("role_name", &["role", "role_name"], ColumnType::Utf8, true),
+    Column::new(
+        "department_id",
+        &["department", "department_id"],
+        ColumnType::Int32,
+        true,
+    ),
+    Column::new(
+        "department_name",
+        &["department", "department_name"],
+        ColumnType::Utf8,
+        true,
+    ),
+    Column::new("first_name", &["first_name"], ColumnType::Utf8, true).personal(),
+    Column::new("middle_name", &["middle_name"], ColumnType::Utf8, true).personal(),
+    Column::new("last_name", &["last_name"], ColumnType::Utf8, true).personal(),
+    Column::new("email_address", &["email_address"], ColumnType::Utf8, true).personal(),
+    Column::new("title", &["title"], ColumnType::Utf8, true).personal(),
+    Column::new("phone_work", &["phone_work"], ColumnType::Utf8, true).personal(),
+    Column::new("phone_cell", &["phone_cell"], ColumnType::Utf8, true).personal(),
+    Column::new("phone_fax", &["phone_fax"], ColumnType::Utf8, true).personal(),
+    Column::new("im_service", &["im_service"], ColumnType::Utf8, true).personal(),
+    Column::new("im_name", &["im_name"], ColumnType::Utf8, true).personal(),
+    Column::new(
+        "include_in_mass_emails",
+        &["include_in_mass_emails"],
+        ColumnType::Bool,
+        true,
+    ),
+    Column::new("notes", &["notes"], ColumnType::Utf8, true).personal(),
+];
 
 const AFFILIATES_COLUMNS: &[Column] = &[
     Column::new("affiliate_id", &["affiliate_id"], ColumnType::Int32, false),
@@ -1229,27 +1295,9 @@ const AFFILIATES_COLUMNS: &[Column] = &[
         true,
     ),
     Column::new(
-        "contact_ids",
-        &["contacts", "contact_info", "contact_id"],
-        ColumnType::List(&ColumnType::Int32),
-        true,
-    ),
-    Column::new(
-        "contact_first_names",
-        &["contacts", "contact_info", "first_name"],
-        ColumnType::List(&ColumnType::Utf8),
-        true,
-    ),
-    Column::new(
-        "contact_last_names",
-        &["contacts", "contact_info", "last_name"],
-        ColumnType::List(&ColumnType::Utf8),
-        true,
-    ),
-    Column::new(
-        "contact_email_addresses",
-        &["contacts", "contact_info", "email_address"],
-        ColumnType::List(&ColumnType::Utf8),
+        "contacts",
+        &["contacts", "contact_info"],
+        ColumnType::List(&ColumnType::Struct(AFFILIATES_COLUMNS_CONTACTS)),
         true,
     ),
     Column::new(
@@ -1304,6 +1352,28 @@ const AFFILIATES_COLUMNS: &[Column] = &[
             "media_types",
             "media_type",
             "media_type_name",
+        ],
+        ColumnType::List(&ColumnType::Utf8),
+        true,
+    ),
+    Column::new(
+        "media_type_category_ids",
+        &[
+            "traffic_types",
+            "media_types",
+            "media_type",
+            "media_type_category_id",
+        ],
+        ColumnType::List(&ColumnType::Int32),
+        true,
+    ),
+    Column::new(
+        "media_type_category_names",
+        &[
+            "traffic_types",
+            "media_types",
+            "media_type",
+            "media_type_category_name",
         ],
         ColumnType::List(&ColumnType::Utf8),
         true,
@@ -1498,6 +1568,7 @@ const AFFILIATES_COLUMNS: &[Column] = &[
         ColumnType::Utf8,
         true,
     ),
+    Column::new("blacklists", &["blacklists"], ColumnType::Json, true),
     Column::new(
         "auto_approve_campaigns",
         &["auto_approve_campaigns"],
@@ -1527,7 +1598,7 @@ const AFFILIATES_COLUMNS: &[Column] = &[
 ];
 
 const AFFILIATES_DESCRIPTION: &str = "Returns affiliates with their tier, account managers, status, payment, traffic-type and pixel settings.";
-const AFFILIATES_NOTES: &str = "Mapped to EXPORT Affiliates v5 (no get.asmx/Affiliates exists); params from the v5 KB page and row shape from a recorded v5 response, with third_party_name, redirect_domain_override, tax_class, referred_by_affiliate and pixel_status taken from pycake and the v3/v4 WSDLs. The affiliate's own api_key and its ssn_tax_id and swift_iban are never kept; blacklists and contact details beyond id, name and e-mail are not mapped.";
+const AFFILIATES_NOTES: &str = "Mapped to EXPORT Affiliates v5 (no get.asmx/Affiliates exists); params from the v5 KB page and row shape from a recorded v5 response, with third_party_name, redirect_domain_override, tax_class, referred_by_affiliate and pixel_status taken from pycake and the v3/v4 WSDLs. The affiliate's own api_key and its ssn_tax_id and swift_iban are secrets, never kept. Contacts are a list of structs (contact_info elements, as recorded); their names, e-mail addresses, phones, titles, messenger handles and notes are personal data, read only with --include-personal-data. The recorded v5 row places blacklists after fire_global_pixel; what is inside it is not public, so it is a JSON column holding its elements with their structure.";
 
 /// Affiliates (`affiliates`).
 pub static AFFILIATES: Report = Report {
@@ -1575,26 +1646,7 @@ pub static AFFILIATES: Report = Report {
         collection: Some("affiliates"),
         row: "affiliate",
         envelope: true,
-        skip: &[
-            "api_key",
-            "ssn_tax_id",
-            "swift_iban",
-            "contacts/contact_info/contact_type",
-            "contacts/contact_info/role",
-            "contacts/contact_info/department",
-            "contacts/contact_info/middle_name",
-            "contacts/contact_info/title",
-            "contacts/contact_info/phone_work",
-            "contacts/contact_info/phone_cell",
-            "contacts/contact_info/phone_fax",
-            "contacts/contact_info/im_service",
-            "contacts/contact_info/im_name",
-            "contacts/contact_info/include_in_mass_emails",
-            "contacts/contact_info/notes",
-            "traffic_types/media_types/media_type/media_type_category_id",
-            "traffic_types/media_types/media_type/media_type_category_name",
-            "blacklists",
-        ],
+        secret: &["api_key", "ssn_tax_id", "swift_iban"],
         unmapped: &[],
     },
     columns: AFFILIATES_COLUMNS,
@@ -1645,7 +1697,7 @@ pub static BILLING_CYCLES: Report = Report {
         collection: Some("billing_cycles"),
         row: "billing_cycle",
         envelope: true,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: BILLING_CYCLES_COLUMNS,
@@ -1691,6 +1743,7 @@ const BUYERS_EXPORT_COLUMNS: &[Column] = &[
     Column::new("zip_code", &["address", "zip_code"], ColumnType::Utf8, true),
     Column::new("country", &["address", "country"], ColumnType::Utf8, true),
     Column::new("website", &["website"], ColumnType::Utf8, true),
+    Column::new("contacts", &["contacts"], ColumnType::Json, true).personal(),
     Column::new(
         "billing_cycle_id",
         &["billing_cycle", "billing_cycle_id"],
@@ -1743,7 +1796,7 @@ const BUYERS_EXPORT_COLUMNS: &[Column] = &[
 ];
 
 const BUYERS_EXPORT_DESCRIPTION: &str = "Returns lead buyers with their account managers, status, address, billing, credit and lead cap settings.";
-const BUYERS_EXPORT_NOTES: &str = "Params and a sample from the v2 KB page. The sample is cut off inside lead_cap/interval, so the fields after it are not mapped yet; contacts is empty in the sample and is not mapped.";
+const BUYERS_EXPORT_NOTES: &str = "Params and a sample from the v2 KB page. The sample is cut off inside lead_cap/interval, so the fields after it are not mapped yet. Contacts are empty in the sample, so what is inside them is not known: a JSON column holding them with their structure, and, being contact persons' details, personal data read only with --include-personal-data.";
 
 /// Buyers Export (`buyers-export`).
 pub static BUYERS_EXPORT: Report = Report {
@@ -1770,7 +1823,7 @@ pub static BUYERS_EXPORT: Report = Report {
         collection: Some("buyers"),
         row: "buyer",
         envelope: true,
-        skip: &["contacts"],
+        secret: &[],
         unmapped: &[],
     },
     columns: BUYERS_EXPORT_COLUMNS,
@@ -1857,6 +1910,7 @@ const CAMPAIGNS_COLUMNS: &[Column] = &[
         ColumnType::Bool,
         true,
     ),
+    Column::new("exceptions", &["exceptions"], ColumnType::Json, true),
     Column::new(
         "account_status_id",
         &["account_status", "account_status_id"],
@@ -1869,6 +1923,13 @@ const CAMPAIGNS_COLUMNS: &[Column] = &[
         ColumnType::Utf8,
         true,
     ),
+    Column::new(
+        "event_overrides",
+        &["event_overrides"],
+        ColumnType::Json,
+        true,
+    ),
+    Column::new("payouts", &["payouts"], ColumnType::Json, true),
     Column::new(
         "payout_is_percentage",
         &["payout", "is_percentage"],
@@ -2141,6 +2202,13 @@ const CAMPAIGNS_COLUMNS: &[Column] = &[
     ),
     Column::new("redirect_404", &["redirect_404"], ColumnType::Bool, true),
     Column::new(
+        "submission_options",
+        &["submission_options"],
+        ColumnType::Json,
+        true,
+    ),
+    Column::new("voucher_codes", &["voucher_codes"], ColumnType::Json, true),
+    Column::new(
         "date_created",
         &["date_created"],
         ColumnType::Timestamp,
@@ -2156,7 +2224,7 @@ const CAMPAIGNS_COLUMNS: &[Column] = &[
 ];
 
 const CAMPAIGNS_DESCRIPTION: &str = "Returns campaigns (an affiliate running an offer) with their payout, caps, pixel and redirect settings.";
-const CAMPAIGNS_NOTES: &str = "Params (v8) from pycake and another client wrapper; row shape from a recorded v6 export, with the v8 fields campaign_type, display_link_type, cookie_domain and redirect_offer named by pycake's v8 model and their element layout inferred. pycake's v8 model has payouts and no payout (the payout columns come from the v3 WSDL and the v6 recording, and stay for instances that still send it); the layout of payouts was not seen in any source, so it is kept whole in `_extra` with exceptions, event_overrides, submission_options and voucher_codes until `cake-connector verify` reads the instance's WSDL. redirect_offer/price_format appears in recorded v6 responses.";
+const CAMPAIGNS_NOTES: &str = "Params (v8) from pycake and another client wrapper; row shape from a recorded v6 export, with the v8 fields campaign_type, display_link_type, cookie_domain and redirect_offer named by pycake's v8 model and their element layout inferred. pycake's v8 model has payouts and no payout (the payout columns come from the v3 WSDL and the v6 recording, and stay for instances that still send it); the layout of payouts was not seen in any source (cake-api.md section 44), so payouts, exceptions (blocked_sub_affiliates and blocked_creatives in the v6 recording, their content not shown), event_overrides, submission_options and voucher_codes are JSON columns holding their elements with their structure, until `cake-connector verify` reads the instance's WSDL and types them. redirect_offer/price_format appears in recorded v6 responses.";
 
 /// Campaigns (`campaigns`).
 pub static CAMPAIGNS: Report = Report {
@@ -2206,14 +2274,8 @@ pub static CAMPAIGNS: Report = Report {
         collection: Some("campaigns"),
         row: "campaign",
         envelope: true,
-        skip: &[],
-        unmapped: &[
-            "exceptions",
-            "event_overrides",
-            "payouts",
-            "submission_options",
-            "voucher_codes",
-        ],
+        secret: &[],
+        unmapped: &[],
     },
     columns: CAMPAIGNS_COLUMNS,
     primary_key: &["campaign_id"],
@@ -2510,7 +2572,7 @@ pub static CAMPAIGNS_SUMMARY: Report = Report {
         collection: Some("campaigns"),
         row: "campaign_summary",
         envelope: true,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: CAMPAIGNS_SUMMARY_COLUMNS,
@@ -2537,15 +2599,15 @@ const CAP_INTERVALS_COLUMNS: &[Column] = &[
 ];
 
 const CAP_INTERVALS_DESCRIPTION: &str =
-    "Returns the periods a cap can run over (none, daily, weekly, monthly, custom).";
-const CAP_INTERVALS_NOTES: &str = "Endpoint from client libraries only; no KB page, WSDL or sample. The envelope, element names and fields are inferred from the sibling get.asmx v1 lookups and the cap_interval id/name type of the WSDL.";
+    "Returns the periods a cap can run over (daily, weekly, monthly, custom).";
+const CAP_INTERVALS_NOTES: &str = "The 2014 get.asmx v1 WSDL and recorded responses of a live instance confirm the method, its only parameter, the cap_interval row and its columns and types (cake-api.md section 44). The recorded cap intervals have no \"none\" interval (the 0 None of campaign caps is not a row here).";
 
 /// Cap Intervals (`cap-intervals`).
 pub static CAP_INTERVALS: Report = Report {
     id: "cap-intervals",
     name: "Cap Intervals",
     description: CAP_INTERVALS_DESCRIPTION,
-    verified: false,
+    verified: true,
     notes: CAP_INTERVALS_NOTES,
     endpoint: Endpoint {
         service: Service::Get,
@@ -2561,7 +2623,7 @@ pub static CAP_INTERVALS: Report = Report {
         collection: Some("cap_intervals"),
         row: "cap_interval",
         envelope: true,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: CAP_INTERVALS_COLUMNS,
@@ -2578,14 +2640,14 @@ const CAP_TYPES_COLUMNS: &[Column] = &[
 ];
 
 const CAP_TYPES_DESCRIPTION: &str = "Returns what a cap can count (click or conversion caps).";
-const CAP_TYPES_NOTES: &str = "Endpoint from client libraries only; nothing else was found. The envelope, element names and fields are inferred by analogy with the other get.asmx v1 lookups.";
+const CAP_TYPES_NOTES: &str = "The 2014 get.asmx v1 WSDL and recorded responses of a live instance confirm the method, its only parameter, the cap_type row and its columns and types (cake-api.md section 44).";
 
 /// Cap Types (`cap-types`).
 pub static CAP_TYPES: Report = Report {
     id: "cap-types",
     name: "Cap Types",
     description: CAP_TYPES_DESCRIPTION,
-    verified: false,
+    verified: true,
     notes: CAP_TYPES_NOTES,
     endpoint: Endpoint {
         service: Service::Get,
@@ -2601,7 +2663,7 @@ pub static CAP_TYPES: Report = Report {
         collection: Some("cap_types"),
         row: "cap_type",
         envelope: true,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: CAP_TYPES_COLUMNS,
@@ -2790,7 +2852,7 @@ pub static CAPS: Report = Report {
         collection: Some("caps"),
         row: "cap",
         envelope: true,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: CAPS_COLUMNS,
@@ -3146,7 +3208,7 @@ pub static CLICKS: Report = Report {
         collection: Some("clicks"),
         row: "click",
         envelope: true,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: CLICKS_COLUMNS,
@@ -3231,7 +3293,7 @@ pub static CONVERSION_CHANGES: Report = Report {
         collection: Some("event_conversions"),
         row: "event_conversion",
         envelope: true,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: CONVERSIONS_COLUMNS,
@@ -3294,7 +3356,7 @@ pub static CONVERSION_DISPOSITIONS: Report = Report {
         collection: None,
         row: "Disposition",
         envelope: false,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: CONVERSION_DISPOSITIONS_COLUMNS,
@@ -3965,7 +4027,7 @@ pub static CONVERSIONS: Report = Report {
         collection: Some("event_conversions"),
         row: "event_conversion",
         envelope: true,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: CONVERSIONS_COLUMNS,
@@ -4013,7 +4075,7 @@ pub static CURRENCIES: Report = Report {
         collection: Some("currencies"),
         row: "currency",
         envelope: true,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: CURRENCIES_COLUMNS,
@@ -4116,7 +4178,7 @@ const DAILY_SUMMARY_COLUMNS: &[Column] = &[
 
 const DAILY_SUMMARY_DESCRIPTION: &str =
     "Returns traffic and revenue totals per day over a date range.";
-const DAILY_SUMMARY_NOTES: &str = "Params from the v2 KB page. The row shape comes from an XSD a client library derived from real v1 output, and a truncated v1 sample; the v2 field set is assumed unchanged. A bare ArrayOfDailySummary without success / row_count; each row's date is a midnight dateTime.";
+const DAILY_SUMMARY_NOTES: &str = "Params from the v2 KB page. The row shape comes from an XSD a client library derived from real v1 output, and a truncated v1 sample; the v2 field set is assumed unchanged. A bare ArrayOfDailySummary without success / row_count; each row's date is a midnight dateTime. Version evidence (cake-api.md section 44): pycake calls DailySummaryExport at v2, soapy_cake and a PHP client at v1, and the 2014 reports.asmx v2 WSDL has no such method; v2 is kept as the newest a client uses, and `cake-connector verify` settles it against an instance's WSDL.";
 
 /// Daily Summary (`daily-summary`).
 pub static DAILY_SUMMARY: Report = Report {
@@ -4172,7 +4234,7 @@ pub static DAILY_SUMMARY: Report = Report {
         collection: None,
         row: "DailySummary",
         envelope: false,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: DAILY_SUMMARY_COLUMNS,
@@ -4280,7 +4342,7 @@ pub static EXCHANGE_RATES: Report = Report {
         collection: Some("exchange_rates"),
         row: "exchange_rate",
         envelope: true,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: EXCHANGE_RATES_COLUMNS,
@@ -4322,7 +4384,7 @@ pub static LANGUAGES: Report = Report {
         collection: Some("languages"),
         row: "language",
         envelope: true,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: LANGUAGES_COLUMNS,
@@ -4354,7 +4416,7 @@ const LEADS_BY_AFFILIATE_COLUMNS: &[Column] = &[
 ];
 
 const LEADS_BY_AFFILIATE_DESCRIPTION: &str = "Returns leads over a date range, with the affiliate, campaign and advertiser each lead came through.";
-const LEADS_BY_AFFILIATE_NOTES: &str = "Params from the v2 KB page and pycake; pycake sends upsell = upsells_and_non_upsells, the only value seen. The v2 response was not seen: the report_response envelope with leads/lead rows is inferred (paging came with v2, and LeadsByBuyer v4 has such an envelope), the publisher/campaign/advertiser columns are the fields of the truncated v1 sample, and lead_id is assumed as the key.";
+const LEADS_BY_AFFILIATE_NOTES: &str = "Params from the v2 KB page and pycake; pycake sends upsell = upsells_and_non_upsells, the only value seen. The v2 response was not seen: the report_response envelope with leads/lead rows is inferred (paging came with v2, and LeadsByBuyer v4 has such an envelope), the publisher/campaign/advertiser columns are the fields of the truncated v1 sample, and lead_id is assumed as the key. Version evidence (cake-api.md section 44): pycake calls LeadsByAffiliateExport at v2 with exactly these parameters, soapy_cake and a PHP client call it at v1, and the 2014 reports.asmx v2 WSDL has no such method; `cake-connector verify` settles it against an instance's WSDL.";
 
 /// Leads by Affiliate (`leads-by-affiliate`).
 pub static LEADS_BY_AFFILIATE: Report = Report {
@@ -4418,7 +4480,7 @@ pub static LEADS_BY_AFFILIATE: Report = Report {
         collection: Some("leads"),
         row: "lead",
         envelope: true,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: LEADS_BY_AFFILIATE_COLUMNS,
@@ -4451,10 +4513,10 @@ const LEADS_BY_BUYER_COLUMNS: &[Column] = &[
         ColumnType::Timestamp,
         true,
     ),
-    Column::new("ip_address", &["ip_address"], ColumnType::Utf8, true),
-    Column::new("first_name", &["first_name"], ColumnType::Utf8, true),
-    Column::new("last_name", &["last_name"], ColumnType::Utf8, true),
-    Column::new("email_address", &["email_address"], ColumnType::Utf8, true),
+    Column::new("ip_address", &["ip_address"], ColumnType::Utf8, true).personal(),
+    Column::new("first_name", &["first_name"], ColumnType::Utf8, true).personal(),
+    Column::new("last_name", &["last_name"], ColumnType::Utf8, true).personal(),
+    Column::new("email_address", &["email_address"], ColumnType::Utf8, true).personal(),
     Column::new("country", &["country"], ColumnType::Utf8, true),
     Column::new("state", &["state"], ColumnType::Utf8, true),
     Column::new(
@@ -4469,7 +4531,7 @@ const LEADS_BY_BUYER_COLUMNS: &[Column] = &[
 ];
 
 const LEADS_BY_BUYER_DESCRIPTION: &str = "Returns leads sold to buyers over a date range, with buyer, contract, contact details and price.";
-const LEADS_BY_BUYER_NOTES: &str = "Params from the v4 KB page (pycake spells substatus_id as sub_status_id; the PHP client and the KB spell it substatus_id, kept here; `cake-connector verify` settles it against an instance's WSDL). The sample is cut off right after success: the leads/lead rows are inferred and the columns follow the documented sort fields. Rows carry personal data (names, e-mail, IP address).";
+const LEADS_BY_BUYER_NOTES: &str = "Params from the v4 KB page, with the parameter name and sort default pycake sends: sub_status_id (the KB page and the PHP client write substatus_id; a wrong name makes ASP.NET answer HTTP 500 for the whole report) and transaction_date (cake-api.md section 44); `cake-connector verify` settles the name against an instance's WSDL. The sample is cut off right after success: the leads/lead rows are inferred and the columns follow the documented sort fields. The lead's names, e-mail address and IP address are personal data, read only with --include-personal-data.";
 
 /// Leads by Buyer (`leads-by-buyer`).
 pub static LEADS_BY_BUYER: Report = Report {
@@ -4491,7 +4553,7 @@ pub static LEADS_BY_BUYER: Report = Report {
         Param::new("buyer_id", ParamKind::Int, "0", None, None),
         Param::new("buyer_contract_id", ParamKind::Int, "0", None, None),
         Param::new("status_id", ParamKind::Int, "0", None, None),
-        Param::new("substatus_id", ParamKind::Int, "0", None, None),
+        Param::new("sub_status_id", ParamKind::Int, "0", None, None),
         Param::new("start_at_row", ParamKind::StartAtRow, "", None, None),
         Param::new("row_limit", ParamKind::RowLimit, "", None, None),
         Param::new(
@@ -4511,7 +4573,7 @@ pub static LEADS_BY_BUYER: Report = Report {
                 "state",
                 "price",
             ]),
-            "unique_id",
+            "transaction_date",
             None,
             None,
         ),
@@ -4535,7 +4597,7 @@ pub static LEADS_BY_BUYER: Report = Report {
         collection: Some("leads"),
         row: "lead",
         envelope: true,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: LEADS_BY_BUYER_COLUMNS,
@@ -4553,29 +4615,32 @@ const LOGIN_EXPORT_COLUMNS: &[Column] = &[
         &["contact_email_address"],
         ColumnType::Utf8,
         true,
-    ),
+    )
+    .personal(),
     Column::new(
         "contact_first_name",
         &["contact_first_name"],
         ColumnType::Utf8,
         true,
-    ),
+    )
+    .personal(),
     Column::new(
         "contact_last_name",
         &["contact_last_name"],
         ColumnType::Utf8,
         true,
-    ),
+    )
+    .personal(),
     Column::new("role_id", &["role_id"], ColumnType::Int32, true),
     Column::new("role_name", &["role_name"], ColumnType::Utf8, true),
     Column::new("company_id", &["company_id"], ColumnType::Int32, true),
     Column::new("company_name", &["company_name"], ColumnType::Utf8, true),
-    Column::new("ip_address", &["ip_address"], ColumnType::Utf8, true),
+    Column::new("ip_address", &["ip_address"], ColumnType::Utf8, true).personal(),
     Column::new("login_date", &["login_date"], ColumnType::Timestamp, false),
 ];
 
 const LOGIN_EXPORT_DESCRIPTION: &str = "Returns the logins of contacts (who, which company and role, from which IP, when) over a date range.";
-const LOGIN_EXPORT_NOTES: &str = "Complete KB page with a sample response (reports LoginExport v1). The page's parameter table leaves out end_date, but its example request and pycake send it. A bare ArrayOfLogin without success / row_count, not paged.";
+const LOGIN_EXPORT_NOTES: &str = "Complete KB page with a sample response (reports LoginExport v1). The page's parameter table leaves out end_date, but its example request and pycake send it. A bare ArrayOfLogin without success / row_count, not paged. The contact's names, e-mail address and the login's IP address are personal data, read only with --include-personal-data.";
 
 /// Login Export (`login-export`).
 pub static LOGIN_EXPORT: Report = Report {
@@ -4610,7 +4675,7 @@ pub static LOGIN_EXPORT: Report = Report {
         collection: None,
         row: "Login",
         envelope: false,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: LOGIN_EXPORT_COLUMNS,
@@ -4638,14 +4703,14 @@ const OFFER_TYPES_COLUMNS: &[Column] = &[
 
 const OFFER_TYPES_DESCRIPTION: &str =
     "Returns the kinds of offer the instance supports (Hosted, Host-n-Post, 3rd Party).";
-const OFFER_TYPES_NOTES: &str = "Endpoint from client libraries only; nothing else was found. The envelope and element names are inferred from the other get.asmx v1 lookups; the fields follow the offer_type id/name type of the WSDL.";
+const OFFER_TYPES_NOTES: &str = "The 2014 get.asmx v1 WSDL and recorded responses of a live instance confirm the method, its only parameter, the offer_type row and its columns and types (cake-api.md section 44).";
 
 /// Offer Types (`offer-types`).
 pub static OFFER_TYPES: Report = Report {
     id: "offer-types",
     name: "Offer Types",
     description: OFFER_TYPES_DESCRIPTION,
-    verified: false,
+    verified: true,
     notes: OFFER_TYPES_NOTES,
     endpoint: Endpoint {
         service: Service::Get,
@@ -4661,7 +4726,7 @@ pub static OFFER_TYPES: Report = Report {
         collection: Some("offer_types"),
         row: "offer_type",
         envelope: true,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: OFFER_TYPES_COLUMNS,
@@ -4671,6 +4736,188 @@ pub static OFFER_TYPES: Report = Report {
     cursor_field: None,
     layout: Layout::Window,
 };
+
+const OFFERS_COLUMNS_OFFER_CONTRACTS_ALLOWED_COUNTRIES: &[Column] = &[
+    Column::new(
+        "country_code",
+        &["country", "country_code"],
+        ColumnType::Utf8,
+        true,
+    ),
+    Column::new(
+        "country_name",
+        &["country", "country_name"],
+        ColumnType::Utf8,
+        true,
+    ),
+];
+
+const OFFERS_COLUMNS_OFFER_CONTRACTS_DISALLOWED_COUNTRIES: &[Column] = &[
+    Column::new(
+        "country_code",
+        &["country", "country_code"],
+        ColumnType::Utf8,
+        true,
+    ),
+    Column::new(
+        "country_name",
+        &["country", "country_name"],
+        ColumnType::Utf8,
+        true,
+    ),
+];
+
+const OFFERS_COLUMNS_OFFER_CONTRACTS: &[Column] = &[
+    Column::new(
+        "offer_contract_id",
+        &["offer_contract_id"],
+        ColumnType::Int32,
+        true,
+    ),
+    Column::new(
+        "offer_contract_name",
+        &["offer_contract_name"],
+        ColumnType::Utf8,
+        true,
+    ),
+    Column::new(
+        "payout_amount",
+        &["payout", "amount"],
+        ColumnType::Decimal {
+            precision: 28,
+            scale: 10,
+        },
+        true,
+    ),
+    Column::new(
+        "payout_formatted_amount",
+        &["payout", "formatted_amount"],
+        ColumnType::Utf8,
+        true,
+    ),
+    Column::new(
+        "payout_is_percentage",
+        &["payout", "is_percentage"],
+        ColumnType::Bool,
+        true,
+    ),
+    Column::new(
+        "received_amount",
+        &["received", "amount"],
+        ColumnType::Decimal {
+            precision: 28,
+            scale: 10,
+        },
+        true,
+    ),
+    Column::new(
+        "received_formatted_amount",
+        &["received", "formatted_amount"],
+        ColumnType::Utf8,
+        true,
+    ),
+    Column::new(
+        "received_is_percentage",
+        &["received", "is_percentage"],
+        ColumnType::Bool,
+        true,
+    ),
+    Column::new(
+        "price_format_id",
+        &["price_format", "price_format_id"],
+        ColumnType::Int32,
+        true,
+    ),
+    Column::new(
+        "price_format_name",
+        &["price_format", "price_format_name"],
+        ColumnType::Utf8,
+        true,
+    ),
+    Column::new(
+        "targeting_method_id",
+        &["targeting_method", "targeting_method_id"],
+        ColumnType::Int32,
+        true,
+    ),
+    Column::new(
+        "targeting_method_name",
+        &["targeting_method", "targeting_method_name"],
+        ColumnType::Utf8,
+        true,
+    ),
+    Column::new(
+        "use_default_offer_contract",
+        &["geo_targeting", "use_default_offer_contract"],
+        ColumnType::Bool,
+        true,
+    ),
+    Column::new(
+        "allowed_countries",
+        &["geo_targeting", "allowed_countries", "geo_target"],
+        ColumnType::List(&ColumnType::Struct(
+            OFFERS_COLUMNS_OFFER_CONTRACTS_ALLOWED_COUNTRIES,
+        )),
+        true,
+    ),
+    Column::new(
+        "disallowed_countries",
+        &["geo_targeting", "disallowed_countries", "geo_target"],
+        ColumnType::List(&ColumnType::Struct(
+            OFFERS_COLUMNS_OFFER_CONTRACTS_DISALLOWED_COUNTRIES,
+        )),
+        true,
+    ),
+    Column::new("offer_link", &["offer_link"], ColumnType::Utf8, true),
+    Column::new("thankyou_link", &["thankyou_link"], ColumnType::Utf8, true),
+    Column::new("hidden", &["hidden"], ColumnType::Bool, true),
+    Column::new(
+        "submission_payment_options",
+        &["submission_payment_options"],
+        ColumnType::Json,
+        true,
+    ),
+    Column::new("steps", &["steps"], ColumnType::Json, true),
+];
+
+const OFFERS_COLUMNS_TIERS: &[Column] = &[
+    Column::new(
+        "affiliate_tier_id",
+        &["affiliate_tier", "affiliate_tier_id"],
+        ColumnType::Int32,
+        true,
+    ),
+    Column::new(
+        "affiliate_tier_name",
+        &["affiliate_tier", "affiliate_tier_name"],
+        ColumnType::Utf8,
+        true,
+    ),
+    Column::new(
+        "offer_contract_id",
+        &["offer_contract", "offer_contract_id"],
+        ColumnType::Int32,
+        true,
+    ),
+    Column::new(
+        "offer_contract_name",
+        &["offer_contract", "offer_contract_name"],
+        ColumnType::Utf8,
+        true,
+    ),
+    Column::new(
+        "price_format_id",
+        &["price_format", "price_format_id"],
+        ColumnType::Int32,
+        true,
+    ),
+    Column::new(
+        "price_format_name",
+        &["price_format", "price_format_name"],
+        ColumnType::Utf8,
+        true,
+    ),
+];
 
 const OFFERS_COLUMNS: &[Column] = &[
     Column::new("offer_id", &["offer_id"], ColumnType::Int32, false),
@@ -4743,95 +4990,16 @@ const OFFERS_COLUMNS: &[Column] = &[
         true,
     ),
     Column::new(
-        "offer_contract_ids",
-        &["offer_contracts", "offer_contract", "offer_contract_id"],
-        ColumnType::List(&ColumnType::Int32),
+        "offer_contracts",
+        &["offer_contracts", "offer_contract_info"],
+        ColumnType::List(&ColumnType::Struct(OFFERS_COLUMNS_OFFER_CONTRACTS)),
         true,
-    ),
+    )
+    .also(&[&["offer_contracts", "offer_contract"]]),
     Column::new(
-        "offer_contract_names",
-        &["offer_contracts", "offer_contract", "offer_contract_name"],
-        ColumnType::List(&ColumnType::Utf8),
-        true,
-    ),
-    Column::new(
-        "offer_contract_price_format_ids",
-        &[
-            "offer_contracts",
-            "offer_contract",
-            "price_format",
-            "price_format_id",
-        ],
-        ColumnType::List(&ColumnType::Int32),
-        true,
-    ),
-    Column::new(
-        "offer_contract_price_format_names",
-        &[
-            "offer_contracts",
-            "offer_contract",
-            "price_format",
-            "price_format_name",
-        ],
-        ColumnType::List(&ColumnType::Utf8),
-        true,
-    ),
-    Column::new(
-        "offer_contract_payout_is_percentage",
-        &[
-            "offer_contracts",
-            "offer_contract",
-            "payout",
-            "is_percentage",
-        ],
-        ColumnType::List(&ColumnType::Bool),
-        true,
-    ),
-    Column::new(
-        "offer_contract_payout_amounts",
-        &["offer_contracts", "offer_contract", "payout", "amount"],
-        ColumnType::List(&ColumnType::Decimal {
-            precision: 19,
-            scale: 4,
-        }),
-        true,
-    ),
-    Column::new(
-        "offer_contract_received_is_percentage",
-        &[
-            "offer_contracts",
-            "offer_contract",
-            "received",
-            "is_percentage",
-        ],
-        ColumnType::List(&ColumnType::Bool),
-        true,
-    ),
-    Column::new(
-        "offer_contract_received_amounts",
-        &["offer_contracts", "offer_contract", "received", "amount"],
-        ColumnType::List(&ColumnType::Decimal {
-            precision: 19,
-            scale: 4,
-        }),
-        true,
-    ),
-    Column::new(
-        "offer_contract_offer_links",
-        &["offer_contracts", "offer_contract", "offer_link"],
-        ColumnType::List(&ColumnType::Utf8),
-        true,
-    ),
-    Column::new(
-        "offer_contract_thankyou_links",
-        &["offer_contracts", "offer_contract", "thankyou_link"],
-        ColumnType::List(&ColumnType::Utf8),
-        true,
-    ),
-    Column::new(
-        "offer_contract_hidden",
-        &["offer_contracts", "offer_contract", "hidden"],
-        ColumnType::List(&ColumnType::Bool),
+        "tiers",
+        &["tiers", "tier"],
+        ColumnType::List(&ColumnType::Struct(OFFERS_COLUMNS_TIERS)),
         true,
     ),
     Column::new(
@@ -4855,6 +5023,26 @@ const OFFERS_COLUMNS: &[Column] = &[
     Column::new(
         "allowed_media_type_names",
         &["allowed_media_types", "media_type", "media_type_name"],
+        ColumnType::List(&ColumnType::Utf8),
+        true,
+    ),
+    Column::new(
+        "allowed_media_type_category_ids",
+        &[
+            "allowed_media_types",
+            "media_type",
+            "media_type_category_id",
+        ],
+        ColumnType::List(&ColumnType::Int32),
+        true,
+    ),
+    Column::new(
+        "allowed_media_type_category_names",
+        &[
+            "allowed_media_types",
+            "media_type",
+            "media_type_category_name",
+        ],
         ColumnType::List(&ColumnType::Utf8),
         true,
     ),
@@ -4991,6 +5179,12 @@ const OFFERS_COLUMNS: &[Column] = &[
         ColumnType::Bool,
         true,
     ),
+    Column::new(
+        "voucher_code_attribution",
+        &["voucher_code_attribution"],
+        ColumnType::Json,
+        true,
+    ),
     Column::new("last_touch", &["last_touch"], ColumnType::Bool, true),
     Column::new(
         "enable_transaction_id_deduplication",
@@ -5081,6 +5275,12 @@ const OFFERS_COLUMNS: &[Column] = &[
         true,
     ),
     Column::new(
+        "suppression_list",
+        &["suppression_list"],
+        ColumnType::Json,
+        true,
+    ),
+    Column::new(
         "unsubscribe_link",
         &["unsubscribe_link"],
         ColumnType::Utf8,
@@ -5118,7 +5318,14 @@ const OFFERS_COLUMNS: &[Column] = &[
         ColumnType::List(&ColumnType::Utf8),
         true,
     ),
+    Column::new("upsells", &["upsells"], ColumnType::Json, true),
     Column::new("thankyou_html", &["thankyou_html"], ColumnType::Utf8, true),
+    Column::new(
+        "submission_options",
+        &["submission_options"],
+        ColumnType::Json,
+        true,
+    ),
     Column::new(
         "date_created",
         &["date_created"],
@@ -5135,7 +5342,7 @@ const OFFERS_COLUMNS: &[Column] = &[
 ];
 
 const OFFERS_DESCRIPTION: &str = "Returns offers with their advertiser, vertical, status, contracts, caps, tracking and creative-copy settings.";
-const OFFERS_NOTES: &str = "Params from the v4 KB page and pycake's v6 call; row shape from the v3 export WSDL, with the v6 additions named by pycake's v6 model (their element layout inferred). Tiers, upsells, suppression_list, submission_options, voucher_code_attribution and each contract's geo_targeting, steps and submission payment options are not mapped; offers are large, hence the smaller page.";
+const OFFERS_NOTES: &str = "Params from the v4 KB page and pycake's v6 call; row shape from the v3 export WSDL, with the v6 additions named by pycake's v6 model (their element layout inferred). Contracts and tiers as four recorded v5 responses and two public apps read them (cake-api.md section 44): each contract is an offer_contract_info element (the v3 WSDL named it offer_contract, also accepted) with its payout, received, price format, targeting method, geo targeting (allowed and disallowed countries, a repeat inside the repeat), links and hidden flag; each tier names its affiliate tier, contract and price format. Contract amounts are Decimal128(28, 10): Cake writes amounts with 4 or 10 decimal places. Upsells (empty in every recording), the suppression list, submission options, voucher code attribution and each contract's steps and submission payment options have no public shape: each is a JSON column holding its elements with their structure. Offers are large, hence the smaller page.";
 
 /// Offers (`offers`).
 pub static OFFERS: Report = Report {
@@ -5193,20 +5400,7 @@ pub static OFFERS: Report = Report {
         collection: Some("offers"),
         row: "offer",
         envelope: true,
-        skip: &[
-            "offer_contracts/offer_contract/payout/formatted_amount",
-            "offer_contracts/offer_contract/received/formatted_amount",
-            "offer_contracts/offer_contract/submission_payment_options",
-            "offer_contracts/offer_contract/geo_targeting",
-            "offer_contracts/offer_contract/steps",
-            "tiers",
-            "allowed_media_types/media_type/media_type_category_id",
-            "allowed_media_types/media_type/media_type_category_name",
-            "voucher_code_attribution",
-            "suppression_list",
-            "upsells",
-            "submission_options",
-        ],
+        secret: &[],
         unmapped: &[],
     },
     columns: OFFERS_COLUMNS,
@@ -5234,14 +5428,14 @@ const OFFERS_STATUSES_COLUMNS: &[Column] = &[
 
 const OFFERS_STATUSES_DESCRIPTION: &str =
     "Returns the statuses an offer can have (Public, Private, Apply To Run, Inactive).";
-const OFFERS_STATUSES_NOTES: &str = "Endpoint from client libraries only; no KB page, WSDL method or sample. The envelope and element names are inferred from the other get.asmx v1 lookups; the fields follow the offer_status id/name type of the WSDL.";
+const OFFERS_STATUSES_NOTES: &str = "The 2014 get.asmx v1 WSDL and recorded responses of a live instance confirm the method, its only parameter, the offer_status row and its columns and types (cake-api.md section 44).";
 
 /// Offers Statuses (`offers-statuses`).
 pub static OFFERS_STATUSES: Report = Report {
     id: "offers-statuses",
     name: "Offers Statuses",
     description: OFFERS_STATUSES_DESCRIPTION,
-    verified: false,
+    verified: true,
     notes: OFFERS_STATUSES_NOTES,
     endpoint: Endpoint {
         service: Service::Get,
@@ -5257,7 +5451,7 @@ pub static OFFERS_STATUSES: Report = Report {
         collection: Some("offer_statuses"),
         row: "offer_status",
         envelope: true,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: OFFERS_STATUSES_COLUMNS,
@@ -5308,7 +5502,7 @@ pub static PAYMENT_SETTINGS: Report = Report {
         collection: Some("payment_settings"),
         row: "payment_setting",
         envelope: true,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: PAYMENT_SETTINGS_COLUMNS,
@@ -5359,7 +5553,7 @@ pub static PAYMENT_TYPES: Report = Report {
         collection: Some("payment_types"),
         row: "payment_type",
         envelope: true,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: PAYMENT_TYPES_COLUMNS,
@@ -5410,7 +5604,7 @@ pub static PRICE_FORMATS: Report = Report {
         collection: Some("price_formats"),
         row: "price_format",
         envelope: true,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: PRICE_FORMATS_COLUMNS,
@@ -5461,7 +5655,7 @@ pub static REJECTED_DISPOSITIONS: Report = Report {
         collection: None,
         row: "Disposition",
         envelope: false,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: REJECTED_DISPOSITIONS_COLUMNS,
@@ -5580,7 +5774,7 @@ pub static TRAFFIC_EXPORT: Report = Report {
         collection: None,
         row: "Traffic",
         envelope: false,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: TRAFFIC_EXPORT_COLUMNS,
@@ -5609,7 +5803,7 @@ const VERTICALS_COLUMNS: &[Column] = &[
 ];
 
 const VERTICALS_DESCRIPTION: &str = "Returns the verticals (offer categories) on the instance, optionally filtered by vertical category.";
-const VERTICALS_NOTES: &str = "Endpoint and its vertical_category_id parameter from client libraries; the v2 KB page was not available. Only v1 (a bare ArrayOfVertical) was seen in a WSDL; the v2 envelope, element names and the vertical_category pair are inferred.";
+const VERTICALS_NOTES: &str = "Endpoint and its vertical_category_id parameter from client libraries; the v2 KB page was not available. v1, seen in the 2014 get.asmx WSDL and a recorded response (cake-api.md section 44), is a bare list of Vertical elements (capital V) under VerticalsResult (the GET root), each with vertical_id and vertical_name, the first being -1 Global, without success or row_count. The v2 layout is documented nowhere public: the envelope with a verticals/vertical collection is inferred, and the decoder reads the bare list and other wrappers as well (the row found by its columns).";
 
 /// Verticals (`verticals`).
 pub static VERTICALS: Report = Report {
@@ -5635,7 +5829,7 @@ pub static VERTICALS: Report = Report {
         collection: Some("verticals"),
         row: "vertical",
         envelope: true,
-        skip: &[],
+        secret: &[],
         unmapped: &[],
     },
     columns: VERTICALS_COLUMNS,

@@ -59,7 +59,9 @@ mod lookup;
 pub mod model;
 pub mod options;
 mod plan;
-pub mod text;
+
+/// Text from outside made safe to print (re-exported from `cake-core`).
+pub use cake_core::text;
 
 pub use dates::{DateRange, WindowSize};
 pub use generated::REPORTS;

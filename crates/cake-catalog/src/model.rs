@@ -72,10 +72,13 @@ impl Layout {
 /// The name that stands for the partition's day in a [`Report::table_key`].
 pub const PARTITION_DAY: &str = "date";
 
-/// The column, after the catalog's, that keeps per row the elements the catalog does not map:
-/// a JSON object from each element's path below the row (`site_offer/site_offer_tier`) to its
-/// text (an array of texts when the path repeats, `null` for `xsi:nil`); null when there are
-/// none.
+/// The column, after the catalog's, that keeps per row the elements the catalog does not map,
+/// with their structure: a JSON object from each such element's path below the row to its
+/// content, null when there are none. A path names the repeated elements it runs through by
+/// their position (`offer_contracts/offer_contract_info[1]/new_field`); content is the text of
+/// a leaf (`null` for `xsi:nil`), or an object of the element's children for an element that
+/// has some (a child that repeats is an array, in document order); an element that occurs twice
+/// under the same path is an array of its contents.
 pub const EXTRA_COLUMN: &str = "_extra";
 
 /// The column, after [`EXTRA_COLUMN`], that keeps per row the values that did not fit their
@@ -92,6 +95,17 @@ impl Report {
     /// True when the endpoint pages with `start_at_row` and `row_limit`.
     pub fn is_paged(&self) -> bool {
         self.paging.is_some()
+    }
+
+    /// True when some column (or struct field) holds personal data, read only when a run
+    /// opts in to it.
+    pub fn has_personal(&self) -> bool {
+        fn any(columns: &[Column]) -> bool {
+            columns
+                .iter()
+                .any(|c| c.personal || c.fields().is_some_and(any))
+        }
+        any(self.columns)
     }
 
     /// Looks a column up by name.
@@ -317,26 +331,33 @@ pub struct ResponseShape {
     pub row: &'static str,
     /// True when the document carries `success`, optional `message` and `row_count`.
     pub envelope: bool,
-    /// Paths below the row element (`api_key`, `offer_contracts/offer_contract/geo_targeting`)
-    /// that are known but deliberately not kept: secrets such as an affiliate's own API key, or
-    /// nested configuration with no column. Nothing at or below them is schema drift.
-    pub skip: &'static [&'static str],
+    /// Paths below the row element that hold secrets (an affiliate's own API key, a tax id,
+    /// bank details): never kept, not even in `_extra`, and counted where they occur. Nothing at
+    /// or below them is schema drift.
+    pub secret: &'static [&'static str],
     /// Paths below the row element that are known but have no column: kept in the row's
-    /// `_extra`, never counted as drift.
+    /// `_extra` with their structure, never counted as drift.
     pub unmapped: &'static [&'static str],
 }
 
-/// One output column and where its value sits below the row element.
+/// One output column (or one field of a `List<Struct>` column) and where its value sits.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Column {
     /// Column name in Arrow and Parquet.
     pub name: &'static str,
     /// Local element names from the row element down to the leaf:
     /// `["source_affiliate", "source_affiliate_id"]`. For a list column the path runs through
-    /// the repeated element, and every occurrence adds an item.
+    /// the repeated element, and every occurrence adds an item; for a `List<Struct>` column it
+    /// ends at the repeated element, and its fields' paths start below that element.
     pub path: &'static [&'static str],
+    /// The same element's path in other API versions, segment for segment
+    /// (`offer_contracts/offer_contract` beside `offer_contracts/offer_contract_info`).
+    pub also: &'static [&'static [&'static str]],
     pub ty: ColumnType,
     pub nullable: bool,
+    /// A contact person's details: read only when the run opts in to personal data, null (and
+    /// counted as withheld) otherwise.
+    pub personal: bool,
 }
 
 impl Column {
@@ -350,8 +371,31 @@ impl Column {
         Column {
             name,
             path,
+            also: &[],
             ty,
             nullable,
+            personal: false,
+        }
+    }
+
+    /// The column with other paths of its element.
+    pub const fn also(self, also: &'static [&'static [&'static str]]) -> Column {
+        Column { also, ..self }
+    }
+
+    /// The column marked as personal data.
+    pub const fn personal(self) -> Column {
+        Column {
+            personal: true,
+            ..self
+        }
+    }
+
+    /// The fields of a `List<Struct>` column.
+    pub fn fields(&self) -> Option<&'static [Column]> {
+        match self.ty {
+            ColumnType::List(ColumnType::Struct(fields)) => Some(fields),
+            _ => None,
         }
     }
 }
@@ -372,8 +416,13 @@ pub enum ColumnType {
     Timestamp,
     /// Calendar date.
     Date,
+    /// An element whose children the catalog does not type: its subtree as JSON text, in the
+    /// structure [`EXTRA_COLUMN`] uses.
+    Json,
     /// Repeated children of one element.
     List(&'static ColumnType),
+    /// The fields of a repeated element (inside [`ColumnType::List`]).
+    Struct(&'static [Column]),
 }
 
 impl ColumnType {
@@ -387,7 +436,9 @@ impl ColumnType {
             ColumnType::Utf8 => "utf8".into(),
             ColumnType::Timestamp => "timestamp".into(),
             ColumnType::Date => "date".into(),
+            ColumnType::Json => "json".into(),
             ColumnType::List(inner) => format!("list<{}>", inner.spec_name()),
+            ColumnType::Struct(_) => "struct".into(),
         }
     }
 
@@ -401,8 +452,24 @@ impl ColumnType {
             ColumnType::Utf8 => "Utf8".into(),
             ColumnType::Timestamp => "Timestamp(µs, \"UTC\")".into(),
             ColumnType::Date => "Date32".into(),
+            ColumnType::Json => "Utf8".into(),
             ColumnType::List(inner) => format!("List({})", inner.arrow_name()),
+            ColumnType::Struct(fields) => {
+                let inner: Vec<String> = fields
+                    .iter()
+                    .map(|f| format!("\"{}\": {}", f.name, f.ty.arrow_name()))
+                    .collect();
+                format!("Struct({})", inner.join(", "))
+            }
         }
+    }
+
+    /// True for a value that is one element's text (not a list, a struct or a JSON subtree).
+    pub fn is_scalar(&self) -> bool {
+        !matches!(
+            self,
+            ColumnType::List(_) | ColumnType::Struct(_) | ColumnType::Json
+        )
     }
 
     /// The element type of a list, or the type itself.

@@ -81,9 +81,8 @@ pub struct ConvertArgs {
     /// The Cake instance's time zone (IANA name): Cake's datetimes are read in it.
     #[arg(long, env = "CAKE_TIMEZONE", default_value = "UTC", value_name = "TZ")]
     pub timezone: String,
-    /// Fail on elements the catalog does not know instead of counting them.
-    #[arg(long)]
-    pub strict: bool,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
     /// Saved responses: as Cake sent them, or zstd- or gzip-compressed.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<std::path::PathBuf>,
@@ -302,6 +301,43 @@ pub struct RetryArgs {
     pub retry_base_ms: u64,
 }
 
+/// How responses are read.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Decoding")]
+pub struct DecodeArgs {
+    /// Refuse elements the catalog does not know, values that do not fit their column and
+    /// layouts other than the catalog's, instead of keeping them in _extra and _rejected (and,
+    /// for `convert`, a saved response of another API version).
+    #[arg(long)]
+    pub strict: bool,
+    /// Read contact persons' details (names, e-mail addresses, phones, IP addresses): without
+    /// it those columns are null, and counted as withheld.
+    #[arg(long)]
+    pub include_personal_data: bool,
+    /// Most bytes of one row's _extra (elements outside the catalog) and repeated values; a
+    /// larger row fails its window.
+    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
+    pub max_extra_bytes: usize,
+    /// A row whose _extra is larger than --max-extra-bytes keeps what fits, with a truncation
+    /// marker and its size in _rejected, instead of failing its window.
+    #[arg(long)]
+    pub truncate_extra: bool,
+}
+
+impl DecodeArgs {
+    /// The decoder's options for an instance in `timezone`.
+    pub fn options(&self, timezone: chrono_tz::Tz) -> cake_arrow::DecoderOptions {
+        cake_arrow::DecoderOptions {
+            timezone,
+            strict: self.strict,
+            personal_data: self.include_personal_data,
+            max_extra_bytes: self.max_extra_bytes,
+            truncate_extra: self.truncate_extra,
+            ..cake_arrow::DecoderOptions::default()
+        }
+    }
+}
+
 /// Where and how the Parquet output is written.
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "Output")]
@@ -317,9 +353,8 @@ pub struct OutputArgs {
     /// _raw/ folder (replayable with `convert`).
     #[arg(long)]
     pub keep_raw: bool,
-    /// Fail on elements the catalog does not know instead of counting them.
-    #[arg(long)]
-    pub strict: bool,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
     /// Write the run's status, and rows, bytes, requests, retries and time per report and
     /// window, as JSON here (also when the run fails or is interrupted).
     #[arg(long, value_name = "FILE")]

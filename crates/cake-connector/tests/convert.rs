@@ -334,3 +334,54 @@ fn bad_options_are_usage_errors() {
     assert!(stderr.contains("missing.xml"), "{stderr}");
     assert!(entries(dir.path()).is_empty());
 }
+
+/// Archives hold older API versions: `convert` reads them by element name with one warning
+/// naming both versions (what does not match stays in `_extra`); `--strict` refuses them; a
+/// saved body of another method is refused, naming it.
+#[test]
+fn older_versions_convert_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    for (report, file, version, current) in [
+        ("clicks", "versions/clicks/v7.xml", 7, 12),
+        ("clicks", "versions/clicks/v11-soap.xml", 11, 12),
+        ("campaigns", "versions/campaigns/v6.xml", 6, 8),
+        ("offers", "versions/offers/v3.xml", 3, 6),
+        ("verticals", "versions/verticals/v1-soap.xml", 1, 2),
+    ] {
+        let input = fixtures().join(file);
+        let out = dir.path().join(format!("{report}-v{version}.parquet"));
+        let (code, stdout, stderr) = run(&["--report", report, s(&input), "--out", s(&out)]);
+        assert_eq!(code, 0, "{file}: {stderr}");
+        let warning =
+            format!("is a response of API version {version}; the catalog reads version {current}");
+        assert!(stdout.contains(&warning), "{file}: {stdout}");
+        let (rows, _) = read_back(&out, report);
+        assert!(rows >= 2, "{file}: {rows} rows");
+        let strict = dir
+            .path()
+            .join(format!("{report}-v{version}-strict.parquet"));
+        let (code, _, stderr) = run(&[
+            "--report",
+            report,
+            "--strict",
+            s(&input),
+            "--out",
+            s(&strict),
+        ]);
+        assert_eq!(code, 8, "{file} --strict: {stderr}");
+        assert!(
+            stderr.contains(&format!("API version {version}")),
+            "{stderr}"
+        );
+        assert!(!strict.exists());
+    }
+    // Another method's SOAP answer (a Clicks body read as Conversions).
+    let input = fixtures().join("versions/clicks/v11-soap.xml");
+    let out = dir.path().join("other-method.parquet");
+    let (code, _, stderr) = run(&["--report", "conversions", s(&input), "--out", s(&out)]);
+    assert_eq!(code, 8, "{stderr}");
+    assert!(
+        stderr.contains("ClicksResponse") && stderr.contains("method Clicks"),
+        "{stderr}"
+    );
+}

@@ -239,8 +239,8 @@ async fn corrected_specs_are_written() {
     // Reports that match and are verified already get no file.
     assert!(!out.join("offers.toml").exists());
     // Unverified ones that match do, now verified.
-    let cap_types = std::fs::read_to_string(out.join("cap-types.toml")).unwrap();
-    assert!(cap_types.contains("verified = true"));
+    let verticals = std::fs::read_to_string(out.join("verticals.toml")).unwrap();
+    assert!(verticals.contains("verified = true"));
     sandbox.shutdown().await;
 }
 

@@ -7,8 +7,10 @@ use cake_catalog::{DateSemantics, Layout, ParamValue, Plan, Report};
 use cake_sink::TableContract;
 use cake_transport::Client;
 
-/// The contract of the table `plan` writes through `client`.
-pub fn contract_for(client: &Client, plan: &Plan) -> TableContract {
+/// The contract of the table `plan` writes through `client`; `personal`: the run reads the
+/// report's personal columns (contact persons' details), which a table either holds in every
+/// row or in none.
+pub fn contract_for(client: &Client, plan: &Plan, personal: bool) -> TableContract {
     let report = plan.report;
     let mut fields = vec![
         ("report".to_string(), report.id.to_string()),
@@ -18,6 +20,10 @@ pub fn contract_for(client: &Client, plan: &Plan) -> TableContract {
         ("timezone".to_string(), plan.timezone.to_string()),
         ("layout".to_string(), layout(plan)),
     ];
+    if report.has_personal() {
+        let kept = if personal { "read" } else { "withheld" };
+        fields.push(("personal_data".to_string(), kept.to_string()));
+    }
     // Every parameter an option can set, with the value this plan sends (the default when the
     // option is not given): these choose the rows.
     if let Some(request) = plan.requests.first() {

@@ -63,8 +63,14 @@ impl HandlerFactory for DecodeFactory {
     type Handler = DecodeHandler;
 
     fn handler(&self, request: &PageRequest) -> DecodeHandler {
+        let decoder = Decoder::new(self.report, self.options);
+        // Excerpts of the body in errors and summaries are scrubbed before they are cut.
+        let decoder = match &self.redact {
+            Some(scrubber) => decoder.with_scrubber(scrubber.clone()),
+            None => decoder,
+        };
         DecodeHandler {
-            decoder: Decoder::new(self.report, self.options),
+            decoder,
             report: self.report,
             page: *request,
             keys: self.keys.clone(),

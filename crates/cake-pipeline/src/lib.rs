@@ -63,7 +63,6 @@ mod pull;
 mod rows;
 mod status;
 mod sync;
-mod verify;
 
 pub use cancel::Cancel;
 pub use check::{check, CheckReport};
@@ -83,11 +82,6 @@ pub use status::{last_run_path, record_run, status, RunRecord, TableStatus};
 pub use sync::{
     parse_config, plan_report, state_path, sync, valid_table_name, ConfigError, ReportRun,
     ReportState, SyncConfig, SyncFailure, SyncPlan, SyncReport, SyncRun, SyncedReport,
-};
-pub use verify::{
-    catalog_services, corrected_spec, spec_toml, verify, verify_documents, write_specs, wsdl_path,
-    CorrectedSpec, Difference, DocumentCheck, ReportCheck, VerifyReport, WrittenSpec, Wsdl,
-    WsdlError, WSDL_LIMIT,
 };
 
 /// The README's example, run as a doctest so that it stays true.

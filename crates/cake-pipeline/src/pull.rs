@@ -121,6 +121,8 @@ pub struct WindowSummary {
     /// Values that did not fit their column, per column (kept in `_rejected`).
     pub rejected: BTreeMap<String, Rejected>,
     pub stripped_control_chars: u64,
+    /// Elements withheld by path: secrets, and personal data the run did not opt in to.
+    pub withheld: BTreeMap<String, u64>,
 }
 
 /// What a pull of one report did.
@@ -208,7 +210,7 @@ pub async fn preflight(
 ) -> Result<TableContract, PipelineError> {
     let table = options.table_for(plan.report);
     sink.probe().await?;
-    let contract = contract_for(client, plan);
+    let contract = contract_for(client, plan, options.decoder.personal_data);
     check_contract(sink, &table, &contract, options.rebuild).await?;
     Ok(contract)
 }
@@ -472,6 +474,8 @@ struct WindowWriter<'a> {
     row_day: Option<(usize, Option<String>)>,
     raws: Vec<(u32, NamedTempFile)>,
     unknown: BTreeMap<String, u64>,
+    withheld: BTreeMap<String, u64>,
+    layout: Option<String>,
     rejected: BTreeMap<String, Rejected>,
     stripped: u64,
     redacted: u64,
@@ -498,6 +502,8 @@ impl<'a> WindowWriter<'a> {
             row_day,
             raws: Vec::new(),
             unknown: BTreeMap::new(),
+            withheld: BTreeMap::new(),
+            layout: None,
             rejected: BTreeMap::new(),
             stripped: 0,
             redacted: 0,
@@ -601,6 +607,11 @@ impl<'a> WindowWriter<'a> {
                 self.redacted
             ));
         }
+        if let Some(layout) = &self.layout {
+            warnings.push(format!(
+                "layout drift: {layout}; the rows were read (`--strict` refuses another layout)"
+            ));
+        }
         if result.pulls > 1 {
             warnings.push(format!(
                 "the window was pulled {} times before its answer was consistent",
@@ -632,6 +643,7 @@ impl<'a> WindowWriter<'a> {
             unknown_elements: self.unknown,
             rejected: self.rejected,
             stripped_control_chars: self.stripped,
+            withheld: self.withheld,
         })
     }
 }
@@ -648,6 +660,12 @@ impl PageSink for WindowWriter<'_> {
             .page(report.id, page.summary.rows, 0);
         for (k, v) in &page.summary.unknown_elements {
             *self.unknown.entry(k.clone()).or_insert(0) += v;
+        }
+        for (k, v) in &page.summary.withheld {
+            *self.withheld.entry(k.clone()).or_insert(0) += v;
+        }
+        if self.layout.is_none() {
+            self.layout = page.summary.layout.clone();
         }
         self.stripped += page.summary.stripped_control_chars;
         self.redacted += page.redacted_values;

@@ -136,6 +136,9 @@ pub(crate) enum Gen {
     /// The name of the row's price format or media type, as plain text.
     EntryText(Kind),
     Text(Text),
+    /// A JSON column's element: a few items of invented leaves (what is inside such an element
+    /// is not documented).
+    Json,
 }
 
 /// A compiled column.
@@ -182,8 +185,45 @@ pub(crate) struct Repeat {
 #[derive(Debug)]
 pub(crate) struct Shape {
     pub report: &'static Report,
+    /// Every value of a row: the report's columns in order (a `List<Struct>` column holds no
+    /// value of its own), then the fields of its `List<Struct>` columns, depth first.
+    pub columns: Vec<Flat>,
     pub cols: Vec<Col>,
     pub nodes: Vec<Node>,
+}
+
+/// A column or a struct's field, with its path from the row.
+#[derive(Debug)]
+pub(crate) struct Flat {
+    pub column: &'static Column,
+    pub path: Vec<&'static str>,
+    /// A `List<Struct>` column: its path ends at the repeated element, and it holds no value.
+    pub structs: bool,
+}
+
+/// The report's columns and, after them, their structs' fields, with paths from the row.
+fn flatten(report: &'static Report) -> Vec<Flat> {
+    fn fields(out: &mut Vec<Flat>, prefix: &[&'static str], columns: &'static [Column]) {
+        for c in columns {
+            let mut path = prefix.to_vec();
+            path.extend_from_slice(c.path);
+            out.push(Flat {
+                column: c,
+                path,
+                structs: c.fields().is_some(),
+            });
+        }
+        for c in columns {
+            if let Some(inner) = c.fields() {
+                let mut path = prefix.to_vec();
+                path.extend_from_slice(c.path);
+                fields(out, &path, inner);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    fields(&mut out, &[], report.columns);
+    out
 }
 
 /// The compiled shapes of every report of the catalog, in catalog order.
@@ -242,39 +282,45 @@ fn compile(report: &'static Report) -> Shape {
         children: Vec::new(),
         repeated: false,
     };
-    for (i, c) in report.columns.iter().enumerate() {
+    let columns = flatten(report);
+    for (i, f) in columns.iter().enumerate() {
         let mut node = &mut root;
-        for seg in c.path {
+        for seg in &f.path {
             node = node.child(seg);
         }
-        node.col = Some(i);
+        if f.structs {
+            // The repeated element of a `List<Struct>` column: one per item.
+            node.repeated = true;
+        } else {
+            node.col = Some(i);
+        }
     }
     // A list column repeats the first element along its path whose parent holds nothing else
     // (`tags/tag`, `traffic_types/price_formats/price_format`, `from_lines/string`).
-    for c in report.columns.iter() {
-        if !matches!(c.ty, ColumnType::List(_)) {
+    for f in &columns {
+        if !matches!(f.column.ty, ColumnType::List(inner) if !matches!(inner, ColumnType::Struct(_)))
+        {
             continue;
         }
-        let n = c.path.len();
+        let n = f.path.len();
         let mut chosen = n.saturating_sub(2).max(1).min(n - 1);
         for i in 1..n {
             let single = root
-                .at(&c.path[..i])
+                .at(&f.path[..i])
                 .is_some_and(|parent| parent.children.len() == 1);
             if single {
                 chosen = i;
                 break;
             }
         }
-        if let Some(node) = root.at(&c.path[..=chosen]) {
+        if let Some(node) = root.at(&f.path[..=chosen]) {
             node.repeated = true;
         }
     }
-    let cols: Vec<Col> = report
-        .columns
+    let cols: Vec<Col> = columns
         .iter()
         .enumerate()
-        .map(|(i, c)| compile_column(report, i, c))
+        .map(|(i, f)| compile_column(report, &columns, i, f))
         .collect();
     let nodes = root
         .children
@@ -283,6 +329,7 @@ fn compile(report: &'static Report) -> Shape {
         .collect();
     Shape {
         report,
+        columns,
         cols,
         nodes,
     }
@@ -361,7 +408,8 @@ fn role_for(
     }
     match container {
         None => Role::Primary,
-        Some(c) if c == stem_name => Role::Primary,
+        // `offer_contract_info` holds an `offer_contract`, `contact_info` a `contact`.
+        Some(c) if c == stem_name || c.strip_suffix("_info") == Some(stem_name) => Role::Primary,
         Some(c) if stem(c).is_some_and(|(k, p)| k == kind && p) => Role::Primary,
         Some(c) if kind.is_entity() => Role::Named(c),
         Some(c) if c.len() > stem_name.len() && c.ends_with(stem_name) => Role::Named(c),
@@ -376,8 +424,9 @@ fn scale_of(ty: &ColumnType) -> Option<u8> {
     }
 }
 
-fn compile_column(report: &'static Report, index: usize, c: &'static Column) -> Col {
-    let path = c.path;
+fn compile_column(report: &'static Report, columns: &[Flat], index: usize, f: &Flat) -> Col {
+    let c = f.column;
+    let path = &f.path[..];
     let leaf = path.last().copied().unwrap_or(c.name);
     let container = if path.len() >= 2 {
         Some(path[path.len() - 2])
@@ -386,7 +435,11 @@ fn compile_column(report: &'static Report, index: usize, c: &'static Column) -> 
     };
     let ty = c.ty.leaf();
     let text = matches!(ty, ColumnType::Utf8);
-    let gen = gen_for(report, index, leaf, container, ty);
+    let gen = if c.ty == ColumnType::Json {
+        Gen::Json
+    } else {
+        gen_for(report, columns, index, leaf, container, ty)
+    };
     let (mut nil, mut empty, mut omit) = if c.nullable {
         (0.04, 0.06, 0.02)
     } else {
@@ -404,7 +457,8 @@ fn compile_column(report: &'static Report, index: usize, c: &'static Column) -> 
             | Gen::ExchangeRate
             | Gen::Formatted { .. }
             | Gen::Metric(_)
-    ) || matches!(c.ty, ColumnType::List(_))
+    ) || matches!(c.ty, ColumnType::List(_) | ColumnType::Json)
+        || f.structs
     {
         nil = 0.0;
         empty = 0.0;
@@ -458,6 +512,7 @@ fn compile_column(report: &'static Report, index: usize, c: &'static Column) -> 
     }
     let mut container_path = path.to_vec();
     container_path.pop();
+    let _ = report;
     Col {
         gen,
         text,
@@ -471,6 +526,7 @@ fn compile_column(report: &'static Report, index: usize, c: &'static Column) -> 
 
 fn gen_for(
     report: &'static Report,
+    columns: &[Flat],
     index: usize,
     leaf: &'static str,
     container: Option<&'static str>,
@@ -650,18 +706,17 @@ fn gen_for(
         } else {
             leaf.trim_end_matches("_formatted").to_string()
         };
+        let me = &columns[index].path;
         let siblings = |name: &str| {
-            report.columns.iter().position(|other| {
-                other.path.len() == report.columns[index].path.len()
+            columns.iter().position(|other| {
+                other.path.len() == me.len()
                     && other.path.last() == Some(&name)
-                    && other.path[..other.path.len() - 1]
-                        == report.columns[index].path[..report.columns[index].path.len() - 1]
+                    && other.path[..other.path.len() - 1] == me[..me.len() - 1]
             })
         };
         let amount = siblings(&amount_leaf).unwrap_or(index);
         let currency = siblings("currency_id").or_else(|| {
-            report
-                .columns
+            columns
                 .iter()
                 .position(|o| o.path == ["currency", "currency_id"])
         });

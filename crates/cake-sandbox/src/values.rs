@@ -26,6 +26,8 @@ pub(crate) enum Val<'a> {
     Dec(i128, u8),
     Bool(bool),
     Time(NaiveDateTime),
+    /// Elements inside the element, as XML (a JSON column's content).
+    Xml(String),
 }
 
 /// The row being written and the item scope of a repeated element.
@@ -269,6 +271,22 @@ pub(crate) fn value<'a>(ctx: &Ctx<'a>, col: &Col, cols: &[Col], item: Option<u32
             None => Val::Empty,
         },
         Gen::Text(t) => Val::Str(text(ctx, t, h, item)),
+        Gen::Json => {
+            // Zero to two items with a few leaves, one of them repeated: nested content whose
+            // structure the decoder must keep.
+            let items = below(h, 3);
+            if items == 0 {
+                return Val::Empty;
+            }
+            let mut xml = String::new();
+            for k in 0..items {
+                let id = 1 + below(h3(h, k as u64, 1), 900);
+                xml.push_str(&format!(
+                    "<item><id>{id}</id><note>Entry {id} &amp; more</note><code>A{k}</code><code>B{k}</code></item>"
+                ));
+            }
+            Val::Xml(xml)
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use cake_catalog::{ColumnType, ParamKind, Report, REPORTS};
 
 use crate::request::{TEXT, XML};
-use crate::shape::{shape, Node};
+use crate::shape::{shape, Node, Shape};
 use crate::Response;
 
 const ID_NAME_STORE: &str = "API:id_name_store";
@@ -52,6 +52,15 @@ pub enum WsdlDrift {
         path: String,
         xsd: String,
     },
+    /// The element at `path` (a new one when it is not there) is a wrapper of repeated `item`
+    /// elements, each with the leaves `leaves` (name and XSD type): the WSDL types what the
+    /// catalog may keep as JSON.
+    NestElement {
+        report: String,
+        path: String,
+        item: String,
+        leaves: Vec<(String, String)>,
+    },
     /// The parameter `param` is gone from the method's request.
     RemoveParam { report: String, param: String },
     /// The parameter `param` has the XSD type `xsd` (`s:string`, `s:int`).
@@ -81,6 +90,7 @@ impl WsdlDrift {
             | WsdlDrift::ElementType { report, .. }
             | WsdlDrift::RemoveElement { report, .. }
             | WsdlDrift::AddElement { report, .. }
+            | WsdlDrift::NestElement { report, .. }
             | WsdlDrift::RemoveParam { report, .. }
             | WsdlDrift::ParamType { report, .. }
             | WsdlDrift::RemoveMethod { report } => Some(report),
@@ -211,24 +221,27 @@ enum El {
         /// A nested id/name object: its type lives in `API:id_name_store`.
         store: bool,
     },
+    /// An element whose content the catalog does not type (a JSON column): any elements.
+    Any { name: String },
 }
 
 impl El {
     fn name(&self) -> &str {
         match self {
-            El::Leaf { name, .. } | El::Group { name, .. } => name,
+            El::Leaf { name, .. } | El::Group { name, .. } | El::Any { name } => name,
         }
     }
 
     fn name_mut(&mut self) -> &mut String {
         match self {
-            El::Leaf { name, .. } | El::Group { name, .. } => name,
+            El::Leaf { name, .. } | El::Group { name, .. } | El::Any { name } => name,
         }
     }
 
     fn repeated(&self) -> bool {
         match self {
             El::Leaf { repeated, .. } | El::Group { repeated, .. } => *repeated,
+            El::Any { .. } => false,
         }
     }
 }
@@ -253,11 +266,13 @@ fn leaf_xsd(ty: &ColumnType) -> &'static str {
         ColumnType::Decimal { .. } => "s:decimal",
         ColumnType::Timestamp => "s:dateTime",
         ColumnType::Date => "s:date",
-        ColumnType::Utf8 | ColumnType::List(_) => "s:string",
+        ColumnType::Utf8 | ColumnType::Json | ColumnType::List(_) | ColumnType::Struct(_) => {
+            "s:string"
+        }
     }
 }
 
-fn convert(report: &Report, node: &Node) -> El {
+fn convert(shape: &Shape, node: &Node) -> El {
     match node {
         Node::Leaf {
             name,
@@ -265,7 +280,12 @@ fn convert(report: &Report, node: &Node) -> El {
             repeated,
             ..
         } => {
-            let column = &report.columns[*col];
+            let column = shape.columns[*col].column;
+            if column.ty == ColumnType::Json {
+                return El::Any {
+                    name: (*name).to_string(),
+                };
+            }
             let xsd = leaf_xsd(&column.ty);
             El::Leaf {
                 name: (*name).to_string(),
@@ -284,7 +304,7 @@ fn convert(report: &Report, node: &Node) -> El {
                 && children
                     .iter()
                     .all(|c| matches!(c, Node::Leaf { ns: true, .. })),
-            children: children.iter().map(|c| convert(report, c)).collect(),
+            children: children.iter().map(|c| convert(shape, c)).collect(),
             repeated: repeated.is_some(),
         },
     }
@@ -321,7 +341,7 @@ impl Op {
             envelope: r.envelope,
             collection: r.collection.map(str::to_string),
             row: r.row.to_string(),
-            nodes: shape.nodes.iter().map(|n| convert(report, n)).collect(),
+            nodes: shape.nodes.iter().map(|n| convert(shape, n)).collect(),
         })
     }
 
@@ -354,7 +374,7 @@ impl Op {
                     Some(p) => match locate(&mut self.nodes, p) {
                         Some((list, i)) => match &mut list[i] {
                             El::Group { children, .. } => Some(children),
-                            El::Leaf { .. } => None,
+                            El::Leaf { .. } | El::Any { .. } => None,
                         },
                         None => None,
                     },
@@ -366,6 +386,54 @@ impl Op {
                         repeated: false,
                         nillable: false,
                     });
+                }
+            }
+            WsdlDrift::NestElement {
+                path, item, leaves, ..
+            } => {
+                let nested = |name: &str| El::Group {
+                    name: name.to_string(),
+                    children: vec![El::Group {
+                        name: item.clone(),
+                        children: leaves
+                            .iter()
+                            .map(|(n, xsd)| El::Leaf {
+                                name: n.clone(),
+                                xsd: xsd.clone(),
+                                repeated: false,
+                                nillable: false,
+                            })
+                            .collect(),
+                        repeated: true,
+                        store: false,
+                    }],
+                    repeated: false,
+                    store: false,
+                };
+                match locate(&mut self.nodes, path) {
+                    Some((list, i)) => {
+                        let name = list[i].name().to_string();
+                        list[i] = nested(&name);
+                    }
+                    None => {
+                        let (parent, name) = match path.rsplit_once('/') {
+                            Some((p, n)) => (Some(p), n),
+                            None => (None, path.as_str()),
+                        };
+                        let list = match parent {
+                            None => Some(&mut self.nodes),
+                            Some(p) => match locate(&mut self.nodes, p) {
+                                Some((list, i)) => match &mut list[i] {
+                                    El::Group { children, .. } => Some(children),
+                                    El::Leaf { .. } | El::Any { .. } => None,
+                                },
+                                None => None,
+                            },
+                        };
+                        if let Some(list) = list {
+                            list.push(nested(name));
+                        }
+                    }
                 }
             }
             WsdlDrift::RemoveParam { param, .. } => self.params.retain(|p| p.name != *param),
@@ -390,7 +458,7 @@ fn locate<'a>(nodes: &'a mut Vec<El>, path: &str) -> Option<(&'a mut Vec<El>, us
         let i = list.iter().position(|e| e.name() == *seg)?;
         list = match &mut list[i] {
             El::Group { children, .. } => children,
-            El::Leaf { .. } => return None,
+            El::Leaf { .. } | El::Any { .. } => return None,
         };
     }
     let i = list.iter().position(|e| e.name() == *last)?;
@@ -512,6 +580,17 @@ impl Schemas {
                         esc(name),
                         if *nillable { " nillable=\"true\"" } else { "" },
                         esc(xsd)
+                    )
+                }
+                El::Any { name } => {
+                    let body = format!(
+                        "        <s:sequence>{NL}          <s:any minOccurs=\"0\" maxOccurs=\"unbounded\" processContents=\"lax\" />{NL}        </s:sequence>{NL}"
+                    );
+                    let ty = self.tns.intern(name, "complexType", &body);
+                    format!(
+                        "<s:element minOccurs=\"0\" maxOccurs=\"1\" name=\"{}\" type=\"tns:{}\" />",
+                        esc(name),
+                        esc(&ty)
                     )
                 }
                 El::Group {

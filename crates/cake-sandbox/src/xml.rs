@@ -207,6 +207,9 @@ impl Writer {
             Val::Time(t) => self.leaf_with(level, name, ns, |out| {
                 out.extend_from_slice(datetime(t).as_bytes())
             }),
+            Val::Xml(xml) => self.leaf_with(level, name, false, |out| {
+                out.extend_from_slice(xml.as_bytes())
+            }),
         }
     }
 

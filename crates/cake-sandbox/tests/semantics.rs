@@ -309,7 +309,7 @@ fn ids_join_across_reports() {
     let offers = set("offers", "offer_id", 5);
     let contracts = set(
         "offers",
-        "offer_contracts/offer_contract/offer_contract_id",
+        "offer_contracts/offer_contract_info/offer_contract_id",
         5,
     );
     let campaigns = set("campaigns", "campaign_id", 5);

@@ -21,7 +21,7 @@ use crate::limiter::Limiter;
 use crate::pace::{LowSpeed, Pace};
 use crate::query::{display_url, request_url, Key};
 use crate::retry::RetryPolicy;
-use crate::secret::ApiKey;
+use cake_core::secret::ApiKey;
 
 /// Attempts in all for a page Cake refused with a message nobody classified: enough to ride
 /// out a passing failure, few enough not to hammer a real refusal.

@@ -12,7 +12,7 @@ use cake_catalog::text::escape_controls;
 use crate::error::TransportError;
 use crate::handler::BodyError;
 use crate::retry::parse_retry_after;
-use crate::secret::Scrubber;
+use cake_core::secret::Scrubber;
 
 /// Largest error body read to explain an HTTP error.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;

@@ -116,9 +116,9 @@ mod limiter;
 mod pace;
 mod query;
 mod retry;
-mod secret;
 mod window;
 
+pub use cake_core::secret::{ApiKey, EmptyApiKey, Scrubber, StreamScrubber, REDACTED};
 pub use client::{Client, ClientOptions, ClientStats, PageResult};
 pub use error::{ErrorKind, TransportError};
 pub use handler::{
@@ -129,7 +129,6 @@ pub use instance::{Instance, InstanceError};
 pub use pace::LowSpeed;
 pub use query::display_url;
 pub use retry::{parse_retry_after, RetryPolicy};
-pub use secret::{ApiKey, EmptyApiKey, Scrubber, StreamScrubber, REDACTED};
 pub use window::{Inconsistency, PageSink, WindowResult};
 
 /// The README's example, run as a doctest so that it stays true.

@@ -6,7 +6,7 @@ use url::Url;
 
 use crate::handler::Page;
 use crate::instance::Instance;
-use crate::secret::{ApiKey, REDACTED};
+use cake_core::secret::{ApiKey, REDACTED};
 
 /// What to put in the `api_key` slot.
 #[derive(Clone, Copy)]

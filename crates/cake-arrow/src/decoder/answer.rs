@@ -21,6 +21,19 @@ impl Decoder {
         } else {
             local == response.root.as_bytes()
         };
+        if soap && !ours {
+            // A SOAP answer names its method: any other one is another call's answer.
+            let found = String::from_utf8_lossy(local.strip_suffix(b"Response").unwrap_or(local))
+                .into_owned();
+            let whose = other_report(|r| r.endpoint.method.as_bytes() == found.as_bytes())
+                .map(|r| format!(", which answers {}", r.name))
+                .unwrap_or_default();
+            return Err(self.wrong_answer(format!(
+                "its {what} is <{}>, the answer of the method {}{whose}, not of {method}",
+                String::from_utf8_lossy(local),
+                self.excerpt(found.as_bytes()),
+            )));
+        }
         if !ours {
             let other = other_report(|r| {
                 if soap {
@@ -45,11 +58,15 @@ impl Decoder {
             let ns: &str = &attr.value;
             if let Some(version) = api_version(ns) {
                 if version != self.report.endpoint.version {
-                    self.other_version = Some(format!(
-                        "its namespace {} is API version {version}, but the request was for version {}",
-                        excerpt(ns.as_bytes()),
-                        self.report.endpoint.version
-                    ));
+                    if self.options.other_versions {
+                        self.found_version = Some(version);
+                    } else {
+                        self.other_version = Some(format!(
+                            "its namespace {} is API version {version}, but the request was for version {}",
+                            self.excerpt(ns.as_bytes()),
+                            self.report.endpoint.version
+                        ));
+                    }
                 }
             }
         }
@@ -74,8 +91,8 @@ impl Decoder {
     pub(super) fn soap_fault(&self, reason: &str) -> DecodeError {
         DecodeError::SoapFault {
             report: self.report.id,
-            code: excerpt(self.fault_code.as_deref().unwrap_or_default().as_bytes()),
-            reason: excerpt(reason.as_bytes()),
+            code: self.excerpt(self.fault_code.as_deref().unwrap_or_default().as_bytes()),
+            reason: self.excerpt(reason.as_bytes()),
         }
     }
 
@@ -91,7 +108,7 @@ impl Decoder {
         Some(DecodeError::Cake {
             report: self.report.id,
             refusal: CakeRefusal::classify(&message),
-            message: excerpt(message.as_bytes()),
+            message: self.excerpt(message.as_bytes()),
         })
     }
 }

@@ -1,10 +1,151 @@
 //! Input buffering: chunks of any size in, windows that end after a `>` out to quick-xml, the
 //! tail of an event cut by a window kept for the next push; the parser's errors placed at the
 //! byte where the event starts.
+//!
+//! **Encodings.** Cake answers in UTF-8. A body whose byte order mark or XML declaration says
+//! otherwise (`encoding="ISO-8859-1"`, UTF-16 with its mark) is transcoded to UTF-8 with
+//! `encoding_rs` (WHATWG labels: ISO-8859-1 reads as windows-1252, its superset) before it is
+//! parsed; a label nothing decodes is refused. Bytes are never read in an encoding other than
+//! the one the body declares.
 
 use super::*;
 
+/// Bytes held at most while the XML declaration is read.
+const DECLARATION: usize = 1024;
+
+/// The body's encoding, as far as it is known.
+pub(super) enum Encoding {
+    /// Not known yet: the first bytes, held until the declaration (or its absence) tells.
+    Undecided(Vec<u8>),
+    Utf8,
+    /// Transcoded to UTF-8 as it arrives.
+    Transcode(Box<encoding_rs::Decoder>),
+}
+
+impl Default for Encoding {
+    fn default() -> Self {
+        Encoding::Undecided(Vec::new())
+    }
+}
+
+/// What the first bytes of a body say of its encoding: `None` until they say enough.
+fn declared(head: &[u8], done: bool) -> Option<Result<Encoding, String>> {
+    if head.starts_with(BOM) {
+        return Some(Ok(Encoding::Utf8));
+    }
+    if head.starts_with(&[0xFF, 0xFE]) {
+        return Some(Ok(Encoding::Transcode(Box::new(
+            encoding_rs::UTF_16LE.new_decoder_with_bom_removal(),
+        ))));
+    }
+    if head.starts_with(&[0xFE, 0xFF]) {
+        return Some(Ok(Encoding::Transcode(Box::new(
+            encoding_rs::UTF_16BE.new_decoder_with_bom_removal(),
+        ))));
+    }
+    const OPEN: &[u8] = b"<?xml";
+    if head.len() < OPEN.len() {
+        return (done || !OPEN.starts_with(head)).then_some(Ok(Encoding::Utf8));
+    }
+    if !head.starts_with(OPEN) {
+        return Some(Ok(Encoding::Utf8));
+    }
+    let Some(end) = head.windows(2).position(|w| w == b"?>") else {
+        return (done || head.len() >= DECLARATION).then_some(Ok(Encoding::Utf8));
+    };
+    let decl = &head[..end];
+    let Some(at) = decl.windows(8).position(|w| w == b"encoding") else {
+        return Some(Ok(Encoding::Utf8));
+    };
+    let rest = &decl[at + 8..];
+    let rest = rest
+        .iter()
+        .position(|&b| b == b'=')
+        .map_or(&[][..], |i| &rest[i + 1..]);
+    let rest = rest.trim_ascii_start();
+    let Some((&quote, rest)) = rest
+        .split_first()
+        .filter(|(q, _)| matches!(q, b'"' | b'\''))
+    else {
+        return Some(Ok(Encoding::Utf8));
+    };
+    let label = rest.split(|&b| b == quote).next().unwrap_or_default();
+    Some(match encoding_rs::Encoding::for_label(label) {
+        None => Err(String::from_utf8_lossy(label).into_owned()),
+        // UTF-8, or UTF-16 declared in bytes that are not UTF-16 (no mark, an ASCII
+        // declaration): the bytes are what they are.
+        Some(e)
+            if e == encoding_rs::UTF_8
+                || e == encoding_rs::UTF_16LE
+                || e == encoding_rs::UTF_16BE =>
+        {
+            Ok(Encoding::Utf8)
+        }
+        Some(e) => Ok(Encoding::Transcode(Box::new(
+            e.new_decoder_without_bom_handling(),
+        ))),
+    })
+}
+
+/// `src` transcoded to UTF-8 (`last` at the end of the body).
+fn transcode(decoder: &mut encoding_rs::Decoder, src: &[u8], last: bool) -> Vec<u8> {
+    let capacity = decoder
+        .max_utf8_buffer_length(src.len())
+        .unwrap_or(src.len() * 3 + 16);
+    let mut out = String::with_capacity(capacity);
+    let _ = decoder.decode_to_string(src, &mut out, last);
+    out.into_bytes()
+}
+
 impl Decoder {
+    /// Feeds bytes in the body's own encoding: held until the encoding is known, then
+    /// transcoded to UTF-8 when it is another one.
+    pub(super) fn push_decoded(&mut self, chunk: &[u8]) -> Result<(), DecodeError> {
+        match &mut self.encoding {
+            Encoding::Utf8 => self.push_inner(chunk),
+            Encoding::Transcode(decoder) => {
+                let out = transcode(decoder, chunk, false);
+                self.push_inner(&out)
+            }
+            Encoding::Undecided(held) => {
+                held.extend_from_slice(chunk);
+                let Some(decision) = declared(held, false) else {
+                    return Ok(());
+                };
+                self.decided(decision)
+            }
+        }
+    }
+
+    /// The encoding is known: the bytes held go through it.
+    fn decided(&mut self, decision: Result<Encoding, String>) -> Result<(), DecodeError> {
+        let encoding = decision.map_err(|label| DecodeError::UnknownEncoding {
+            report: self.report.id,
+            label: self.excerpt(label.as_bytes()),
+        })?;
+        let held = match std::mem::replace(&mut self.encoding, encoding) {
+            Encoding::Undecided(held) => held,
+            _ => Vec::new(),
+        };
+        self.push_decoded(&held)
+    }
+
+    /// The end of the body: what the encoding still holds.
+    pub(super) fn flush_encoding(&mut self) -> Result<(), DecodeError> {
+        match &mut self.encoding {
+            Encoding::Utf8 => Ok(()),
+            Encoding::Transcode(decoder) => {
+                let out = transcode(decoder, &[], true);
+                self.encoding = Encoding::Utf8;
+                self.push_inner(&out)
+            }
+            Encoding::Undecided(held) => {
+                let decision = declared(held, true).unwrap_or(Ok(Encoding::Utf8));
+                self.decided(decision)
+            }
+        }
+    }
+
     pub(super) fn push_inner(&mut self, chunk: &[u8]) -> Result<(), DecodeError> {
         if chunk.is_empty() {
             return Ok(());
@@ -150,6 +291,7 @@ impl Decoder {
             }
             Doc::Closed => {}
         }
+        self.check_rows_found()?;
         if self.batch.rows > 0 {
             self.flush()?;
         }

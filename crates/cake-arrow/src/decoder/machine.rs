@@ -1,7 +1,10 @@
-//! The state machine: elements open and close frames, a row's fields go to their slots, rows
-//! and batches complete.
+//! The state machine: elements open and close frames, records of each level begin and end, a
+//! row's values go to their slots once each, rows and batches complete.
 
 use super::*;
+
+/// Why a value is kept aside in `_rejected` when its element repeats where one value goes.
+const REPEATED: &str = "the element appears again where one value goes: the first value is kept";
 
 impl Decoder {
     pub(super) fn open_name(&self, i: usize) -> String {
@@ -56,15 +59,11 @@ impl Decoder {
                 self.child_frame(top, local, e)?
             }
         };
+        self.names.extend_from_slice(qname.as_bytes());
+        self.name_ends.push(self.names.len());
+        self.stack.push(frame);
         if empty {
-            self.close(frame)?;
-            if self.stack.is_empty() && self.doc == Doc::Open {
-                self.doc = Doc::Closed;
-            }
-        } else {
-            self.names.extend_from_slice(qname.as_bytes());
-            self.name_ends.push(self.names.len());
-            self.stack.push(frame);
+            self.pop_frame()?;
         }
         Ok(())
     }
@@ -85,28 +84,28 @@ impl Decoder {
                 };
                 let hint = &mut self.hints[parent_node as usize];
                 match self.map.child(parent_node, local, hint) {
-                    Some(node) => self.enter_node(node, e),
+                    Some(node) => self.enter_node(node, e)?,
                     None => {
                         self.drift(Some(parent_node), local)?;
-                        self.begin_extra(Some(parent_node), local, e)
+                        self.begin_extra(local, e)?
                     }
                 }
             }
             Frame::Skip => Frame::Skip,
             Frame::Leaf { node, .. } => {
                 self.drift(Some(node), local)?;
-                self.begin_extra(Some(node), local, e)
+                self.begin_extra(local, e)?
             }
-            Frame::Extra { .. } => self.begin_extra(None, local, e),
+            Frame::Subtree { .. } => self.open_subtree(local, e)?,
             Frame::Collection => {
                 if local == self.report.response.row.as_bytes() {
                     self.begin_row()?;
                     Frame::Row
                 } else {
-                    self.drift(None, local)?;
-                    Frame::Skip
+                    self.unplaced_child(local, 1)?
                 }
             }
+            Frame::Probe { depth, .. } => self.probe_child(local, depth, e)?,
             Frame::Content => {
                 let response = &self.report.response;
                 match local {
@@ -121,11 +120,6 @@ impl Decoder {
                         self.begin_row()?;
                         Frame::Row
                     }
-                    // A report documented as a bare `ArrayOf...` may come wrapped in an
-                    // envelope's collection: its rows are read inside whatever wraps them.
-                    _ if response.collection.is_none() && self.envelope.success.is_some() => {
-                        Frame::Collection
-                    }
                     _ => {
                         if let Some(other) = other_report(|r| {
                             r.response.collection.map(str::as_bytes) == Some(local)
@@ -138,8 +132,7 @@ impl Decoder {
                                 other.name
                             )));
                         }
-                        self.drift(None, local)?;
-                        Frame::Skip
+                        self.unplaced_child(local, 1)?
                     }
                 }
             }
@@ -200,26 +193,78 @@ impl Decoder {
     }
 
     #[inline]
-    pub(super) fn enter_node(&mut self, node: NodeId, e: &BytesStart<'_>) -> Frame {
+    pub(super) fn enter_node(
+        &mut self,
+        node: NodeId,
+        e: &BytesStart<'_>,
+    ) -> Result<Frame, DecodeError> {
+        let nil = is_nil(e);
+        if let Some(level) = self.map.nodes[node as usize].item_of {
+            self.begin_record(level);
+        }
         let n = &self.map.nodes[node as usize];
-        if let Some(g) = n.item_of {
-            for &l in &self.map.groups[g as usize].lists {
-                self.seen[l as usize] = false;
+        if !n.container_of.is_empty() && !nil {
+            for &l in n.container_of.iter() {
+                self.present_now[l as usize] = true;
             }
         }
-        if !n.container_of.is_empty() && !is_nil(e) {
-            for &g in n.container_of.iter() {
-                self.group_present[g as usize] = true;
-            }
-        }
-        match n.kind {
+        Ok(match n.kind {
             NodeKind::Container => Frame::Node(node),
-            NodeKind::Leaf(_) => Frame::Leaf {
+            NodeKind::Value(_) => Frame::Leaf {
                 node,
                 start: self.batch.text.len() as u32,
-                nil: is_nil(e),
+                nil,
             },
-            NodeKind::Skip => Frame::Skip,
+            NodeKind::Json(slot) => self.begin_json(node, slot, nil),
+            NodeKind::Withheld => {
+                let path = &self.map.nodes[node as usize].path;
+                match self.withheld.get_mut(path.as_str()) {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.withheld.insert(path.clone(), 1);
+                    }
+                }
+                Frame::Skip
+            }
+        })
+    }
+
+    /// Begins a record of `level`: every value of the level starts absent, and the levels
+    /// below start their lists for it.
+    #[inline]
+    pub(super) fn begin_record(&mut self, level: LevelId) {
+        let l = level as usize;
+        let (parent_record, pos) = match self.map.levels[l].parent {
+            Some(p) => {
+                let records = self.batch.levels[p as usize].records() as u32;
+                let mine = self.batch.levels[l].records() as u32;
+                (records.saturating_sub(1), mine - self.start_count[l])
+            }
+            None => (0, 0),
+        };
+        let data = &mut self.batch.levels[l];
+        for v in &mut data.values {
+            v.push(Span::ABSENT);
+        }
+        data.row.push(self.batch.rows as u32);
+        data.parent.push(parent_record);
+        data.pos.push(pos);
+        for &c in &self.map.levels[l].children {
+            let c = c as usize;
+            self.present_now[c] = self.map.levels[c].always_present;
+            self.start_count[c] = self.batch.levels[c].records() as u32;
+        }
+    }
+
+    /// Ends the record of `level` open now: the lists below it end.
+    #[inline]
+    pub(super) fn end_record(&mut self, level: LevelId) {
+        for &c in &self.map.levels[level as usize].children {
+            let c = c as usize;
+            let records = self.batch.levels[c].records() as u32;
+            let data = &mut self.batch.levels[c];
+            data.ends.push(records);
+            data.present.push(self.present_now[c]);
         }
     }
 
@@ -229,13 +274,14 @@ impl Decoder {
             return Err(self.wrong_answer(detail));
         }
         self.in_row = true;
+        // The row's frame is pushed right after this.
+        self.row_depth = self.stack.len() + 1;
+        self.row_text_start = self.batch.text.len();
         self.row_extra.clear();
-        self.batch.begin_row();
-        self.group_present.iter_mut().for_each(|p| *p = false);
-        // Lists repeated directly below the row element are always present.
-        for &g in self.map.nodes[ROW as usize].container_of.iter() {
-            self.group_present[g as usize] = true;
-        }
+        self.extra_bytes = 0;
+        self.extra_truncated = false;
+        self.batch.kept_aside.push(Vec::new());
+        self.begin_record(0);
         Ok(())
     }
 
@@ -246,8 +292,7 @@ impl Decoder {
         parent: Option<NodeId>,
         local: &[u8],
     ) -> Result<(), DecodeError> {
-        let path = &mut self.drift_path;
-        path.clear();
+        let mut path = String::new();
         match parent {
             Some(node) => {
                 path.push_str(self.report.response.row);
@@ -288,31 +333,30 @@ impl Decoder {
         if self.options.strict {
             return Err(DecodeError::UnknownElement {
                 report: self.report.id,
-                element: path.clone(),
+                element: path,
                 row,
             });
         }
+        self.count_unknown(path);
+        Ok(())
+    }
+
+    /// Counts one occurrence of an unknown element, listing at most [`MAX_UNKNOWN_PATHS`].
+    pub(super) fn count_unknown(&mut self, path: String) {
+        let listed = self.unknown.len();
         match self.unknown.get_mut(path.as_str()) {
             Some(n) => *n += 1,
-            None => {
-                self.unknown.insert(path.clone(), 1);
+            None if listed < MAX_UNKNOWN_PATHS => {
+                self.unknown.insert(path, 1);
             }
+            None => self.unknown_unlisted += 1,
         }
-        if !self.warned.contains(path.as_str()) {
-            self.warned.insert(path.clone());
-            tracing::warn!(
-                report = self.report.id,
-                element = path.as_str(),
-                "element not in the catalog (a newer API version?); it is counted and kept in _extra when it is inside a row"
-            );
-        }
-        Ok(())
     }
 
     #[inline]
     pub(super) fn end(&mut self, qname: &[u8], at: u64) -> Result<(), DecodeError> {
         self.text_run = 0;
-        let Some(end) = self.name_ends.pop() else {
+        let Some(&end) = self.name_ends.last() else {
             return Err(if self.doc == Doc::Closed {
                 DecodeError::TrailingContent {
                     report: self.report.id,
@@ -329,7 +373,11 @@ impl Decoder {
                 }
             });
         };
-        let start = self.name_ends.last().copied().unwrap_or(0);
+        let start = if self.name_ends.len() > 1 {
+            self.name_ends[self.name_ends.len() - 2]
+        } else {
+            0
+        };
         let qname = trim_end(qname);
         if !same(&self.names[start..end], qname) {
             return Err(DecodeError::Mismatched {
@@ -339,29 +387,36 @@ impl Decoder {
                 found: String::from_utf8_lossy(qname).into_owned(),
             });
         }
-        self.names.truncate(start);
+        self.pop_frame()
+    }
+
+    /// Closes the element open now.
+    fn pop_frame(&mut self) -> Result<(), DecodeError> {
         let frame = self.stack.pop().unwrap_or(Frame::Skip);
         self.close(frame)?;
-        if self.stack.is_empty() {
+        self.name_ends.pop();
+        let start = self.name_ends.last().copied().unwrap_or(0);
+        self.names.truncate(start);
+        if self.stack.is_empty() && self.doc == Doc::Open {
             self.doc = Doc::Closed;
         }
         Ok(())
     }
 
-    /// Completes an element.
+    /// Completes an element (its frame is already off the stack; its name is still on it).
     #[inline]
     pub(super) fn close(&mut self, frame: Frame) -> Result<(), DecodeError> {
         match frame {
             Frame::Leaf { node, start, nil } => {
                 let n = &self.map.nodes[node as usize];
-                let NodeKind::Leaf(col) = n.kind else {
+                let item = n.item_of;
+                let NodeKind::Value(slot) = n.kind else {
                     return Ok(());
                 };
                 let span = if nil {
                     self.batch.text.truncate(start as usize);
                     Span::NIL
                 } else {
-                    let len = self.batch.text.len() - start as usize;
                     if self.batch.text.len() > (u32::MAX - 2) as usize {
                         return Err(DecodeError::BatchTooLarge {
                             report: self.report.id,
@@ -370,32 +425,23 @@ impl Decoder {
                     }
                     Span {
                         start,
-                        len: len as u32,
+                        len: (self.batch.text.len() - start as usize) as u32,
                     }
                 };
-                match self.map.slots[col as usize] {
-                    Slot::Scalar(s) => {
-                        if let Some(last) = self.batch.scalars[s as usize].last_mut() {
-                            *last = span;
-                        }
-                    }
-                    Slot::List { list, .. } => {
-                        self.batch.items[list as usize].push(span);
-                        self.seen[list as usize] = true;
-                    }
-                }
-                if let Some(g) = n.item_of {
-                    self.close_item(g);
+                self.set_value(slot, span, start)?;
+                if let Some(level) = item {
+                    self.end_record(level);
                 }
             }
             Frame::Node(node) => {
-                if let Some(g) = self.map.nodes[node as usize].item_of {
-                    self.close_item(g);
+                if let Some(level) = self.map.nodes[node as usize].item_of {
+                    self.end_record(level);
                 }
             }
             Frame::Row => self.end_row()?,
-            Frame::Extra { nil } => self.end_extra(nil),
+            Frame::Subtree { nil } => self.close_subtree(nil)?,
             Frame::Capture { field, nil } => self.store_field(field, nil)?,
+            Frame::Probe { children, .. } => self.close_probe(children)?,
             Frame::Content => {
                 if let Some(e) = self.cake_refusal() {
                     return Err(e);
@@ -413,27 +459,112 @@ impl Decoder {
         Ok(())
     }
 
-    /// Ends one repeated element of a list group: lists that had no item in it get a null
-    /// item, so the group's parallel lists stay aligned.
+    /// Puts a value in its slot, once: a second value of the same slot in the same record is
+    /// kept aside in `_rejected` (the first stays), or fails the row for a key column.
     #[inline]
-    pub(super) fn close_item(&mut self, group: u32) {
-        for &l in &self.map.groups[group as usize].lists {
-            if !self.seen[l as usize] {
-                self.batch.items[l as usize].push(Span::ABSENT);
+    pub(super) fn set_value(
+        &mut self,
+        slot: Slot,
+        span: Span,
+        start: u32,
+    ) -> Result<(), DecodeError> {
+        let level = slot.level as usize;
+        let values = &mut self.batch.levels[level].values[slot.value as usize];
+        match values.last_mut() {
+            Some(last) if *last == Span::ABSENT => {
+                *last = span;
+                Ok(())
             }
-            self.seen[l as usize] = false;
+            Some(first) => {
+                let first = *first;
+                self.repeated_value(slot, first, span, start)
+            }
+            None => Ok(()),
         }
+    }
+
+    #[cold]
+    fn repeated_value(
+        &mut self,
+        slot: Slot,
+        first: Span,
+        second: Span,
+        start: u32,
+    ) -> Result<(), DecodeError> {
+        let def = self.map.levels[slot.level as usize].values[slot.value as usize];
+        let text = |s: Span| -> Vec<u8> {
+            if s.is_value() {
+                self.batch.text[s.start as usize..(s.start + s.len) as usize].to_vec()
+            } else {
+                Vec::new()
+            }
+        };
+        let (first_text, second_text) = (text(first), text(second));
+        // The second value's text is the tail of the buffer: it goes.
+        self.batch.text.truncate(start as usize);
+        if def.key {
+            return Err(DecodeError::RepeatedKey {
+                report: self.report.id,
+                column: def.column.name,
+                row: self.rows + 1,
+                first: self.excerpt(&first_text),
+                second: self.excerpt(&second_text),
+            });
+        }
+        let record = self.batch.levels[slot.level as usize]
+            .records()
+            .saturating_sub(1);
+        let list = self.map.levels[slot.level as usize].list_group;
+        let (key, column) = crate::batch::reject_names(
+            &self.map,
+            &self.batch.levels,
+            def.column,
+            slot.level,
+            record,
+            list,
+        );
+        let value = if second.is_value() {
+            String::from_utf8_lossy(&second_text).into_owned()
+        } else {
+            String::new()
+        };
+        self.keep_aside(value.len() + key.len())?;
+        if let Some(row) = self.batch.kept_aside.last_mut() {
+            row.push(crate::batch::Reject {
+                key,
+                column,
+                list,
+                value,
+                reason: REPEATED,
+            });
+        }
+        Ok(())
+    }
+
+    /// Counts `bytes` kept aside for the row (its `_extra` and repeated values) against the
+    /// row's bound: past it the row fails, or, with `truncate_extra`, what follows is dropped
+    /// and the row says so.
+    pub(super) fn keep_aside(&mut self, bytes: usize) -> Result<(), DecodeError> {
+        self.extra_bytes += bytes;
+        if self.extra_bytes > self.options.max_extra_bytes {
+            if self.options.truncate_extra {
+                self.extra_truncated = true;
+                return Ok(());
+            }
+            return Err(DecodeError::ExtraTooLarge {
+                report: self.report.id,
+                row: self.rows + 1,
+                max: self.options.max_extra_bytes,
+            });
+        }
+        Ok(())
     }
 
     #[inline]
     pub(super) fn end_row(&mut self) -> Result<(), DecodeError> {
+        self.end_record(0);
         let extra = self.take_row_extra();
         self.batch.extra.push(extra);
-        for (l, &group) in self.list_group.iter().enumerate() {
-            let count = self.batch.items[l].len() as u32;
-            self.batch.ends[l].push(count);
-            self.batch.present[l].push(self.group_present[group]);
-        }
         self.in_row = false;
         self.batch.rows += 1;
         self.rows += 1;
@@ -444,25 +575,31 @@ impl Decoder {
     }
 
     pub(super) fn flush(&mut self) -> Result<(), DecodeError> {
+        let scrubber = self.scrubber.clone();
+        let excerpt = move |b: &[u8]| crate::error::excerpt_with(b, scrubber.as_ref());
+        let target = crate::batch::Target {
+            report: self.report,
+            map: &self.map,
+            schema: &self.schema,
+        };
         let batch = self.batch.build(
-            self.report,
-            &self.map,
-            &self.schema,
+            target,
             &mut self.zone,
             self.batch_first_row,
             &mut self.rejects,
+            &excerpt,
         )?;
         // Counted here, reported once per column by whoever runs the decoder (a run's
         // summary), not once per response.
         for row in &self.rejects.rows {
-            for (column, value, reason) in row {
+            for r in row {
                 let entry = self
                     .rejected
-                    .entry(column.to_string())
+                    .entry(r.column.clone())
                     .or_insert_with(|| Rejected {
                         count: 0,
-                        example: excerpt(value.as_bytes()),
-                        reason: reason.to_string(),
+                        example: excerpt(r.value.as_bytes()),
+                        reason: r.reason.to_string(),
                     });
                 entry.count += 1;
             }
@@ -477,24 +614,48 @@ impl Decoder {
         let value = String::from_utf8_lossy(&self.scratch).into_owned();
         self.scratch.clear();
         let report = self.report.id;
-        let bad = |field: &'static str, reason: &str| DecodeError::Envelope {
+        let index = match field {
+            Field::Success => Some(0),
+            Field::Message => Some(1),
+            Field::RowCount => Some(2),
+            _ => None,
+        };
+        if let Some(i) = index {
+            let name = ["success", "message", "row_count"][i];
+            if self.envelope_seen[i] {
+                let first = match i {
+                    0 => self.envelope.success.map(|s| s.to_string()),
+                    1 => self.envelope.message.clone(),
+                    _ => self.envelope.row_count.map(|n| n.to_string()),
+                }
+                .unwrap_or_default();
+                return Err(DecodeError::RepeatedEnvelope {
+                    report,
+                    field: name,
+                    first: self.excerpt(first.as_bytes()),
+                    second: self.excerpt(value.as_bytes()),
+                });
+            }
+            self.envelope_seen[i] = true;
+        }
+        let bad = |this: &Self, field: &'static str, reason: &str| DecodeError::Envelope {
             report,
             field,
-            value: excerpt(value.as_bytes()),
+            value: this.excerpt(value.as_bytes()),
             reason: reason.into(),
         };
         match field {
             Field::Success if !nil => {
                 let v = crate::parse::trim(value.as_bytes());
-                let success = crate::parse::parse_bool(v).map_err(|r| bad("success", r))?;
+                let success = crate::parse::parse_bool(v).map_err(|r| bad(self, "success", r))?;
                 self.envelope.success = Some(success);
             }
             Field::Message if !nil => self.envelope.message = Some(value),
             Field::RowCount if !nil => {
                 let v = crate::parse::trim(value.as_bytes());
                 if !v.is_empty() {
-                    let n =
-                        crate::parse::parse_int(v, 0, i64::MAX).map_err(|r| bad("row_count", r))?;
+                    let n = crate::parse::parse_int(v, 0, i64::MAX)
+                        .map_err(|r| bad(self, "row_count", r))?;
                     self.envelope.row_count = Some(n as u64);
                 }
             }
@@ -509,8 +670,8 @@ impl Decoder {
         Ok(())
     }
 
-    /// True when character data at this point is kept (a column's value or an envelope
-    /// field), so whitespace matters.
+    /// True when character data at this point is kept (a column's value, an envelope field or
+    /// the text of a captured element), so whitespace matters.
     #[inline]
     pub(super) fn keeps_text(&self) -> bool {
         matches!(
@@ -518,7 +679,7 @@ impl Decoder {
             Some(
                 Frame::Leaf { nil: false, .. }
                     | Frame::Capture { .. }
-                    | Frame::Extra { nil: false }
+                    | Frame::Subtree { nil: false }
             )
         )
     }
@@ -537,9 +698,14 @@ impl Decoder {
             return Err(self.too_large(self.text_run_start));
         }
         match self.stack.last() {
-            Some(Frame::Leaf { nil: false, .. }) => push_text(&mut self.batch.text, bytes),
+            Some(Frame::Leaf { nil: false, .. }) => {
+                push_text(&mut self.batch.text, bytes);
+                if self.batch.text.len() - self.row_text_start > self.options.max_row_bytes {
+                    return Err(self.row_too_large());
+                }
+            }
             Some(Frame::Capture { .. }) => push_text(&mut self.scratch, bytes),
-            Some(Frame::Extra { nil: false }) => push_text(&mut self.extra_text, bytes),
+            Some(Frame::Subtree { nil: false }) => self.subtree_text(bytes)?,
             _ => {
                 // Text outside the document element is an error, raised at the next markup
                 // (or the end) so that it does not depend on where the input was split.
@@ -552,6 +718,15 @@ impl Decoder {
             }
         }
         Ok(())
+    }
+
+    #[cold]
+    pub(super) fn row_too_large(&self) -> DecodeError {
+        DecodeError::RowTooLarge {
+            report: self.report.id,
+            row: self.rows + 1,
+            max: self.options.max_row_bytes,
+        }
     }
 
     /// An entity or character reference (`&amp;`, `&#x16;`).
@@ -580,7 +755,7 @@ impl Decoder {
                     return Err(DecodeError::BadCharRef {
                         report: self.report.id,
                         offset: at,
-                        reference: excerpt(name.as_bytes()),
+                        reference: self.excerpt(name.as_bytes()),
                     });
                 };
                 if code < 0x20 && !matches!(code, 0x9 | 0xA | 0xD) {
@@ -597,7 +772,7 @@ impl Decoder {
                         return Err(DecodeError::BadCharRef {
                             report: self.report.id,
                             offset: at,
-                            reference: excerpt(name.as_bytes()),
+                            reference: self.excerpt(name.as_bytes()),
                         })
                     }
                 }
@@ -606,7 +781,7 @@ impl Decoder {
                 return Err(DecodeError::UnknownEntity {
                     report: self.report.id,
                     offset: at,
-                    name: excerpt(name.as_bytes()),
+                    name: self.excerpt(name.as_bytes()),
                 })
             }
         };

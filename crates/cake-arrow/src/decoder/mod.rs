@@ -1,45 +1,58 @@
-//! The push decoder: stage 1 (quick-xml events into row slots) and the buffering that lets it
-//! take the input in chunks of any size.
+//! The push decoder: stage 1 (quick-xml events into the records of each level) and the
+//! buffering that lets it take the input in chunks of any size.
 //!
 //! [`Decoder`] and its public methods live here; the work is split by concern:
-//! - `input`: chunks in, windows out to quick-xml, parser errors placed;
+//! - `input`: chunks in (transcoded when the document declares another encoding), windows out
+//!   to quick-xml, parser errors placed;
 //! - `sniff`: XML, HTML or neither, decided from the first bytes;
-//! - `machine`: the state machine from elements to row slots, rows and batches;
-//! - `answer`: whether the document is the answer asked for (refusal, fault, other report);
-//! - `extra`: unmapped elements of a row kept as its `_extra`.
+//! - `machine`: the state machine from elements to records, values, rows and batches;
+//! - `layout`: rows found where the catalog does not put them (a bare list, another wrapper,
+//!   another case), and bodies whose rows were not found at all;
+//! - `answer`: whether the document is the answer asked for (refusal, fault, other report or
+//!   version);
+//! - `extra`: elements of a row the catalog does not map, and JSON columns, kept as JSON with
+//!   their structure.
 
 mod answer;
 mod extra;
 mod input;
+mod layout;
 mod machine;
 mod sniff;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use cake_catalog::Report;
+use cake_core::secret::Scrubber;
 use quick_xml::errors::{Error as XmlError, IllFormedError, SyntaxError};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 use crate::batch::{Batch, Rejects, Span};
-use crate::error::{excerpt, CakeRefusal, DecodeError};
+use crate::error::{CakeRefusal, DecodeError};
 use crate::parse::ZoneCache;
-use crate::paths::{same, NodeId, NodeKind, PathMap, Slot, ROW};
+use crate::paths::{same, LevelId, NodeId, NodeKind, PathMap, Slot, ROW};
 use crate::{DecodeSummary, DecoderOptions, Envelope, Rejected};
 
 use answer::other_report;
-use input::is_xml_space;
-use machine::is_nil;
+use extra::Capture;
+use input::{is_xml_space, Encoding};
+use machine::{is_nil, local_name, push_text};
 use sniff::{is_html_doctype, is_html_doctype_content};
 
 /// Bytes of the body kept to describe a response that is not XML.
 const HEAD: usize = 4096;
 /// A batch is closed early when its text passes this size, whatever its row count.
-const TEXT_FLUSH: usize = 64 << 20;
+const TEXT_FLUSH: usize = 16 << 20;
 const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Distinct paths of unknown elements listed in a summary; the occurrences of later ones are
+/// only counted ([`DecodeSummary::unknown_unlisted`]), so that a summary stays small whatever a
+/// document holds.
+pub const MAX_UNKNOWN_PATHS: usize = 100;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Doc {
@@ -85,6 +98,12 @@ enum Frame {
     /// element of a GET response, the `...Result` element of a SOAP one.
     Content,
     Collection,
+    /// An element of the content that is neither the envelope nor the catalog's collection or
+    /// row: a row under another name, or a wrapper of rows, which its first child tells.
+    Probe {
+        depth: u8,
+        children: bool,
+    },
     Row,
     Node(NodeId),
     Leaf {
@@ -92,22 +111,12 @@ enum Frame {
         start: u32,
         nil: bool,
     },
-    /// An element of a row the catalog does not map, kept for the row's `_extra`.
-    Extra {
+    /// An element inside a JSON capture: an element of a row the catalog does not map (kept
+    /// in `_extra`), or of a JSON column.
+    Subtree {
         nil: bool,
     },
     Skip,
-}
-
-/// An open element of a row's `_extra`.
-#[derive(Debug, Clone, Copy)]
-struct ExtraFrame {
-    /// Length of the extra path before this element's name.
-    path_len: usize,
-    /// Where this element's text starts in the text buffer of the extras.
-    text_start: usize,
-    /// Whether an element opened inside it (its own text is then not a value).
-    children: bool,
 }
 
 /// A streaming decoder of one Cake response into record batches of the report's schema.
@@ -122,8 +131,11 @@ pub struct Decoder {
     map: PathMap,
     schema: SchemaRef,
     zone: ZoneCache,
+    /// Secrets removed from every excerpt the decoder quotes, before it is shortened.
+    scrubber: Option<Scrubber>,
 
     // Input.
+    encoding: Encoding,
     pending: Vec<u8>,
     /// Offset in the body of `pending[0]`.
     consumed: u64,
@@ -148,25 +160,41 @@ pub struct Decoder {
     text_run_start: u64,
     scratch: Vec<u8>,
     envelope: Envelope,
+    /// Envelope fields read so far: each is read once.
+    envelope_seen: [bool; 3],
     fault_code: Option<String>,
     fault_reason: Option<String>,
     /// The document declares another API version than the endpoint's: refused at the first
     /// row or at the end, unless it is Cake's refusal (whose namespace can differ).
     other_version: Option<String>,
+    /// The API version the document declares, when another one is read on purpose.
+    found_version: Option<u16>,
     in_row: bool,
-    /// Per list column: seen in the current repeated element.
-    seen: Vec<bool>,
-    /// Per list group: its container was present in the current row.
-    group_present: Vec<bool>,
-    /// Per list column: its group.
-    list_group: Vec<usize>,
-    drift_path: String,
-    /// The path below the row of the `_extra` element open now, its open elements, their
-    /// text, and the row's extras so far.
-    extra_path: String,
-    extra_frames: Vec<ExtraFrame>,
-    extra_text: Vec<u8>,
-    row_extra: Vec<(String, Option<String>)>,
+    /// Depth of the stack at the row's element (its frame is `stack[row_depth - 1]`).
+    row_depth: usize,
+    /// Size of the batch's text when the row began, to bound what one row holds.
+    row_text_start: usize,
+    /// Per level: whether its list is there in the current record of the level above.
+    present_now: Vec<bool>,
+    /// Per level: its records when the current record of the level above began.
+    start_count: Vec<u32>,
+    /// The JSON capture open now (an unknown element of a row, or a JSON column's element).
+    capture: Option<Capture>,
+    /// The row's `_extra` entries so far: path and content.
+    row_extra: Vec<(String, serde_json::Value)>,
+    /// Bytes of the row's `_extra` and kept-aside values so far.
+    extra_bytes: usize,
+    /// The row's `_extra` passed its bound and was truncated (with `truncate_extra`).
+    extra_truncated: bool,
+    /// Elements of the content that may have held rows the catalog could not place: how many,
+    /// and the first one's name.
+    unplaced: u64,
+    first_unplaced: Option<String>,
+    /// The last element looked at outside the catalog's layout: its depth and name.
+    probe_last: (usize, Vec<u8>),
+    /// Some element outside the catalog's layout looked like a row: it repeated, or held an
+    /// element of the catalog's row.
+    probe_row_like: bool,
 
     // Output.
     batch: Batch,
@@ -175,9 +203,11 @@ pub struct Decoder {
     ready: VecDeque<RecordBatch>,
     stripped: u64,
     unknown: BTreeMap<String, u64>,
+    unknown_unlisted: u64,
+    withheld: BTreeMap<String, u64>,
+    layout: Option<String>,
     rejects: Rejects,
     rejected: BTreeMap<String, Rejected>,
-    warned: BTreeSet<String>,
     failed: Option<DecodeError>,
     finished: bool,
 }
@@ -185,30 +215,25 @@ pub struct Decoder {
 impl Decoder {
     /// A decoder for one response of `report`.
     pub fn new(report: &'static Report, options: DecoderOptions) -> Decoder {
-        let map = PathMap::new(report);
+        let map = PathMap::new(report, options.personal_data);
         let options = DecoderOptions {
             batch_size: options.batch_size.max(1),
             max_depth: options.max_depth.max(1),
             ..options
         };
         let batch = Batch::new(&map, options.batch_size.min(65_536));
+        let levels = map.levels.len();
         Decoder {
             report,
             schema: Arc::new(report.arrow_schema()),
             zone: ZoneCache::new(options.timezone),
+            scrubber: None,
             hints: vec![0; map.nodes.len()],
-            seen: vec![false; map.list_count],
-            group_present: vec![false; map.groups.len()],
-            list_group: map
-                .slots
-                .iter()
-                .filter_map(|s| match s {
-                    Slot::List { group, .. } => Some(*group as usize),
-                    Slot::Scalar(_) => None,
-                })
-                .collect(),
+            present_now: vec![false; levels],
+            start_count: vec![0; levels],
             map,
             options,
+            encoding: Encoding::default(),
             pending: Vec::new(),
             consumed: 0,
             retry_len: 0,
@@ -224,30 +249,46 @@ impl Decoder {
             text_run_start: 0,
             scratch: Vec::new(),
             envelope: Envelope::default(),
+            envelope_seen: [false; 3],
             fault_code: None,
             fault_reason: None,
             other_version: None,
+            found_version: None,
             in_row: false,
-            drift_path: String::new(),
-            extra_path: String::new(),
-            extra_frames: Vec::new(),
-            extra_text: Vec::new(),
+            row_depth: 0,
+            row_text_start: 0,
+            capture: None,
             row_extra: Vec::new(),
+            extra_bytes: 0,
+            extra_truncated: false,
+            unplaced: 0,
+            first_unplaced: None,
+            probe_last: (0, Vec::new()),
+            probe_row_like: false,
             batch,
             rows: 0,
             batch_first_row: 1,
             ready: VecDeque::new(),
             stripped: 0,
             unknown: BTreeMap::new(),
+            unknown_unlisted: 0,
+            withheld: BTreeMap::new(),
+            layout: None,
             rejects: Rejects {
                 lenient: !options.strict,
                 rows: Vec::new(),
             },
             rejected: BTreeMap::new(),
-            warned: BTreeSet::new(),
             failed: None,
             finished: false,
         }
+    }
+
+    /// Removes `scrubber`'s secrets (the API key) from every excerpt of the body the decoder
+    /// quotes in an error or a summary, before the excerpt is shortened.
+    pub fn with_scrubber(mut self, scrubber: Scrubber) -> Decoder {
+        self.scrubber = Some(scrubber);
+        self
     }
 
     /// The report this decoder reads.
@@ -287,7 +328,7 @@ impl Decoder {
                 offset: self.total,
             });
         }
-        let result = self.push_inner(chunk);
+        let result = self.push_decoded(chunk);
         if let Err(e) = &result {
             self.failed = Some(e.clone());
         }
@@ -301,7 +342,8 @@ impl Decoder {
             return Err(e.clone());
         }
         if !self.finished {
-            if let Err(e) = self.finish_inner() {
+            let result = self.flush_encoding().and_then(|()| self.finish_inner());
+            if let Err(e) = result {
                 self.failed = Some(e.clone());
                 return Err(e);
             }
@@ -312,7 +354,17 @@ impl Decoder {
             envelope: self.envelope.clone(),
             stripped_control_chars: self.stripped,
             unknown_elements: self.unknown.clone(),
+            unknown_unlisted: self.unknown_unlisted,
+            withheld: self.withheld.clone(),
+            layout: self.layout.clone(),
+            version: self.found_version,
             rejected: self.rejected.clone(),
         })
+    }
+
+    /// Raw text as quoted in an error or a summary: the secrets removed, control characters
+    /// escaped, then shortened.
+    pub(crate) fn excerpt(&self, bytes: &[u8]) -> String {
+        crate::error::excerpt_with(bytes, self.scrubber.as_ref())
     }
 }

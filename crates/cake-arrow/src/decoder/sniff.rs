@@ -30,12 +30,12 @@ impl Decoder {
             let shown = cake_catalog::text::page_summary(&text);
             DecodeError::Html {
                 report: self.report.id,
-                excerpt: excerpt(shown.as_bytes()),
+                excerpt: self.excerpt(shown.as_bytes()),
             }
         } else {
             DecodeError::NotXml {
                 report: self.report.id,
-                excerpt: excerpt(collapse(&text).as_bytes()),
+                excerpt: self.excerpt(collapse(&text).as_bytes()),
             }
         }
     }

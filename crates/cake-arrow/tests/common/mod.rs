@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use arrow_array::{
-    Array, ArrayRef, ListArray, RecordBatch, StringArray, TimestampMicrosecondArray,
+    Array, ArrayRef, ListArray, RecordBatch, StringArray, StructArray, TimestampMicrosecondArray,
 };
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::{DataType, TimeUnit};
@@ -138,6 +138,15 @@ pub fn value(array: &ArrayRef, i: usize) -> String {
             let parts: Vec<String> = (0..items.len()).map(|j| value(&items, j)).collect();
             format!("[{}]", parts.join(", "))
         }
+        DataType::Struct(fields) => {
+            let s = array.as_any().downcast_ref::<StructArray>().unwrap();
+            let parts: Vec<String> = fields
+                .iter()
+                .enumerate()
+                .map(|(c, f)| format!("{}: {}", f.name(), value(s.column(c), i)))
+                .collect();
+            format!("{{{}}}", parts.join(", "))
+        }
         DataType::Timestamp(TimeUnit::Microsecond, _) => {
             let t = array
                 .as_any()
@@ -173,6 +182,23 @@ pub fn render_summary(summary: &DecodeSummary) -> String {
     .unwrap();
     for (name, n) in &summary.unknown_elements {
         writeln!(out, "unknown element: {name} x{n}").unwrap();
+    }
+    if summary.unknown_unlisted > 0 {
+        writeln!(
+            out,
+            "unknown elements not listed: {}",
+            summary.unknown_unlisted
+        )
+        .unwrap();
+    }
+    for (name, n) in &summary.withheld {
+        writeln!(out, "withheld: {name} x{n}").unwrap();
+    }
+    if let Some(layout) = &summary.layout {
+        writeln!(out, "layout: {layout}").unwrap();
+    }
+    if let Some(version) = summary.version {
+        writeln!(out, "version: {version}").unwrap();
     }
     out
 }

@@ -68,6 +68,34 @@ fn param_kind_text(kind: ParamKind) -> String {
     }
 }
 
+/// A column (or a struct's field) as `describe --json` gives it, its fields nested.
+fn column_json(c: &cake_catalog::Column) -> Value {
+    let mut v = json!({
+        "name": c.name,
+        "type": c.ty.arrow_name(),
+        "nullable": c.nullable,
+        "path": c.path.join("/"),
+    });
+    if let Value::Object(o) = &mut v {
+        if !c.also.is_empty() {
+            o.insert(
+                "also".into(),
+                json!(c.also.iter().map(|p| p.join("/")).collect::<Vec<_>>()),
+            );
+        }
+        if c.personal {
+            o.insert("personal".into(), json!(true));
+        }
+        if let Some(fields) = c.fields() {
+            o.insert(
+                "fields".into(),
+                json!(fields.iter().map(column_json).collect::<Vec<_>>()),
+            );
+        }
+    }
+    v
+}
+
 fn describe_json(r: &Report) -> Value {
     let mut v = summary_json(r);
     let extra = json!({
@@ -99,14 +127,10 @@ fn describe_json(r: &Report) -> Value {
             "collection": r.response.collection,
             "row": r.response.row,
             "envelope": r.response.envelope,
-            "skip": r.response.skip,
+            "secret": r.response.secret,
+            "unmapped": r.response.unmapped,
         },
-        "columns": r.columns.iter().map(|c| json!({
-            "name": c.name,
-            "type": c.ty.arrow_name(),
-            "nullable": c.nullable,
-            "path": c.path.join("/"),
-        })).chain(KEPT.iter().map(|(name, what)| json!({
+        "columns": r.columns.iter().map(column_json).chain(KEPT.iter().map(|(name, what)| json!({
             "name": name,
             "type": "Utf8",
             "nullable": true,
@@ -216,29 +240,25 @@ pub fn describe(args: &DescribeArgs) -> Result<String> {
         );
     }
     out.push_str("\nColumns (name, type, source path):\n");
-    let name_width = r
-        .columns
+    let rows = column_rows(r.columns, "", "");
+    let name_width = rows
         .iter()
-        .map(|c| c.name.len())
+        .map(|(n, ..)| n.len())
         .chain(KEPT.iter().map(|(n, _)| n.len()))
         .max()
-        .unwrap_or(0);
-    let type_width = r
-        .columns
+        .unwrap_or(0)
+        .min(30);
+    let type_width = rows
         .iter()
-        .map(|c| c.ty.arrow_name().chars().count() + if c.nullable { 0 } else { 9 })
+        .map(|(_, t, _)| t.chars().count())
         .max()
-        .unwrap_or(0);
-    for c in r.columns {
-        let ty = if c.nullable {
-            c.ty.arrow_name()
-        } else {
-            format!("{} not null", c.ty.arrow_name())
-        };
+        .unwrap_or(0)
+        .min(24);
+    for (name, ty, path) in &rows {
         hanging(
             &mut out,
-            &format!("  {:<name_width$} {:<type_width$} ", c.name, ty),
-            &c.path.join("/"),
+            &format!("  {name:<name_width$} {ty:<type_width$} "),
+            path,
             16,
             6,
         );
@@ -282,6 +302,35 @@ pub fn describe(args: &DescribeArgs) -> Result<String> {
         ),
     );
     Ok(out)
+}
+
+/// One line per column and, below a `List<Struct>` column, per field (`.field`, indented, its
+/// path from the struct's repeated element): name, short type, path.
+fn column_rows(
+    columns: &[cake_catalog::Column],
+    indent: &str,
+    dot: &str,
+) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for c in columns {
+        let ty = match c.ty {
+            cake_catalog::ColumnType::List(cake_catalog::ColumnType::Struct(_)) => {
+                "List(Struct)".to_string()
+            }
+            cake_catalog::ColumnType::Json => "Utf8 (JSON)".to_string(),
+            ty => ty.arrow_name(),
+        };
+        let ty = match (c.nullable, c.personal) {
+            (false, _) => format!("{ty} not null"),
+            (true, true) => format!("{ty} personal"),
+            _ => ty,
+        };
+        out.push((format!("{indent}{dot}{}", c.name), ty, c.path.join("/")));
+        if let Some(fields) = c.fields() {
+            out.extend(column_rows(fields, &format!("{indent}  "), "."));
+        }
+    }
+    out
 }
 
 /// The columns after the catalog's, and what they hold.

@@ -22,10 +22,11 @@ use crate::exit::UsageError;
 pub fn run(args: &ConvertArgs) -> Result<String> {
     let report = crate::args::report(&args.report)?;
     let timezone = cake_catalog::parse_timezone(&args.timezone).map_err(UsageError::from)?;
+    // Archives hold responses of older API versions: they are read by element name, unless
+    // strict mode refuses them.
     let options = DecoderOptions {
-        timezone,
-        strict: args.strict,
-        ..DecoderOptions::default()
+        other_versions: !args.decode.strict,
+        ..args.decode.options(timezone)
     };
     let plan = OutputPlan::new(&args.out, &args.files)?;
     if !args.force {
@@ -226,8 +227,14 @@ struct Totals {
     rows: u64,
     stripped: u64,
     unknown: BTreeMap<String, u64>,
+    unknown_unlisted: u64,
+    withheld: BTreeMap<String, u64>,
     rejected: BTreeMap<String, cake_arrow::Rejected>,
     outputs: BTreeSet<PathBuf>,
+    /// Notes on single inputs: another layout.
+    notes: Vec<String>,
+    /// Inputs of another API version than the catalog's, with their version.
+    versions: Vec<(String, u16)>,
 }
 
 impl Totals {
@@ -240,8 +247,18 @@ impl Totals {
         ));
         self.rows += summary.rows;
         self.stripped += summary.stripped_control_chars;
+        if let Some(version) = summary.version {
+            self.versions.push((input.display().to_string(), version));
+        }
+        if let Some(layout) = &summary.layout {
+            self.notes.push(format!("{}: {layout}", input.display()));
+        }
         for (k, v) in summary.unknown_elements {
             *self.unknown.entry(k).or_default() += v;
+        }
+        self.unknown_unlisted += summary.unknown_unlisted;
+        for (k, v) in summary.withheld {
+            *self.withheld.entry(k).or_default() += v;
         }
         for (column, r) in summary.rejected {
             self.rejected
@@ -265,12 +282,33 @@ impl Totals {
         for line in &self.lines {
             let _ = writeln!(out, "{line}");
         }
+        for (input, version) in &self.versions {
+            let _ = writeln!(
+                out,
+                "warning: {input} is a response of API version {version}; the catalog reads \
+                 version {}: elements of the same name are typed, the others kept in _extra \
+                 (--strict refuses it)",
+                report.endpoint.version
+            );
+        }
+        for note in &self.notes {
+            let _ = writeln!(out, "warning: {note}");
+        }
         if self.stripped > 0 {
             let _ = writeln!(
                 out,
                 "stripped control characters (forbidden in XML): {}",
                 self.stripped
             );
+        }
+        if !self.withheld.is_empty() {
+            let _ = writeln!(
+                out,
+                "withheld (secrets never kept; personal data without --include-personal-data):"
+            );
+            for (name, n) in &self.withheld {
+                let _ = writeln!(out, "  {name}: {n}");
+            }
         }
         if !self.unknown.is_empty() {
             let _ = writeln!(
@@ -279,6 +317,13 @@ impl Totals {
             );
             for (name, n) in &self.unknown {
                 let _ = writeln!(out, "  {name}: {n}");
+            }
+            if self.unknown_unlisted > 0 {
+                let _ = writeln!(
+                    out,
+                    "  (and {} more under other names)",
+                    self.unknown_unlisted
+                );
             }
         }
         if !self.rejected.is_empty() {

@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use cake_arrow::DecoderOptions;
 use cake_pipeline::{pull, Cancel, PullOptions, PullSummary};
 use cake_sink::{Format, Sink, SinkOptions, WriteMode};
 use cake_transport::{ApiKey, Client, ClientOptions, Instance, LowSpeed, RetryPolicy};
@@ -53,11 +52,7 @@ pub fn run(args: &PullArgs) -> Result<String> {
     let options = PullOptions {
         mode,
         keep_raw: args.output.keep_raw,
-        decoder: DecoderOptions {
-            timezone: plan.timezone,
-            strict: args.output.strict,
-            ..DecoderOptions::default()
-        },
+        decoder: args.output.decode.options(plan.timezone),
         windows_in_flight: args.connection.concurrency,
         progress: Arc::new(crate::progress::Reporter::new()),
         table: args.output.table.clone(),

@@ -4,7 +4,6 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use anyhow::Result;
-use cake_arrow::DecoderOptions;
 use cake_pipeline::{parse_config, sync, Cancel, PullOptions, SyncRun};
 use cake_sink::WriteMode;
 
@@ -66,10 +65,7 @@ pub fn run(args: &SyncArgs) -> Result<String> {
     let options = PullOptions {
         mode: WriteMode::Replace,
         keep_raw: plan.config.output.keep_raw,
-        decoder: DecoderOptions {
-            timezone: plan.timezone,
-            ..DecoderOptions::default()
-        },
+        decoder: plan.config.output.decoder(plan.timezone),
         windows_in_flight: connection.concurrency.max(1),
         progress: Arc::new(crate::progress::Reporter::new()),
         table: None,

@@ -34,14 +34,14 @@ pub fn run(args: &VerifyArgs) -> Result<String> {
     };
     let client = Client::new(instance, key, options)?;
     let runtime = crate::runtime()?;
-    let report = runtime.block_on(cake_pipeline::verify(&client))?;
+    let report = runtime.block_on(cake_verify::verify(&client))?;
     let mut text = if args.json {
         serde_json::to_string_pretty(&report)? + "\n"
     } else {
         report.to_string()
     };
     if let Some(dir) = &args.write_specs {
-        let written = cake_pipeline::write_specs(&report, dir)?;
+        let written = cake_verify::write_specs(&report, dir)?;
         let verified = written.iter().filter(|w| w.verified).count();
         let mut lines = format!(
             "wrote {} spec file(s) to {} ({verified} verified, {} with differences left for a person)\n",

@@ -51,6 +51,33 @@ pub struct OutputConfig {
     /// `parquet` (default) or `delta`: how the tables are written.
     #[serde(default)]
     pub format: cake_sink::Format,
+    /// Read contact persons' details (the catalog's personal columns); without it they are
+    /// null and counted as withheld.
+    #[serde(default)]
+    pub include_personal_data: bool,
+    /// Refuse elements the catalog does not know and values that do not fit their column.
+    #[serde(default)]
+    pub strict: bool,
+    /// Most bytes of one row's `_extra` (default 1 MiB).
+    pub max_extra_bytes: Option<usize>,
+    /// Keep a truncation marker instead of failing a row whose `_extra` is larger.
+    #[serde(default)]
+    pub truncate_extra: bool,
+}
+
+impl OutputConfig {
+    /// How the decoder reads the responses of this output's reports.
+    pub fn decoder(&self, timezone: chrono_tz::Tz) -> cake_arrow::DecoderOptions {
+        let defaults = cake_arrow::DecoderOptions::default();
+        cake_arrow::DecoderOptions {
+            timezone,
+            strict: self.strict,
+            personal_data: self.include_personal_data,
+            max_extra_bytes: self.max_extra_bytes.unwrap_or(defaults.max_extra_bytes),
+            truncate_extra: self.truncate_extra,
+            ..defaults
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

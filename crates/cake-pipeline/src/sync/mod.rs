@@ -164,7 +164,11 @@ pub async fn plan_report(
         }
         DateSemantics::ChangesSince => probe_options.date = Some(today),
     }
-    let contract = crate::contract::contract_for(client, &plan_for(report, &probe_options, &ctx)?);
+    let contract = crate::contract::contract_for(
+        client,
+        &plan_for(report, &probe_options, &ctx)?,
+        plan.config.output.include_personal_data,
+    );
     let check = crate::pull::check_contract(sink, &sr.table, &contract, rebuild).await?;
     let previous = if full_refresh || check == Some(cake_sink::ContractCheck::Rebuilt) {
         None

@@ -1,5 +1,8 @@
-//! Spec files corrected from a [`VerifyReport`], in the layout of
-//! `crates/cake-catalog/spec/*.toml`, derived from the catalog's own data.
+//! Spec files corrected from a [`VerifyReport`]: the catalog entry turned back into its
+//! [`cake_spec::Spec`], the WSDL's corrections applied, written by `cake-spec` in the layout of
+//! every spec file.
+
+use cake_spec::{ColumnSpec, ConversionValuesSpec, ParamSpec, Spec};
 
 use super::*;
 
@@ -27,52 +30,6 @@ pub struct WrittenSpec {
     pub left: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
-pub(super) struct DraftParam {
-    pub(super) name: String,
-    pub(super) kind: String,
-    pub(super) default: Option<String>,
-    pub(super) menu: Option<String>,
-    pub(super) values: Option<Vec<String>>,
-    pub(super) conversion_values: Option<[String; 3]>,
-}
-
-#[derive(Debug, Clone)]
-pub(super) struct DraftColumn {
-    pub(super) name: String,
-    pub(super) path: String,
-    pub(super) ty: String,
-    pub(super) nullable: bool,
-}
-
-#[derive(Debug, Clone)]
-pub(super) struct Draft {
-    pub(super) id: String,
-    pub(super) name: String,
-    pub(super) description: String,
-    pub(super) verified: bool,
-    pub(super) notes: String,
-    pub(super) primary_key: Vec<String>,
-    pub(super) table_key: Option<Vec<String>>,
-    pub(super) date_field: Option<String>,
-    pub(super) cursor_field: Option<String>,
-    pub(super) partition_by: Option<String>,
-    pub(super) service: String,
-    pub(super) method: String,
-    pub(super) version: u16,
-    pub(super) params: Vec<DraftParam>,
-    pub(super) dates: String,
-    pub(super) max_window: Option<String>,
-    pub(super) paging: Option<(u32, Option<u32>)>,
-    pub(super) root: String,
-    pub(super) collection: Option<String>,
-    pub(super) row: String,
-    pub(super) envelope: bool,
-    pub(super) skip: Vec<String>,
-    pub(super) unmapped: Vec<String>,
-    pub(super) columns: Vec<DraftColumn>,
-}
-
 /// A column type as specs write it (`money` for `decimal(19,4)`).
 pub(super) fn spec_type(ty: &ColumnType) -> String {
     match ty {
@@ -88,40 +45,51 @@ pub(super) fn spec_type(ty: &ColumnType) -> String {
             precision: 28,
             scale: 10,
         } => "rate".into(),
+        ColumnType::List(ColumnType::Struct(_)) => "list<struct>".into(),
         ColumnType::List(inner) => format!("list<{}>", spec_type(inner)),
         other => other.spec_name(),
     }
 }
 
-pub(super) fn plan_filled(kind: &str) -> bool {
-    matches!(
-        kind,
-        "api_key" | "start_date" | "end_date" | "changes_since" | "start_at_row" | "row_limit"
-    )
+fn column_spec(c: &Column) -> ColumnSpec {
+    ColumnSpec {
+        name: Some(c.name.to_string()),
+        path: c.path.join("/"),
+        also: c.also.iter().map(|p| p.join("/")).collect(),
+        ty: spec_type(&c.ty),
+        nullable: (!c.nullable).then_some(false),
+        personal: c.personal.then_some(true),
+        fields: c
+            .fields()
+            .map(|f| f.iter().map(column_spec).collect())
+            .unwrap_or_default(),
+    }
 }
 
-impl Draft {
-    pub(super) fn from_report(r: &Report) -> Draft {
-        let (dates, max_window) = match r.dates {
-            DateSemantics::None => ("none", None),
-            DateSemantics::Range { max_window } => ("range", Some(max_window.as_str().to_string())),
-            DateSemantics::ChangesSince => ("changes_since", None),
-        };
-        Draft {
-            id: r.id.into(),
-            name: r.name.into(),
-            description: r.description.into(),
-            verified: r.verified,
-            notes: r.notes.into(),
-            primary_key: r.primary_key.iter().map(|s| s.to_string()).collect(),
-            table_key: (r.table_key != r.primary_key)
-                .then(|| r.table_key.iter().map(|s| s.to_string()).collect()),
-            date_field: r.date_field.map(str::to_string),
-            cursor_field: r.cursor_field.map(str::to_string),
-            partition_by: match r.layout {
-                Layout::RowDay(c) => Some(c.to_string()),
-                Layout::Window => None,
-            },
+/// The catalog entry of `report` as the spec it was generated from (a report that takes its
+/// columns from another lists them).
+pub fn spec_of(r: &Report) -> Spec {
+    let (kind, max_window) = match r.dates {
+        DateSemantics::None => ("none", None),
+        DateSemantics::Range { max_window } => ("range", Some(max_window.as_str().to_string())),
+        DateSemantics::ChangesSince => ("changes_since", None),
+    };
+    Spec {
+        id: r.id.into(),
+        name: r.name.into(),
+        description: r.description.into(),
+        verified: r.verified,
+        notes: r.notes.into(),
+        primary_key: r.primary_key.iter().map(|s| s.to_string()).collect(),
+        table_key: (r.table_key != r.primary_key)
+            .then(|| r.table_key.iter().map(|s| s.to_string()).collect()),
+        date_field: r.date_field.map(str::to_string),
+        cursor_field: r.cursor_field.map(str::to_string),
+        partition_by: match r.layout {
+            Layout::RowDay(c) => Some(c.to_string()),
+            Layout::Window => None,
+        },
+        endpoint: cake_spec::EndpointSpec {
             service: r.endpoint.service.as_str().into(),
             method: r.endpoint.method.into(),
             version: r.endpoint.version,
@@ -130,7 +98,7 @@ impl Draft {
                 .iter()
                 .map(|p| {
                     let kind = p.kind.as_str().to_string();
-                    DraftParam {
+                    ParamSpec {
                         name: p.name.into(),
                         default: (!plan_filled(&kind)).then(|| p.default.to_string()),
                         kind,
@@ -139,209 +107,109 @@ impl Draft {
                             ParamKind::Enum(v) => Some(v.iter().map(|s| s.to_string()).collect()),
                             _ => None,
                         },
-                        conversion_values: p
-                            .conversion_values
-                            .map(|c| [c.conversions.into(), c.events.into(), c.all.into()]),
+                        conversion_values: p.conversion_values.map(|c| ConversionValuesSpec {
+                            conversions: c.conversions.into(),
+                            events: c.events.into(),
+                            all: c.all.into(),
+                        }),
                     }
                 })
                 .collect(),
-            dates: dates.into(),
+        },
+        dates: cake_spec::DatesSpec {
+            kind: kind.into(),
             max_window,
-            paging: r.paging.map(|p| (p.default_page_size, p.max_page_size)),
+        },
+        paging: r.paging.map(|p| cake_spec::PagingSpec {
+            default_page_size: p.default_page_size,
+            max_page_size: p.max_page_size,
+        }),
+        response: cake_spec::ResponseSpec {
             root: r.response.root.into(),
             collection: r.response.collection.map(str::to_string),
             row: r.response.row.into(),
             envelope: r.response.envelope,
-            skip: r.response.skip.iter().map(|s| s.to_string()).collect(),
+            secret: r.response.secret.iter().map(|s| s.to_string()).collect(),
             unmapped: r.response.unmapped.iter().map(|s| s.to_string()).collect(),
-            columns: r
-                .columns
-                .iter()
-                .map(|c| DraftColumn {
-                    name: c.name.into(),
-                    path: c.path.join("/"),
-                    ty: spec_type(&c.ty),
-                    nullable: c.nullable,
-                })
-                .collect(),
-        }
-    }
-
-    /// True when the column is a key, the date field, the cursor or the partition column: it
-    /// cannot go, and its type is constrained.
-    pub(super) fn is_special(&self, column: &str) -> bool {
-        self.primary_key.iter().any(|k| k == column)
-            || self
-                .table_key
-                .as_ref()
-                .is_some_and(|t| t.iter().any(|k| k == column))
-            || self.date_field.as_deref() == Some(column)
-            || self.cursor_field.as_deref() == Some(column)
-            || self.partition_by.as_deref() == Some(column)
-    }
-
-    pub(super) fn render(&self, left: &[String]) -> String {
-        let mut o = String::new();
-        if !left.is_empty() {
-            o.push_str("# cake-connector verify: differences from the instance's WSDL left for a person:\n");
-            for l in left {
-                let _ = writeln!(o, "# - {}", l.replace('\n', " "));
-            }
-        }
-        let _ = writeln!(o, "id = {}", toml_str(&self.id));
-        let _ = writeln!(o, "name = {}", toml_str(&self.name));
-        let _ = writeln!(o, "description = {}", toml_str(&self.description));
-        let _ = writeln!(o, "verified = {}", self.verified);
-        let _ = writeln!(o, "notes = {}", toml_notes(&self.notes));
-        let _ = writeln!(o, "primary_key = {}", toml_list(&self.primary_key));
-        if let Some(t) = &self.table_key {
-            let _ = writeln!(o, "table_key = {}", toml_list(t));
-        }
-        for (key, value) in [
-            ("date_field", &self.date_field),
-            ("cursor_field", &self.cursor_field),
-            ("partition_by", &self.partition_by),
-        ] {
-            if let Some(v) = value {
-                let _ = writeln!(o, "{key} = {}", toml_str(v));
-            }
-        }
-        let _ = write!(
-            o,
-            "\n[endpoint]\nservice = {}\nmethod = {}\nversion = {}\nparams = [\n",
-            toml_str(&self.service),
-            toml_str(&self.method),
-            self.version
-        );
-        for p in &self.params {
-            let mut fields = vec![
-                format!("name = {}", toml_str(&p.name)),
-                format!("kind = {}", toml_str(&p.kind)),
-            ];
-            if let Some(v) = &p.values {
-                fields.push(format!("values = {}", toml_list(v)));
-            }
-            if let Some(d) = &p.default {
-                fields.push(format!("default = {}", toml_str(d)));
-            }
-            if let Some(m) = &p.menu {
-                fields.push(format!("menu = {}", toml_str(m)));
-            }
-            if let Some([c, e, a]) = &p.conversion_values {
-                fields.push(format!(
-                    "conversion_values = {{ conversions = {}, events = {}, all = {} }}",
-                    toml_str(c),
-                    toml_str(e),
-                    toml_str(a)
-                ));
-            }
-            let _ = writeln!(o, "  {{ {} }},", fields.join(", "));
-        }
-        let _ = write!(o, "]\n\n[dates]\nkind = {}\n", toml_str(&self.dates));
-        if let Some(w) = &self.max_window {
-            let _ = writeln!(o, "max_window = {}", toml_str(w));
-        }
-        if let Some((size, max)) = self.paging {
-            let _ = write!(o, "\n[paging]\ndefault_page_size = {size}\n");
-            if let Some(m) = max {
-                let _ = writeln!(o, "max_page_size = {m}");
-            }
-        }
-        let _ = write!(o, "\n[response]\nroot = {}\n", toml_str(&self.root));
-        if let Some(c) = &self.collection {
-            let _ = writeln!(o, "collection = {}", toml_str(c));
-        }
-        let _ = write!(
-            o,
-            "row = {}\nenvelope = {}\n",
-            toml_str(&self.row),
-            self.envelope
-        );
-        for (key, paths) in [("skip", &self.skip), ("unmapped", &self.unmapped)] {
-            if !paths.is_empty() {
-                let _ = writeln!(o, "{key} = [");
-                for s in paths {
-                    let _ = writeln!(o, "  {},", toml_str(s));
-                }
-                o.push_str("]\n");
-            }
-        }
-        o.push_str("columns = [\n");
-        for c in &self.columns {
-            let _ = write!(
-                o,
-                "  {{ name = {}, path = {}, type = {}",
-                toml_str(&c.name),
-                toml_str(&c.path),
-                toml_str(&c.ty)
-            );
-            if !c.nullable {
-                o.push_str(", nullable = false");
-            }
-            o.push_str(" },\n");
-        }
-        o.push_str("]\n");
-        o
+            columns_from: None,
+            columns: r.columns.iter().map(column_spec).collect(),
+        },
     }
 }
 
-pub(super) fn toml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out
+pub(super) fn plan_filled(kind: &str) -> bool {
+    cake_spec::FILLED_BY_PLAN.contains(&kind)
 }
 
-pub(super) fn toml_str(s: &str) -> String {
-    format!("\"{}\"", toml_escape(s))
-}
-
-pub(super) fn toml_list(items: &[String]) -> String {
-    let items: Vec<String> = items.iter().map(|s| toml_str(s)).collect();
-    format!("[{}]", items.join(", "))
-}
-
-/// A multi-line basic string wrapped near 100 columns with line-ending backslashes (which
-/// TOML removes with the line break): the value is the text exactly.
-pub(super) fn toml_notes(s: &str) -> String {
-    let escaped = toml_escape(s);
-    let mut out = String::from("\"\"\"\n");
-    let mut line = String::new();
-    for (i, word) in escaped.split(' ').enumerate() {
-        if i > 0 {
-            if !word.is_empty() && line.len() + 1 + word.len() > 100 && !line.is_empty() {
-                out.push_str(&line);
-                out.push_str(" \\\n");
-                line.clear();
-                line.push_str(word);
-                continue;
-            }
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    out.push_str(&line);
-    out.push_str("\"\"\"");
-    out
+/// True when the column is a key, the date field, the cursor or the partition column: it
+/// cannot go, and its type is constrained.
+fn is_special(s: &Spec, column: &str) -> bool {
+    s.primary_key.iter().any(|k| k == column)
+        || s.table_key
+            .as_ref()
+            .is_some_and(|t| t.iter().any(|k| k == column))
+        || s.date_field.as_deref() == Some(column)
+        || s.cursor_field.as_deref() == Some(column)
+        || s.partition_by.as_deref() == Some(column)
 }
 
 /// The catalog entry of `report` as a spec file, unchanged (what [`write_specs`] starts from).
 pub fn spec_toml(report: &Report) -> String {
-    Draft::from_report(report).render(&[])
+    spec_of(report).to_toml(&[])
 }
 
-pub(super) fn param_from_xsd(name: &str, x: &Xsd) -> Option<DraftParam> {
+/// The column or field named by a dotted name (`offer_contracts.payout_amount`).
+fn column_mut<'a>(columns: &'a mut [ColumnSpec], dotted: &str) -> Option<&'a mut ColumnSpec> {
+    let (first, rest) = match dotted.split_once('.') {
+        Some((a, b)) => (a, Some(b)),
+        None => (dotted, None),
+    };
+    let c = columns.iter_mut().find(|c| c.name() == first)?;
+    match rest {
+        None => Some(c),
+        Some(rest) => column_mut(&mut c.fields, rest),
+    }
+}
+
+/// The columns of the scope a dotted name sits in (the row's, or a struct's fields).
+fn scope_mut<'a>(columns: &'a mut Vec<ColumnSpec>, scope: &str) -> Option<&'a mut Vec<ColumnSpec>> {
+    if scope.is_empty() {
+        return Some(columns);
+    }
+    column_mut(columns, scope).map(|c| &mut c.fields)
+}
+
+/// Removes a column or field by dotted name.
+fn remove_column(columns: &mut Vec<ColumnSpec>, dotted: &str) -> bool {
+    let (scope, name) = match dotted.rsplit_once('.') {
+        Some((s, n)) => (s, n),
+        None => ("", dotted),
+    };
+    match scope_mut(columns, scope) {
+        Some(list) => {
+            let before = list.len();
+            list.retain(|c| c.name() != name);
+            list.len() != before
+        }
+        None => false,
+    }
+}
+
+/// A spec column from the WSDL's typed column (fields as deep as it goes); names that look
+/// personal are marked so.
+fn from_typed(t: &TypedColumn, top: bool) -> ColumnSpec {
+    ColumnSpec {
+        name: Some(t.name.clone()),
+        path: t.path.clone(),
+        also: Vec::new(),
+        ty: t.ty.clone(),
+        nullable: None,
+        personal: (looks_personal(&t.path) && !top).then_some(true),
+        fields: t.fields.iter().map(|f| from_typed(f, false)).collect(),
+    }
+}
+
+pub(super) fn param_from_xsd(name: &str, x: &Xsd) -> Option<ParamSpec> {
     let (kind, default, values) = match x {
         Xsd::Enum { values, .. } if !values.is_empty() => {
             ("enum", values[0].clone(), Some(values.clone()))
@@ -353,7 +221,7 @@ pub(super) fn param_from_xsd(name: &str, x: &Xsd) -> Option<DraftParam> {
         Xsd::Builtin(t) if t == "boolean" => ("bool", "FALSE".to_string(), None),
         _ => return None,
     };
-    Some(DraftParam {
+    Some(ParamSpec {
         name: name.to_string(),
         kind: kind.to_string(),
         default: Some(default),
@@ -364,15 +232,15 @@ pub(super) fn param_from_xsd(name: &str, x: &Xsd) -> Option<DraftParam> {
 }
 
 pub(super) fn correct_params(
-    d: &mut Draft,
+    d: &mut Spec,
     found: &[FoundParam],
     corrected: &mut Vec<String>,
     left: &mut Vec<String>,
 ) {
+    let current = &d.endpoint.params;
     let mut params = Vec::new();
     for f in found {
-        match d
-            .params
+        match current
             .iter()
             .find(|p| p.name.eq_ignore_ascii_case(&f.name))
         {
@@ -411,10 +279,11 @@ pub(super) fn correct_params(
                         .iter()
                         .any(|v| !accepted.iter().any(|a| a.eq_ignore_ascii_case(v)))
                     {
-                        let ok_cv = p
-                            .conversion_values
-                            .as_ref()
-                            .is_none_or(|cv| cv.iter().all(|v| accepted.iter().any(|a| a == v)));
+                        let ok_cv = p.conversion_values.as_ref().is_none_or(|cv| {
+                            [&cv.conversions, &cv.events, &cv.all]
+                                .iter()
+                                .all(|v| accepted.iter().any(|a| a == *v))
+                        });
                         if ok_cv {
                             if !p.default.as_ref().is_some_and(|d| accepted.contains(d)) {
                                 p.default = accepted.first().cloned();
@@ -448,7 +317,7 @@ pub(super) fn correct_params(
             },
         }
     }
-    for p in &d.params {
+    for p in current {
         if found.iter().any(|f| f.name.eq_ignore_ascii_case(&p.name)) {
             continue;
         }
@@ -469,12 +338,12 @@ pub(super) fn correct_params(
             left.push("the api_key is not the method's first parameter".into());
         }
     }
-    let before: Vec<&str> = d.params.iter().map(|p| p.name.as_str()).collect();
+    let before: Vec<&str> = current.iter().map(|p| p.name.as_str()).collect();
     let after: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
     if before != after && !corrected.iter().any(|c| c.starts_with("parameter")) {
         corrected.push("parameters in the WSDL's order".into());
     }
-    d.params = params;
+    d.endpoint.params = params;
 }
 
 /// True for an element whose name says it holds a secret (never kept, not even in `_extra`).
@@ -487,6 +356,24 @@ pub(super) fn looks_secret(path: &str) -> bool {
     .any(|s| leaf.contains(s))
 }
 
+/// True for an element whose name says it holds a person's details (read only when a run
+/// opts in to personal data).
+pub(super) fn looks_personal(path: &str) -> bool {
+    let leaf = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+    [
+        "first_name",
+        "middle_name",
+        "last_name",
+        "email",
+        "phone",
+        "im_name",
+        "im_service",
+        "birth",
+    ]
+    .iter()
+    .any(|s| leaf.contains(s))
+}
+
 /// The corrected spec of one report, or `None` when there is nothing to write (the report
 /// matches and the catalog already calls it verified).
 pub fn corrected_spec(check: &ReportCheck) -> Option<CorrectedSpec> {
@@ -494,7 +381,7 @@ pub fn corrected_spec(check: &ReportCheck) -> Option<CorrectedSpec> {
         return None;
     }
     let report = check.report()?;
-    let mut d = Draft::from_report(report);
+    let mut d = spec_of(report);
     let mut corrected = Vec::new();
     let mut left = Vec::new();
     let param_drift = check.differences.iter().any(|x| {
@@ -528,36 +415,36 @@ pub fn corrected_spec(check: &ReportCheck) -> Option<CorrectedSpec> {
             | Difference::ParamType { .. }
             | Difference::EnumValues { .. } => {}
             Difference::Root { found, .. } => {
-                d.root = found.clone();
+                d.response.root = found.clone();
                 corrected.push(format!("root {found}"));
             }
             Difference::Envelope { found, .. } => {
-                d.envelope = *found;
+                d.response.envelope = *found;
                 corrected.push(format!("envelope {}", yes(*found)));
             }
             Difference::Collection { found, .. } => {
-                d.collection = found.clone();
+                d.response.collection = found.clone();
                 corrected.push(format!("collection {}", found.as_deref().unwrap_or("none")));
             }
             Difference::Row {
                 found: Some(found), ..
             } => {
-                d.row = found.clone();
+                d.response.row = found.clone();
                 corrected.push(format!("row {found}"));
             }
             Difference::ColumnMoved {
                 column, found_path, ..
             } => {
-                if let Some(c) = d.columns.iter_mut().find(|c| c.name == *column) {
+                if let Some(c) = column_mut(&mut d.response.columns, column) {
                     c.path = found_path.clone();
                     corrected.push(format!("column {column} reads {found_path}"));
                 }
             }
             Difference::ColumnMissing { column, .. } => {
-                if d.is_special(column) || d.columns.len() <= 1 {
+                let top = !column.contains('.');
+                if top && (is_special(&d, column) || d.response.columns.len() <= 1) {
                     left.push(diff.to_string());
-                } else {
-                    d.columns.retain(|c| c.name != *column);
+                } else if remove_column(&mut d.response.columns, column) {
                     corrected.push(format!("column {column} removed"));
                 }
             }
@@ -566,30 +453,78 @@ pub fn corrected_spec(check: &ReportCheck) -> Option<CorrectedSpec> {
             } => {
                 // A date or partition column must stay a time; a key cannot become a list.
                 let time = matches!(suggested.as_deref(), Some("timestamp" | "date"));
-                let dated = d.date_field.as_deref() == Some(column)
-                    || d.partition_by.as_deref() == Some(column);
-                let keyed = d.is_special(column)
+                let top = !column.contains('.');
+                let dated = top
+                    && (d.date_field.as_deref() == Some(column)
+                        || d.partition_by.as_deref() == Some(column));
+                let keyed = top
+                    && is_special(&d, column)
                     && suggested.as_deref().is_some_and(|s| s.starts_with("list<"));
                 let allowed = (time || !dated) && !keyed;
                 match suggested {
                     Some(t) if allowed => {
-                        if let Some(c) = d.columns.iter_mut().find(|c| c.name == *column) {
+                        if let Some(c) = column_mut(&mut d.response.columns, column) {
                             c.ty = t.clone();
+                            c.fields.clear();
                             corrected.push(format!("column {column} is {t}"));
                         }
                     }
                     _ => left.push(diff.to_string()),
                 }
             }
-            Difference::Unmapped { path, .. } => {
-                // Kept in `_extra` (the table's columns stay as they are), unless it looks
-                // like a secret.
+            Difference::Typed {
+                column, columns, ..
+            } => {
+                // What the catalog kept as JSON gets the WSDL's types and structure.
+                if let (Some(c), [typed]) = (
+                    column_mut(&mut d.response.columns, column),
+                    columns.as_slice(),
+                ) {
+                    let name = c.name().to_string();
+                    let mut new = from_typed(typed, true);
+                    new.name = Some(name);
+                    new.path = c.path.clone() + typed.path.strip_prefix(&c.path).unwrap_or("");
+                    new.personal = c.personal;
+                    *c = new;
+                    corrected.push(format!("column {column} is {}", typed.ty));
+                }
+            }
+            Difference::Unmapped {
+                path,
+                scope,
+                columns,
+                ..
+            } => {
+                let from_row = match column_mut(&mut d.response.columns, scope) {
+                    Some(c) if !scope.is_empty() => format!("{}/{path}", c.path),
+                    _ => path.clone(),
+                };
                 if looks_secret(path) {
-                    d.skip.push(path.clone());
-                    corrected.push(format!("{path} skipped (a secret, by its name)"));
+                    // Never kept: a secret, by its name.
+                    if scope.is_empty() {
+                        d.response.secret.push(path.clone());
+                    } else {
+                        d.response.secret.push(from_row);
+                    }
+                    corrected.push(format!("{path} is a secret (by its name), never kept"));
+                } else if let [typed] = columns.as_slice() {
+                    // An element holding elements: a column of its own, typed as the WSDL
+                    // nests it.
+                    if let Some(list) = scope_mut(&mut d.response.columns, scope) {
+                        let mut new = from_typed(typed, scope.is_empty());
+                        let mut name = new.name().to_string();
+                        while list.iter().any(|c| c.name() == name) {
+                            name.push_str("_2");
+                        }
+                        new.name = Some(name.clone());
+                        list.push(new);
+                        corrected.push(format!("column {name} ({}) added", typed.ty));
+                    }
                 } else {
-                    d.unmapped.push(path.clone());
-                    corrected.push(format!("{path} kept in _extra"));
+                    // A value the columns do not hold: kept in `_extra` (the table's
+                    // columns stay as they are).
+                    d.response.unmapped.push(from_row.clone());
+                    corrected.push(format!("{from_row} kept in _extra"));
                 }
             }
         }
@@ -607,9 +542,17 @@ pub fn corrected_spec(check: &ReportCheck) -> Option<CorrectedSpec> {
     }
     note.push('.');
     d.notes.push_str(&note);
+    let mut comments = Vec::new();
+    if !left.is_empty() {
+        comments.push(
+            "cake-connector verify: differences from the instance's WSDL left for a person:"
+                .to_string(),
+        );
+        comments.extend(left.iter().map(|l| format!("- {l}")));
+    }
     Some(CorrectedSpec {
         id: check.id,
-        toml: d.render(&left),
+        toml: d.to_toml(&comments),
         verified,
         corrected,
         left,
@@ -619,8 +562,8 @@ pub fn corrected_spec(check: &ReportCheck) -> Option<CorrectedSpec> {
 /// Writes one corrected spec file (`<dir>/<id>.toml`) per report that differs or that the
 /// catalog does not call verified yet, creating `dir` if needed. Copy the files you accept to
 /// `crates/cake-catalog/spec/` and run `cargo xtask codegen`.
-pub fn write_specs(report: &VerifyReport, dir: &Path) -> Result<Vec<WrittenSpec>, PipelineError> {
-    std::fs::create_dir_all(dir).map_err(|source| PipelineError::Io {
+pub fn write_specs(report: &VerifyReport, dir: &Path) -> Result<Vec<WrittenSpec>, VerifyError> {
+    std::fs::create_dir_all(dir).map_err(|source| VerifyError::Write {
         path: dir.to_path_buf(),
         source,
     })?;
@@ -630,7 +573,7 @@ pub fn write_specs(report: &VerifyReport, dir: &Path) -> Result<Vec<WrittenSpec>
             continue;
         };
         let path = dir.join(format!("{}.toml", spec.id));
-        std::fs::write(&path, &spec.toml).map_err(|source| PipelineError::Io {
+        std::fs::write(&path, &spec.toml).map_err(|source| VerifyError::Write {
             path: path.clone(),
             source,
         })?;

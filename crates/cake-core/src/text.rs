@@ -4,8 +4,27 @@
 //! nothing a server sends can move the cursor, clear the screen, set a terminal's title, ring
 //! its bell or start a line that looks like the connector's own output. An error page (an IIS or
 //! ASP.NET page, a proxy's HTML) is shown by its gist, [`page_summary`], the same everywhere.
+//!
+//! Text quoted in a message is shortened by [`excerpt`] alone, which scrubs the secrets out
+//! before it cuts: a cut made first could leave half a key that no scrubber recognises.
 
 use std::borrow::Cow;
+
+use crate::secret::Scrubber;
+
+/// `text` as quoted in a message: the secrets of `scrubber` removed first, control characters
+/// escaped, then cut to at most `max_chars` characters (an ellipsis marks a cut).
+pub fn excerpt(text: &str, scrubber: Option<&Scrubber>, max_chars: usize) -> String {
+    let scrubbed = match scrubber {
+        Some(s) => s.scrub(text),
+        None => Cow::Borrowed(text),
+    };
+    let escaped = escape_controls(&scrubbed);
+    match escaped.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", &escaped[..cut]),
+        None => escaped.into_owned(),
+    }
+}
 
 /// `text` with every control character written as a visible escape: `\n`, `\r`, `\t`, `\x1b`,
 /// `\x7f`, `\u{85}` for C1 controls, and the Unicode direction overrides (`\u{202e}`), which

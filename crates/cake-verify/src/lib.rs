@@ -1,20 +1,25 @@
-//! `verify`: the catalog against the instance's own WSDL documents.
+//! `verify`: the CAKE connector's catalog against an instance's own WSDL documents, and
+//! corrected spec files from the differences.
 //!
 //! An ASMX service describes itself at `/api/{version}/{service}.asmx?WSDL`. For every service
 //! and version the catalog uses, [`verify`] fetches that document (no API key needed), and for
 //! every report compares what the catalog says with what the WSDL says: the method exists at
 //! the pinned version; the parameters' names, order and types; the HTTP GET root, the
 //! envelope, the collection and row elements; and the row's element tree against every
-//! column's path and type, plus the elements the catalog does not know (no column, neither
-//! skipped nor kept in `_extra` as unmapped). The result is a [`VerifyReport`] of typed
-//! [`Difference`]s (`Display` for people, `Serialize` for machines).
+//! column's path and type (a `List<Struct>` column's fields against the elements of its
+//! repeated element, as deep as they nest), plus the elements the catalog does not know (no
+//! column, not a secret, not kept in `_extra` as unmapped). The result is a [`VerifyReport`] of
+//! typed [`Difference`]s (`Display` for people, `Serialize` for machines).
 //!
-//! [`write_specs`] turns it into corrected spec files. They are derived from the catalog's own
-//! data (every field of a spec is in [`Report`]) with the WSDL's corrections applied, and
-//! written in the layout of `crates/cake-catalog/spec/*.toml`, so `cargo xtask codegen` takes
-//! them as they are. Deriving rather than editing the original files keeps the binary free of
-//! the source tree; what is lost is cosmetic: comments, and `columns_from` (a derived spec
-//! lists its columns).
+//! [`write_specs`] turns it into corrected spec files: the catalog entry as a
+//! [`cake_spec::Spec`] (every field of a spec is in [`Report`]) with the WSDL's corrections
+//! applied, written by `cake-spec` in the layout of `crates/cake-catalog/spec/*.toml`, so
+//! `cargo xtask codegen` takes them as they are. A WSDL's nested complex types become nested
+//! columns: an unknown element that holds elements becomes a `list<struct>` column typed as the
+//! WSDL nests it, and a JSON column (a shape the catalog did not know) whose element the WSDL
+//! types becomes one, so the first contact with an instance fixes a guessed shape in one
+//! command. Deriving rather than editing the original files keeps the binary free of the
+//! source tree; what is lost is cosmetic: `columns_from` (a derived spec lists its columns).
 //!
 //! Parsing is by local names with namespace prefixes resolved where they matter (type
 //! references), tolerant of everything `verify` does not need, and bounded: the document size
@@ -24,13 +29,13 @@ use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use cake_catalog::{ColumnType, DateSemantics, Layout, ParamKind, Report, Service, REPORTS};
+use cake_catalog::{
+    Column, ColumnType, DateSemantics, Layout, ParamKind, Report, Service, REPORTS,
+};
 use cake_transport::{Client, ErrorKind, TransportError};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use serde::Serialize;
-
-use crate::error::PipelineError;
 
 mod compare;
 mod specs;
@@ -38,7 +43,22 @@ mod wsdl;
 
 use compare::*;
 use specs::*;
-pub use specs::{corrected_spec, spec_toml, write_specs, CorrectedSpec, WrittenSpec};
+pub use specs::{corrected_spec, spec_of, spec_toml, write_specs, CorrectedSpec, WrittenSpec};
+
+/// Why `verify` could not compare the catalog with an instance, or could not write specs.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The instance could not be reached, or none of its WSDL documents could be read.
+    #[error("{0}")]
+    Transport(#[from] TransportError),
+    #[error("cannot write {}: {source}; check the folder and its permissions", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
 use wsdl::*;
 pub use wsdl::{Wsdl, WsdlError};
 
@@ -132,12 +152,36 @@ pub enum Difference {
         suggested: Option<String>,
     },
     /// An element of the row that the catalog does not know: no column reads it, and it is
-    /// neither skipped nor listed as unmapped (kept in `_extra`).
+    /// neither a secret nor listed as unmapped (kept in `_extra`). `scope` is the dotted name of
+    /// the `List<Struct>` column whose repeated element holds it (empty: the row), and `path`
+    /// is relative to that element.
     Unmapped {
         path: String,
+        scope: String,
         found: String,
         suggested: Option<String>,
+        /// The column that would read it with the WSDL's types, for an element holding
+        /// elements.
+        columns: Vec<TypedColumn>,
     },
+    /// The catalog keeps an element as JSON (its shape was unknown), and the WSDL types it.
+    Typed {
+        column: String,
+        path: String,
+        found: String,
+        columns: Vec<TypedColumn>,
+    },
+}
+
+/// A column as the WSDL types it, nested as deep as the WSDL nests its elements.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TypedColumn {
+    pub name: String,
+    /// Relative to the row, or to the repeated element of the struct holding it.
+    pub path: String,
+    /// The spec type (`int32`, `list<struct>`, `json`).
+    pub ty: String,
+    pub fields: Vec<TypedColumn>,
 }
 
 impl fmt::Display for Difference {
@@ -241,9 +285,24 @@ impl fmt::Display for Difference {
                 found,
                 ..
             } => write!(f, "column {column} ({path}): catalog {expected}, WSDL {found}"),
-            Difference::Unmapped { path, found, .. } => write!(
+            Difference::Unmapped {
+                path, scope, found, ..
+            } => {
+                let path = if scope.is_empty() {
+                    path.clone()
+                } else {
+                    format!("{path} (in each item of {scope})")
+                };
+                write!(
+                    f,
+                    "element {path} ({found}) is not in the catalog (no column, not a secret, not unmapped)"
+                )
+            }
+            Difference::Typed {
+                column, path, found, ..
+            } => write!(
                 f,
-                "element {path} ({found}) is not in the catalog (no column, not skipped, not unmapped)"
+                "column {column} ({path}) is kept as JSON, but the WSDL types it: {found}"
             ),
         }
     }
@@ -365,7 +424,7 @@ pub fn catalog_services() -> Vec<(Service, u16)> {
 /// a WSDL) becomes a difference of the reports that need it. When no document at all could be
 /// read, or the instance cannot be reached (name, connection, TLS, timeouts, retries
 /// exhausted), the domain is not a Cake instance answering: that is an error, not drift.
-pub async fn verify(client: &Client) -> Result<VerifyReport, PipelineError> {
+pub async fn verify(client: &Client) -> Result<VerifyReport, VerifyError> {
     let services = catalog_services();
     let fetched = futures_util::future::join_all(services.iter().map(|(s, v)| async move {
         let path = wsdl_path(*s, *v);
@@ -387,7 +446,7 @@ pub async fn verify(client: &Client) -> Result<VerifyReport, PipelineError> {
                 first_refusal.get_or_insert(e);
                 Err(message)
             }
-            Err(e) => return Err(PipelineError::Transport(e)),
+            Err(e) => return Err(VerifyError::Transport(e)),
         };
         documents.insert(path, outcome);
     }
@@ -399,7 +458,7 @@ pub async fn verify(client: &Client) -> Result<VerifyReport, PipelineError> {
             .unwrap_or_else(|| Err("not fetched".to_string()))
     });
     if report.documents.iter().all(|d| d.error.is_some()) {
-        return Err(PipelineError::Transport(match first_refusal {
+        return Err(VerifyError::Transport(match first_refusal {
             Some(e) => e,
             None => TransportError::NotCake {
                 url: instance,
@@ -487,15 +546,6 @@ pub fn verify_documents(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn notes_wrap_without_changing_the_text() {
-        let text = "a ".repeat(80) + "b  c \"quoted\" back\\slash";
-        let wrapped = toml_notes(&text);
-        let value: toml::Value = toml::from_str(&format!("x = {wrapped}")).unwrap();
-        assert_eq!(value["x"].as_str(), Some(text.as_str()));
-        assert!(wrapped.lines().all(|l| l.len() <= 104), "{wrapped}");
-    }
 
     #[test]
     fn types_fit_sensibly() {
@@ -599,8 +649,8 @@ mod tests {
             text,
             [
                 "HTTP GET root element: catalog account_statuses_response, WSDL statuses",
-                "element kind (enum kind (a, b)) is not in the catalog (no column, not skipped, not unmapped)",
-                "element parent (4 elements) is not in the catalog (no column, not skipped, not unmapped)",
+                "element kind (enum kind (a, b)) is not in the catalog (no column, not a secret, not unmapped)",
+                "element parent (4 elements) is not in the catalog (no column, not a secret, not unmapped)",
             ]
         );
     }
@@ -622,3 +672,8 @@ mod tests {
         );
     }
 }
+
+/// The README's example, compiled as a doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -5,15 +5,22 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cake_pipeline::{spec_toml, verify, verify_documents, write_specs, Difference, VerifyReport};
 use cake_sandbox::{wsdl_document, Sandbox, SandboxConfig, WsdlDrift};
+use cake_spec::{ColumnSpec, OptionsTable, Spec, Ty};
 use cake_transport::{ApiKey, Client, ClientOptions, Instance, RetryPolicy};
-use xtask::codegen::{load_specs, Spec, Ty};
+use cake_verify::{spec_toml, verify, verify_documents, write_specs, Difference, VerifyReport};
 
 const KEY: &str = "k3y-VERIFY-test-77";
 
 fn spec_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../cake-catalog/spec")
+}
+
+/// The specs of `dir`, read and checked as `cargo xtask codegen` reads them.
+fn load_specs(dir: &Path) -> Result<Vec<Spec>, cake_spec::SpecError> {
+    let text = std::fs::read_to_string(spec_dir().join("../options.toml")).unwrap();
+    let options = OptionsTable::parse(&text).unwrap();
+    cake_spec::load_specs(dir, &options)
 }
 
 async fn sandbox() -> Sandbox {
@@ -257,44 +264,24 @@ fn the_json_names_every_difference() {
     insta::assert_json_snapshot!("clicks_json", clicks);
 }
 
-/// Every field of a loaded spec that reaches the catalog, with defaults filled in.
-fn normalized(spec: &Spec) -> String {
-    let r = &spec.response;
-    let columns: Vec<String> = r
-        .columns
-        .iter()
-        .map(|c| {
-            let name = c
-                .name
-                .clone()
-                .unwrap_or_else(|| c.path.rsplit('/').next().unwrap().to_string());
-            let ty: Ty = Ty::parse(&c.ty).unwrap();
-            format!("{name} {} {ty:?} {}", c.path, c.nullable.unwrap_or(true))
-        })
-        .collect();
-    format!(
-        "{} | {} | {} | {} | {} | {:?} | {:?} | {:?} | {:?} | {:?} | {:?} | {:?} | {:?} | {} {:?} {} {} {:?} {:?} | {:#?}",
-        spec.id,
-        spec.name,
-        spec.description,
-        spec.verified,
-        spec.notes,
-        spec.primary_key,
-        spec.table_key.as_ref().unwrap_or(&spec.primary_key),
-        spec.date_field,
-        spec.cursor_field,
-        spec.partition_by,
-        spec.endpoint,
-        spec.dates,
-        spec.paging,
-        r.root,
-        r.collection,
-        r.row,
-        r.envelope,
-        r.skip,
-        r.unmapped,
-        columns
-    )
+/// A loaded spec as the catalog sees it: defaults filled in, types in their canonical names,
+/// shared columns resolved.
+fn normalized(spec: &Spec) -> Spec {
+    fn column(c: &ColumnSpec) -> ColumnSpec {
+        ColumnSpec {
+            name: Some(c.name().to_string()),
+            nullable: (!c.nullable()).then_some(false),
+            personal: c.personal().then_some(true),
+            ty: Ty::parse(&c.ty).unwrap().spec_name(),
+            fields: c.fields.iter().map(column).collect(),
+            ..c.clone()
+        }
+    }
+    let mut s = spec.clone();
+    s.table_key = s.table_key.filter(|t| *t != s.primary_key);
+    s.response.columns_from = None;
+    s.response.columns = s.response.columns.iter().map(column).collect();
+    s
 }
 
 /// The committed specs with `written` put over them, loaded as `cargo xtask codegen` loads them.
@@ -352,6 +339,36 @@ fn corrected_specs_load_and_carry_the_corrections() {
             path: s("offer_score"),
             xsd: s("s:decimal"),
         },
+        // Inside each contract: a new value, and a field of another type.
+        WsdlDrift::AddElement {
+            report: s("offers"),
+            path: s("offer_contracts/offer_contract_info/bonus"),
+            xsd: s("s:decimal"),
+        },
+        WsdlDrift::ElementType {
+            report: s("offers"),
+            path: s("offer_contracts/offer_contract_info/offer_contract_id"),
+            xsd: s("s:long"),
+        },
+        // The instance types what the catalog keeps as JSON, and has a new nested element.
+        WsdlDrift::NestElement {
+            report: s("offers"),
+            path: s("upsells"),
+            item: s("upsell"),
+            leaves: vec![
+                (s("upsell_id"), s("s:int")),
+                (s("upsell_name"), s("s:string")),
+            ],
+        },
+        WsdlDrift::NestElement {
+            report: s("offers"),
+            path: s("offer_contracts/offer_contract_info/caps"),
+            item: s("cap"),
+            leaves: vec![
+                (s("cap_type_id"), s("s:int")),
+                (s("contact_email"), s("s:string")),
+            ],
+        },
         WsdlDrift::ElementType {
             report: s("campaigns"),
             path: s("campaign_id"),
@@ -408,16 +425,61 @@ fn corrected_specs_load_and_carry_the_corrections() {
         .iter()
         .any(|p| p.name == "include_duplicates"));
     assert!(clicks.notes.contains("cake-connector verify"));
-    // A new element is kept in `_extra`: the table's columns stay as they are.
-    assert!(spec("offers").response.unmapped.contains(&s("offer_score")));
+    // A new value is kept in `_extra`: the table's columns stay as they are.
+    let offers = spec("offers");
+    assert!(offers.response.unmapped.contains(&s("offer_score")));
+    assert!(offers
+        .response
+        .unmapped
+        .contains(&s("offer_contracts/offer_contract_info/bonus")));
+    // Nested types: a field's type, JSON typed as the WSDL nests it, a new nested element of
+    // each contract (its personal-looking field marked so).
+    let contracts = offers
+        .response
+        .columns
+        .iter()
+        .find(|c| c.name() == "offer_contracts")
+        .unwrap();
+    let field = |c: &cake_spec::ColumnSpec, name: &str| {
+        c.fields.iter().find(|f| f.name() == name).cloned().unwrap()
+    };
+    assert_eq!(field(contracts, "offer_contract_id").ty, "int64");
+    let caps = field(contracts, "caps");
+    assert_eq!(
+        (caps.path.as_str(), caps.ty.as_str()),
+        ("caps/cap", "list<struct>")
+    );
+    assert_eq!(field(&caps, "cap_type_id").ty, "int32");
+    assert!(field(&caps, "contact_email").personal());
+    let upsells = offers
+        .response
+        .columns
+        .iter()
+        .find(|c| c.name() == "upsells")
+        .unwrap();
+    assert_eq!(
+        (upsells.path.as_str(), upsells.ty.as_str()),
+        ("upsells/upsell", "list<struct>")
+    );
+    assert_eq!(
+        upsells.fields.iter().map(|f| f.name()).collect::<Vec<_>>(),
+        ["upsell_id", "upsell_name"]
+    );
     assert_eq!(
         column(spec("campaigns"), "campaign_id").map(|c| c.1),
         Some(s("int64"))
     );
     // Unverified reports that match are now verified, and otherwise unchanged.
     let committed = load_specs(&spec_dir()).unwrap();
-    let before = committed.iter().find(|s| s.id == "cap-types").unwrap();
-    let after = spec("cap-types");
+    let before = committed
+        .iter()
+        .find(|s| {
+            !s.verified
+                && s.id != "caps"
+                && report.reports.iter().any(|r| r.id == s.id && r.matches)
+        })
+        .unwrap();
+    let after = spec(&before.id);
     assert!(!before.verified && after.verified);
     assert_eq!(before.response.columns.len(), after.response.columns.len());
 }

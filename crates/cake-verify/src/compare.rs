@@ -63,6 +63,9 @@ pub(super) fn leaf_fits(ty: &ColumnType, x: &Xsd) -> bool {
         ColumnType::Decimal { .. } => matches!(b, Some("decimal" | "double" | "float")),
         ColumnType::Timestamp | ColumnType::Date => matches!(b, Some("dateTime" | "date")),
         ColumnType::List(inner) => leaf_fits(inner, x),
+        // A JSON column keeps any content; a struct is not a leaf.
+        ColumnType::Json => true,
+        ColumnType::Struct(_) => false,
     }
 }
 
@@ -88,6 +91,7 @@ pub(super) fn describe(node: &Node, repeated: bool) -> String {
     let what = match &node.ty {
         NodeType::Leaf(x) => x.to_string(),
         NodeType::Complex(children) => format!("{} elements", children.len()),
+        NodeType::Any => "any elements".to_string(),
     };
     if repeated {
         format!("repeated {what}")
@@ -118,7 +122,7 @@ pub(super) fn walk<'a>(nodes: &'a [Node], path: &[&str]) -> Walk<'a> {
         }
         match &node.ty {
             NodeType::Complex(children) => list = children,
-            NodeType::Leaf(_) => return Walk::BelowLeaf,
+            NodeType::Leaf(_) | NodeType::Any => return Walk::BelowLeaf,
         }
     }
     Walk::Missing(0)
@@ -131,7 +135,7 @@ pub(super) fn children_at<'a>(nodes: &'a [Node], path: &[&str]) -> Option<&'a [N
     match walk(nodes, path) {
         Walk::Found(node, _) => match &node.ty {
             NodeType::Complex(children) => Some(children),
-            NodeType::Leaf(_) => None,
+            NodeType::Leaf(_) | NodeType::Any => None,
         },
         _ => None,
     }
@@ -179,7 +183,7 @@ pub(super) fn check_report(
             }
             let children = match ty {
                 NodeType::Complex(c) => c,
-                NodeType::Leaf(_) => Vec::new(),
+                NodeType::Leaf(_) | NodeType::Any => Vec::new(),
             };
             compare_response(report, &children, &mut out);
         }
@@ -278,7 +282,7 @@ pub(super) fn find_rows<'a>(
                     let rep: Vec<&Node> = children.iter().filter(|c| c.repeated).collect();
                     (rep.len() == 1).then(|| rep[0])
                 }),
-            NodeType::Leaf(_) => None,
+            NodeType::Leaf(_) | NodeType::Any => None,
         }
     };
     if let Some(c) = r.collection {
@@ -332,65 +336,112 @@ pub(super) fn compare_response(report: &Report, children: &[Node], out: &mut Vec
     }
     let nodes: &[Node] = match &row.ty {
         NodeType::Complex(c) => c,
-        NodeType::Leaf(_) => &[],
+        NodeType::Leaf(_) | NodeType::Any => &[],
     };
     compare_columns(report, nodes, out);
 }
 
 pub(super) fn compare_columns(report: &Report, nodes: &[Node], out: &mut Vec<Difference>) {
-    // Paths the catalog knows without a column: skipped, or kept in `_extra` (unmapped).
-    let skips: Vec<Vec<&str>> = report
+    // Paths the catalog knows without a column: secrets, or kept in `_extra` (unmapped).
+    let known: Vec<Vec<&str>> = report
         .response
-        .skip
+        .secret
         .iter()
         .chain(report.response.unmapped)
         .map(|s| s.split('/').collect())
         .collect();
-    // Paths the catalog reads that the row has; missing ones wait for a possible rename.
-    let mut effective: Vec<Vec<String>> = Vec::new();
-    let mut missing: Vec<(usize, usize)> = Vec::new();
-    for (i, c) in report.columns.iter().enumerate() {
-        let path = c.path.join("/");
-        match walk(nodes, c.path) {
-            Walk::Found(node, repeated) => {
-                effective.push(c.path.iter().map(|s| s.to_string()).collect());
-                match &node.ty {
-                    NodeType::Complex(_) => out.push(Difference::ColumnNotLeaf {
-                        column: c.name.to_string(),
-                        path,
-                    }),
-                    NodeType::Leaf(x) => {
-                        let list = matches!(c.ty, ColumnType::List(_));
-                        if list != repeated || !leaf_fits(c.ty.leaf(), x) {
-                            out.push(Difference::ColumnType {
-                                column: c.name.to_string(),
-                                path,
-                                expected: spec_type(&c.ty),
-                                found: describe(node, repeated),
-                                suggested: Some(suggested_type(x, repeated)),
-                            });
-                        }
-                    }
-                }
-            }
-            Walk::Missing(depth) => missing.push((i, depth)),
-            Walk::BelowLeaf => out.push(Difference::ColumnMissing {
-                column: c.name.to_string(),
-                path,
-            }),
+    let scope = Scope {
+        name: String::new(),
+        path: Vec::new(),
+    };
+    compare_scope(report.columns, nodes, &scope, &known, out);
+}
+
+/// Where a list of columns sits: the row, or the repeated element of a `List<Struct>` column.
+struct Scope {
+    /// The struct column's dotted name (`offer_contracts`), empty for the row.
+    name: String,
+    /// The repeated element's path from the row.
+    path: Vec<String>,
+}
+
+impl Scope {
+    /// The dotted name of `column` in this scope.
+    fn column(&self, column: &str) -> String {
+        if self.name.is_empty() {
+            column.to_string()
+        } else {
+            format!("{}.{column}", self.name)
         }
     }
+
+    /// A path below the scope as seen from the row.
+    fn path_from_row(&self, path: &[&str]) -> Vec<String> {
+        let mut out = self.path.clone();
+        out.extend(path.iter().map(|s| s.to_string()));
+        out
+    }
+}
+
+/// `columns` (paths from the scope) against `nodes` (the WSDL's elements at the scope), then the
+/// elements nothing reads. `known` holds the row's paths without a column.
+fn compare_scope(
+    columns: &'static [Column],
+    nodes: &[Node],
+    scope: &Scope,
+    known: &[Vec<&str>],
+    out: &mut Vec<Difference>,
+) {
+    // Paths the columns read that the scope has; missing ones wait for a possible rename.
+    let mut effective: Vec<Vec<String>> = Vec::new();
+    let mut missing: Vec<(usize, usize)> = Vec::new();
+    for (i, c) in columns.iter().enumerate() {
+        // The column's path, or, when it is missing, another version's (`also`).
+        let mut paths = std::iter::once(c.path).chain(c.also.iter().copied());
+        let mut found = None;
+        let mut first_missing = None;
+        for p in paths.by_ref() {
+            match walk(nodes, p) {
+                Walk::Found(node, repeated) => {
+                    found = Some((p, node, repeated));
+                    break;
+                }
+                Walk::Missing(depth) => {
+                    first_missing.get_or_insert(depth);
+                }
+                Walk::BelowLeaf => {}
+            }
+        }
+        let Some((path, node, repeated)) = found else {
+            match first_missing {
+                Some(depth) => missing.push((i, depth)),
+                None => out.push(Difference::ColumnMissing {
+                    column: scope.column(c.name),
+                    path: c.path.join("/"),
+                }),
+            }
+            continue;
+        };
+        effective.push(path.iter().map(|s| s.to_string()).collect());
+        compare_column(c, path, node, repeated, scope, known, out);
+    }
+    // A path is covered when a column reads it or below it, or when it lies below a column's
+    // element (a JSON column's content, a struct's fields, compared in their own scope).
     let covered = |effective: &[Vec<String>], path: &[&str]| {
         effective.iter().any(|e| {
             let e: Vec<&str> = e.iter().map(String::as_str).collect();
-            starts_with(&e, path)
+            starts_with(&e, path) || starts_with(path, &e)
         })
     };
-    let skipped = |path: &[&str]| skips.iter().any(|s| starts_with(path, s));
+    let skipped = |path: &[&str]| {
+        let full = scope.path_from_row(path);
+        let full: Vec<&str> = full.iter().map(String::as_str).collect();
+        known.iter().any(|s| starts_with(&full, s))
+    };
     // A missing column whose element has exactly one unmapped sibling that fits was renamed.
     let mut moved = Vec::new();
     for &(i, depth) in &missing {
-        let c = &report.columns[i];
+        let c = &columns[i];
         let parent = &c.path[..depth];
         let candidates: Vec<String> = children_at(nodes, parent)
             .unwrap_or_default()
@@ -422,25 +473,26 @@ pub(super) fn compare_columns(report: &Report, nodes: &[Node], out: &mut Vec<Dif
             moved.push((i, only.clone()));
         } else {
             out.push(Difference::ColumnMissing {
-                column: c.name.to_string(),
+                column: scope.column(c.name),
                 path: c.path.join("/"),
             });
         }
     }
     for (i, found_path) in moved {
-        let c = &report.columns[i];
+        let c = &columns[i];
         effective.push(found_path.split('/').map(str::to_string).collect());
         out.push(Difference::ColumnMoved {
-            column: c.name.to_string(),
+            column: scope.column(c.name),
             path: c.path.join("/"),
             found_path,
         });
     }
-    // Elements nothing reads or skips.
+    // Elements nothing reads, skips or keeps.
     fn unmapped(
         nodes: &[Node],
         prefix: &mut Vec<String>,
         repeated: bool,
+        scope: &Scope,
         covered: &dyn Fn(&[&str]) -> bool,
         skipped: &dyn Fn(&[&str]) -> bool,
         out: &mut Vec<Difference>,
@@ -453,19 +505,195 @@ pub(super) fn compare_columns(report: &Report, nodes: &[Node], out: &mut Vec<Dif
                 if !covered(&path) {
                     out.push(Difference::Unmapped {
                         path: path.join("/"),
+                        scope: scope.name.clone(),
                         found: describe(n, rep),
                         suggested: match &n.ty {
                             NodeType::Leaf(x) => Some(suggested_type(x, rep)),
-                            NodeType::Complex(_) => None,
+                            NodeType::Complex(_) | NodeType::Any => None,
+                        },
+                        columns: match &n.ty {
+                            NodeType::Leaf(_) => Vec::new(),
+                            _ => vec![typed_column(n, &n.name, &path, rep)],
                         },
                     });
                 } else if let NodeType::Complex(children) = &n.ty {
-                    unmapped(children, prefix, rep, covered, skipped, out);
+                    unmapped(children, prefix, rep, scope, covered, skipped, out);
                 }
             }
             prefix.pop();
         }
     }
     let is_covered = |p: &[&str]| covered(&effective, p);
-    unmapped(nodes, &mut Vec::new(), false, &is_covered, &skipped, out);
+    unmapped(
+        nodes,
+        &mut Vec::new(),
+        false,
+        scope,
+        &is_covered,
+        &skipped,
+        out,
+    );
+}
+
+/// One column found at `path` (its own, or another version's) against its element.
+fn compare_column(
+    c: &'static Column,
+    path: &[&str],
+    node: &Node,
+    repeated: bool,
+    scope: &Scope,
+    known: &[Vec<&str>],
+    out: &mut Vec<Difference>,
+) {
+    let name = scope.column(c.name);
+    let shown = path.join("/");
+    match (&c.ty, &node.ty) {
+        (ColumnType::List(ColumnType::Struct(fields)), NodeType::Complex(children)) => {
+            if !repeated {
+                out.push(Difference::ColumnType {
+                    column: name.clone(),
+                    path: shown,
+                    expected: "list<struct>".into(),
+                    found: describe(node, repeated),
+                    suggested: None,
+                });
+            }
+            let inner = Scope {
+                name,
+                path: scope.path_from_row(path),
+            };
+            compare_scope(fields, children, &inner, known, out);
+        }
+        (ColumnType::List(ColumnType::Struct(_)), NodeType::Any) => {}
+        (ColumnType::List(ColumnType::Struct(_)), NodeType::Leaf(_)) => {
+            out.push(Difference::ColumnType {
+                column: name,
+                path: shown,
+                expected: "list<struct>".into(),
+                found: describe(node, repeated),
+                suggested: None,
+            });
+        }
+        (ColumnType::Json, NodeType::Any) => {}
+        (ColumnType::Json, _) => {
+            // The instance types what the catalog keeps as JSON: the WSDL gives its shape.
+            out.push(Difference::Typed {
+                column: name,
+                path: shown,
+                found: describe(node, repeated),
+                columns: vec![typed_column(node, c.name, path, repeated)],
+            });
+        }
+        (_, NodeType::Complex(_) | NodeType::Any) => out.push(Difference::ColumnNotLeaf {
+            column: name,
+            path: shown,
+        }),
+        (ty, NodeType::Leaf(x)) => {
+            let list = matches!(ty, ColumnType::List(_));
+            if list != repeated || !leaf_fits(c.ty.leaf(), x) {
+                out.push(Difference::ColumnType {
+                    column: name,
+                    path: shown,
+                    expected: spec_type(&c.ty),
+                    found: describe(node, repeated),
+                    suggested: Some(suggested_type(x, repeated)),
+                });
+            }
+        }
+    }
+}
+
+/// The spec column that reads `node` (at `path`, named `name`) with the WSDL's types: a scalar,
+/// a list of scalars, a `list<struct>` with fields as deep as the WSDL nests them, or JSON
+/// for `xs:any` content.
+pub(super) fn typed_column(node: &Node, name: &str, path: &[&str], repeated: bool) -> TypedColumn {
+    let name = snake(name);
+    let path = path.join("/");
+    match &node.ty {
+        NodeType::Leaf(x) => TypedColumn {
+            name,
+            path,
+            ty: suggested_type(x, repeated),
+            fields: Vec::new(),
+        },
+        NodeType::Any => TypedColumn {
+            name,
+            path,
+            ty: "json".into(),
+            fields: Vec::new(),
+        },
+        NodeType::Complex(children) => {
+            // An element that wraps one repeated element is that element's list.
+            let (path, fields) = match children.as_slice() {
+                [only] if only.repeated => match &only.ty {
+                    NodeType::Complex(inner) => {
+                        (format!("{path}/{}", only.name), fields_of(inner, &[]))
+                    }
+                    _ => (path, fields_of(children, &[])),
+                },
+                _ => (path, fields_of(children, &[])),
+            };
+            TypedColumn {
+                name,
+                path,
+                ty: "list<struct>".into(),
+                fields,
+            }
+        }
+    }
+}
+
+/// The fields of a struct from the WSDL's elements below its repeated element: leaves below
+/// non-repeated containers flattened into their path (`payout/amount` as `payout_amount`),
+/// repeated elements as nested lists.
+fn fields_of(nodes: &[Node], prefix: &[&str]) -> Vec<TypedColumn> {
+    let mut out: Vec<TypedColumn> = Vec::new();
+    for n in nodes {
+        let mut path: Vec<&str> = prefix.to_vec();
+        path.push(&n.name);
+        match &n.ty {
+            NodeType::Complex(children) if !n.repeated => {
+                out.extend(fields_of(children, &path));
+            }
+            _ => {
+                let name = if prefix.is_empty() {
+                    n.name.clone()
+                } else {
+                    path.join("_")
+                };
+                out.push(typed_column(n, &name, &path, n.repeated));
+            }
+        }
+    }
+    // Names unique within the struct.
+    let mut seen = std::collections::BTreeSet::new();
+    for f in &mut out {
+        while !seen.insert(f.name.clone()) {
+            f.name.push_str("_2");
+        }
+    }
+    out
+}
+
+/// A name as spec files want it: lowercase snake_case.
+fn snake(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 && !out.ends_with('_') {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    let out = out.trim_matches('_').to_string();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("x_{out}")
+    } else {
+        out
+    }
 }

@@ -41,6 +41,8 @@ pub(super) struct Content {
     pub(super) elements: Vec<ElementDecl>,
     /// `simpleContent`: a value (of `base`) with attributes, not elements.
     pub(super) simple: bool,
+    /// `xs:any`: elements of any name.
+    pub(super) any: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -192,6 +194,19 @@ impl Parser {
                 }
                 Frame::Other
             }
+            "any" if self.in_schema() => {
+                for f in self.frames.iter_mut().rev() {
+                    match f {
+                        Frame::Complex(_, c) => {
+                            c.any = true;
+                            break;
+                        }
+                        Frame::Element(_) | Frame::Schema(_) => break,
+                        _ => {}
+                    }
+                }
+                Frame::Other
+            }
             "simpleContent" if self.in_schema() => {
                 if let Some(Frame::Complex(_, c)) = self.frames.last_mut() {
                     c.simple = true;
@@ -303,6 +318,8 @@ pub(super) struct Node {
 pub(super) enum NodeType {
     Leaf(Xsd),
     Complex(Vec<Node>),
+    /// A complex type whose content is `xs:any`: any elements (what a JSON column holds).
+    Any,
 }
 
 /// A simple type as the WSDL gives it.
@@ -442,7 +459,11 @@ impl Wsdl {
                 None => Xsd::Builtin("string".into()),
             });
         }
-        NodeType::Complex(self.children(content, depth))
+        let children = self.children(content, depth);
+        if children.is_empty() && content.any {
+            return NodeType::Any;
+        }
+        NodeType::Complex(children)
     }
 
     /// The elements of a complex type, its base's first.
@@ -480,13 +501,15 @@ impl Wsdl {
                     .map(|n| FoundParam {
                         xsd: match n.ty {
                             NodeType::Leaf(x) => x,
-                            NodeType::Complex(_) => Xsd::Unknown(format!("{} (elements)", n.name)),
+                            NodeType::Complex(_) | NodeType::Any => {
+                                Xsd::Unknown(format!("{} (elements)", n.name))
+                            }
                         },
                         name: n.name,
                     })
                     .collect(),
             ),
-            NodeType::Leaf(_) => Some(Vec::new()),
+            NodeType::Leaf(_) | NodeType::Any => Some(Vec::new()),
         }
     }
 
