@@ -383,6 +383,11 @@ fn render_report(out: &mut String, s: &Spec) {
     let pk: Vec<String> = s.primary_key.iter().map(|k| lit(k)).collect();
     let _ = writeln!(out, "primary_key: &[{}],", pk.join(", "));
     let _ = writeln!(out, "date_field: {},", opt_lit(s.date_field.as_deref()));
+    let _ = writeln!(
+        out,
+        "date_end_field: {},",
+        opt_lit(s.date_end_field.as_deref())
+    );
     let tk: Vec<String> = s
         .table_key
         .as_ref()
@@ -541,6 +546,12 @@ fn render_markdown(specs: &[Spec]) -> String {
         }
         if let Some(d) = &s.date_field {
             let _ = writeln!(out, "- Date field: `{d}`");
+        }
+        if let Some(d) = &s.date_end_field {
+            let _ = writeln!(
+                out,
+                "- Period end: `{d}` (a row belongs to every window its period overlaps)"
+            );
         }
         if let Some(d) = &s.cursor_field {
             let _ = writeln!(out, "- Cursor field: `{d}`");

@@ -29,6 +29,9 @@ pub enum ErrorKind {
     Value,
     /// An element the catalog does not know, in strict mode.
     Drift,
+    /// The document contradicts itself: an envelope field or a row's key written twice with
+    /// different values. Another pull of the same answer may not.
+    Contradiction,
     /// Reading the input failed (only [`crate::decode_reader`] reads; the push decoder never
     /// does I/O).
     Io,
@@ -46,6 +49,7 @@ impl ErrorKind {
             ErrorKind::Malformed => "malformed",
             ErrorKind::Value => "value",
             ErrorKind::Drift => "drift",
+            ErrorKind::Contradiction => "contradiction",
             ErrorKind::Io => "io",
         }
     }
@@ -441,12 +445,13 @@ impl DecodeError {
             | DecodeError::BatchTooLarge { .. }
             | DecodeError::RowTooLarge { .. }
             | DecodeError::ExtraTooLarge { .. }
-            | DecodeError::RepeatedEnvelope { .. }
             | DecodeError::RowsNotFound { .. }
             | DecodeError::UnknownEncoding { .. }
             | DecodeError::TrailingContent { .. } => ErrorKind::Malformed,
+            DecodeError::RepeatedKey { .. } | DecodeError::RepeatedEnvelope { .. } => {
+                ErrorKind::Contradiction
+            }
             DecodeError::Value { .. }
-            | DecodeError::RepeatedKey { .. }
             | DecodeError::Missing { .. }
             | DecodeError::Envelope { .. }
             | DecodeError::Internal { .. } => ErrorKind::Value,

@@ -65,6 +65,7 @@ mod decoder;
 mod error;
 mod parse;
 mod paths;
+mod unknown;
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -72,8 +73,9 @@ use std::io::BufRead;
 use arrow_array::RecordBatch;
 use cake_catalog::Report;
 
-pub use decoder::{Decoder, MAX_UNKNOWN_PATHS};
+pub use decoder::Decoder;
 pub use error::{CakeRefusal, DecodeError, ErrorKind, CAKE_MESSAGES};
+pub use unknown::{UnknownElements, MAX_UNKNOWN_PATHS};
 
 /// How a [`Decoder`] reads a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,12 +147,9 @@ pub struct DecodeSummary {
     pub envelope: Envelope,
     /// Character references to control characters XML 1.0 forbids (`&#x16;`), dropped.
     pub stripped_control_chars: u64,
-    /// Elements the catalog does not know, by path (`click/new_field`), with their counts, for
-    /// the first [`MAX_UNKNOWN_PATHS`] paths. Those inside a row are kept in its `_extra`.
-    pub unknown_elements: BTreeMap<String, u64>,
-    /// Occurrences of unknown elements whose paths came after the first
-    /// [`MAX_UNKNOWN_PATHS`]: counted, not listed.
-    pub unknown_unlisted: u64,
+    /// Elements the catalog does not know, by path, bounded. Those inside a row are kept in
+    /// its `_extra`.
+    pub unknown: UnknownElements,
     /// Elements withheld by path (`api_key`, `contacts/contact_info/first_name`): secrets,
     /// and personal data when the run did not opt in to it.
     pub withheld: BTreeMap<String, u64>,

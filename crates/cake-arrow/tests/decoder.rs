@@ -606,7 +606,7 @@ fn unknown_elements_and_misfit_values_are_kept_in_the_row() {
     assert_eq!(cell(&batches, "total_clicks", 1).as_deref(), Some("3"));
     assert_eq!(summary.rejected["total_clicks"].count, 1);
     assert_eq!(summary.rejected["total_clicks"].example, "12.5");
-    assert_eq!(summary.unknown_elements["click/fingerprint"], 1);
+    assert_eq!(summary.unknown.listed["click/fingerprint"], 1);
     // Strict mode refuses both.
     let e = error_of(
         clicks(),

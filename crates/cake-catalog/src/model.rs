@@ -40,6 +40,9 @@ pub struct Report {
     /// The column holding the row's date, for dated reports (partitioning, lookback, and the
     /// check that an answer's rows belong to the window asked for).
     pub date_field: Option<&'static str>,
+    /// For rows that are periods (exchange rates): the column where the period ends (exclusive,
+    /// null when open). Such a row belongs to every window its period overlaps.
+    pub date_end_field: Option<&'static str>,
     /// The column that advances an incremental cursor (`last_updated` for Conversion Changes).
     pub cursor_field: Option<&'static str>,
     /// How a dated report's rows are laid out in partitions.

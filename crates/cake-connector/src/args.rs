@@ -4,8 +4,53 @@ use anyhow::Result;
 use cake_catalog::{find, parse_timezone, plan, Context, Plan, Report};
 use chrono::{DateTime, Utc};
 
-use crate::cli::{PlanArgs, ReportOptionArgs};
+use crate::cli::{KeyArgs, PlanArgs, ReportOptionArgs};
 use crate::exit::UsageError;
+
+impl KeyArgs {
+    /// The API key from a file, the environment or the flag, registered first with the one
+    /// scrubber of every printed line. A key given as a flag is warned about: the command line
+    /// is readable by every user of the machine (`/proc/PID/cmdline`, `ps`).
+    pub fn key(&self) -> Result<Option<String>> {
+        let key = match (&self.api_key_file, &self.api_key) {
+            (Some(path), _) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    UsageError::new(format!(
+                        "cannot read the API key file {}: {e}; check --api-key-file or \
+                         CAKE_API_KEY_FILE",
+                        path.display()
+                    ))
+                })?;
+                Some(text.trim().to_string())
+            }
+            (None, Some(key)) => {
+                let from_env = std::env::var("CAKE_API_KEY").is_ok_and(|v| v == *key);
+                if !from_env {
+                    crate::logging::add_secret(key);
+                    tracing::warn!(
+                        "the API key was given as --api-key, which every user of this machine \
+                         can read in the process list; use CAKE_API_KEY or --api-key-file"
+                    );
+                }
+                Some(key.clone())
+            }
+            (None, None) => None,
+        };
+        if let Some(key) = &key {
+            crate::logging::add_secret(key);
+        }
+        Ok(key)
+    }
+
+    /// The API key, required: its absence is a usage error naming every way to give it.
+    pub fn require(&self) -> Result<String> {
+        self.key()?.ok_or_else(|| UsageError::new(NO_KEY).into())
+    }
+}
+
+/// What to say when no key was given.
+const NO_KEY: &str =
+    "no API key: set CAKE_API_KEY, or give --api-key-file PATH (CAKE_API_KEY_FILE)";
 
 impl PlanArgs {
     /// The planning context at the instant `now`.

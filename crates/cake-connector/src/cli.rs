@@ -136,8 +136,11 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "MS")]
     pub trickle_pause_ms: Option<u64>,
     /// A hostile behaviour, repeatable: short-middle-page=N, repeat-row, row-count-drift=+N,
-    /// empty-pages=N, key-echo=ENCODING@PLACE, control-bytes@PLACE, wrong-endpoint,
-    /// wrong-version, other-day=-N, far-timestamp, cake-message=TEXT (docs/sandbox.md).
+    /// empty-pages=N, key-echo=ENCODING@PLACE[*N], control-bytes@PLACE, wrong-endpoint,
+    /// wrong-version, other-day=-N, far-timestamp, cake-message=TEXT, row-count-twice=+N,
+    /// element-twice=COLUMN, latin1, row-dated=TIMESTAMP, page-of-day-before=N, silent,
+    /// retry-after=VALUE, large-head=BYTES, large-row=BYTES, repeat-known=N, unknown-names=N
+    /// (docs/sandbox.md)
     #[arg(long = "hostile", value_name = "KIND")]
     pub hostile: Vec<String>,
     /// How many attempts of each request get the hostile behaviours (default: every attempt;
@@ -151,9 +154,8 @@ pub struct CheckArgs {
     /// Cake domain: `mycompany` (for mycompany.cake.com), a host name, or an https:// URL.
     #[arg(long, env = "CAKE_DOMAIN")]
     pub domain: String,
-    /// Cake API key (prefer the CAKE_API_KEY environment variable: flags show in process lists).
-    #[arg(long, env = "CAKE_API_KEY", hide_env_values = true)]
-    pub api_key: String,
+    #[command(flatten)]
+    pub key: KeyArgs,
     /// Allow plain http:// to a host that is not on loopback.
     #[arg(long)]
     pub allow_insecure_http: bool,
@@ -167,10 +169,10 @@ pub struct VerifyArgs {
     /// Cake domain: `mycompany` (for mycompany.cake.com), a host name, or an https:// URL.
     #[arg(long, env = "CAKE_DOMAIN")]
     pub domain: String,
-    /// Cake API key. Not needed and never sent (an ASMX service's WSDL is public); when given,
+    /// The API key is not needed and never sent (an ASMX service's WSDL is public); when given,
     /// it is kept out of every line printed.
-    #[arg(long, env = "CAKE_API_KEY", hide_env_values = true)]
-    pub api_key: Option<String>,
+    #[command(flatten)]
+    pub key: KeyArgs,
     /// Allow plain http:// to a host that is not on loopback.
     #[arg(long)]
     pub allow_insecure_http: bool,
@@ -248,9 +250,8 @@ pub struct ConnectionArgs {
     /// Cake domain: `mycompany` (for mycompany.cake.com), a host name, or an https:// URL.
     #[arg(long, env = "CAKE_DOMAIN")]
     pub domain: Option<String>,
-    /// Cake API key (prefer the CAKE_API_KEY environment variable: flags show in process lists).
-    #[arg(long, env = "CAKE_API_KEY", hide_env_values = true)]
-    pub api_key: Option<String>,
+    #[command(flatten)]
+    pub key: KeyArgs,
     /// Allow plain http:// to a host that is not on loopback.
     #[arg(long)]
     pub allow_insecure_http: bool,
@@ -264,6 +265,25 @@ pub struct ConnectionArgs {
     pub transport: TransportArgs,
     #[command(flatten)]
     pub retry: RetryArgs,
+}
+
+/// Where the API key comes from: the CAKE_API_KEY environment variable, a file (Docker and
+/// Kubernetes secrets), or, least safely, the command line.
+#[derive(Debug, Args, Clone, Default)]
+pub struct KeyArgs {
+    /// Cake API key. Prefer the CAKE_API_KEY environment variable or --api-key-file: a flag is
+    /// readable by every user of the machine in the process list.
+    #[arg(long, env = "CAKE_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// A file holding the API key (a Docker or Kubernetes secret); surrounding whitespace is
+    /// ignored.
+    #[arg(
+        long,
+        env = "CAKE_API_KEY_FILE",
+        value_name = "PATH",
+        conflicts_with = "api_key"
+    )]
+    pub api_key_file: Option<std::path::PathBuf>,
 }
 
 /// How long a response may take, and what the window checks accept.
@@ -287,6 +307,18 @@ pub struct TransportArgs {
     /// rows as sent. By default such a window is pulled again, then fails.
     #[arg(long)]
     pub allow_repeated_keys: bool,
+    /// Accept rows dated outside the window that asked for them (kept in the window's own
+    /// partitions, never another day's). By default such a window is pulled again, then fails.
+    #[arg(long)]
+    pub accept_rows_outside_window: bool,
+    /// Seconds from sending a request to the end of the response's head (status and headers):
+    /// a server that accepts and never answers is given up after it (and retried).
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub head_timeout: u64,
+    /// Longest wait a server may ask for with Retry-After, in seconds; a longer demand fails
+    /// the window at once, saying what the server asked.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub max_retry_after: u64,
 }
 
 /// How transient failures (throttling, HTTP 5xx, broken bodies) are retried.
@@ -382,9 +414,9 @@ pub struct SyncArgs {
     /// Ignore saved state: start every dated report from its configured start.
     #[arg(long)]
     pub full_refresh: bool,
-    /// Cake API key, overriding the config (prefer the CAKE_API_KEY environment variable).
-    #[arg(long, env = "CAKE_API_KEY", hide_env_values = true)]
-    pub api_key: Option<String>,
+    /// The API key, overriding the config's.
+    #[command(flatten)]
+    pub key: KeyArgs,
     /// Cake domain, overriding the config.
     #[arg(long, env = "CAKE_DOMAIN")]
     pub domain: Option<String>,

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use cake_pipeline::{FailureKind, PipelineError};
+use cake_transport::{Inconsistency, TransportError};
 
 /// Success.
 pub const OK: u8 = 0;
@@ -172,18 +173,58 @@ pub fn hint(error: &anyhow::Error, code: u8) -> Option<&'static str> {
              corrected: run again with --write-specs DIR, review the files, copy them to \
              crates/cake-catalog/spec/ and run `cargo xtask codegen`.",
         ),
+        (UNAVAILABLE, _) if asked_too_long(error) => None,
         (UNAVAILABLE, _) => Some(
             "Cake kept throttling or failing until the retries ran out. Windows committed before \
              the failure are complete and the failed ones were left as they were: run the same \
              command again later, with fewer requests at once or more retries (pull: \
              --concurrency; sync: `concurrency` in [instance]; both: --retries, --retry-base-ms).",
         ),
-        (NOT_CAKE, Some((FailureKind::Inconsistent, _))) => Some(
-            "the failed window was left as it was. If the instance is known to repeat row keys, \
-             --allow-repeated-keys accepts them; otherwise run again later.",
-        ),
+        (NOT_CAKE, Some((FailureKind::Inconsistent, _))) => Some(match inconsistency(error) {
+            Some(Inconsistency::RepeatedKey { .. }) => {
+                "the failed window was left as it was. If the instance is known to repeat row \
+                 keys, --allow-repeated-keys accepts them; otherwise run again later."
+            }
+            Some(Inconsistency::OtherDates { .. }) => {
+                "the failed window was left as it was. Check the instance's time zone \
+                 (--timezone); rows Cake dates outside the range asked for are accepted, in \
+                 the window's own partitions, with --accept-rows-outside-window."
+            }
+            _ => "the failed window was left as it was: run again later.",
+        }),
         _ => None,
     }
+}
+
+/// True when the server asked for a longer wait than allowed (the message says what to do).
+fn asked_too_long(error: &anyhow::Error) -> bool {
+    error.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<TransportError>(),
+            Some(TransportError::RetryAfterTooLong { .. })
+        ) || matches!(
+            c.downcast_ref::<PipelineError>(),
+            Some(PipelineError::Transport(
+                TransportError::RetryAfterTooLong { .. }
+            ))
+        )
+    })
+}
+
+/// The window inconsistency behind an error, if that is what it is.
+fn inconsistency(error: &anyhow::Error) -> Option<&Inconsistency> {
+    error.chain().find_map(|c| {
+        let transport = c.downcast_ref::<TransportError>().or_else(|| {
+            match c.downcast_ref::<PipelineError>() {
+                Some(PipelineError::Transport(t)) => Some(t),
+                _ => None,
+            }
+        })?;
+        match transport {
+            TransportError::Inconsistent { problem, .. } => Some(problem),
+            _ => None,
+        }
+    })
 }
 
 /// The exit code for an error: the binary's own classes (usage, drift, a decided code), else

@@ -128,6 +128,7 @@ pub fn quiet() -> bool {
 
 /// Installs the subscriber. Call once, first thing. `CAKE_LOG` wins over the flags.
 pub fn init(args: &crate::cli::LogArgs) {
+    install_panic_hook(args.verbose >= 3);
     QUIET.store(args.quiet, std::sync::atomic::Ordering::Relaxed);
     JSON.store(
         args.log_format == crate::cli::LogFormat::Json,
@@ -157,6 +158,34 @@ pub fn init(args: &crate::cli::LogArgs) {
         crate::cli::LogFormat::Text => builder.try_init(),
         crate::cli::LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// A panic (a bug) is reported as one error line, scrubbed like every line, saying where it
+/// happened; the backtrace only with `-vvv`, whatever `RUST_BACKTRACE` says.
+fn install_panic_hook(backtrace: bool) {
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".into());
+        let at = info
+            .location()
+            .map(|l| format!(" (at {}:{})", l.file(), l.line()))
+            .unwrap_or_default();
+        line(
+            Line::Error,
+            &format!(
+                "error: internal error: {}{at}; this is a bug: please report it with the \
+                 command that led to it (-vvv adds a backtrace)",
+                crate::logging::clean(&message)
+            ),
+        );
+        if backtrace {
+            eprint(&format!("{}\n", std::backtrace::Backtrace::force_capture()));
+        }
+    }));
 }
 
 #[cfg(test)]

@@ -27,13 +27,13 @@ fn main() -> ExitCode {
     logging::init(&cli.log);
     // The key is registered before anything can echo it (a key pasted into --domain, say).
     let key = match &cli.command {
-        cli::Command::Pull(a) => a.connection.api_key.as_deref(),
-        cli::Command::Check(a) => Some(a.api_key.as_str()),
-        cli::Command::Sync(a) => a.api_key.as_deref(),
-        cli::Command::Verify(a) => a.api_key.as_deref(),
+        cli::Command::Pull(a) => Some(&a.connection.key),
+        cli::Command::Check(a) => Some(&a.key),
+        cli::Command::Sync(a) => Some(&a.key),
+        cli::Command::Verify(a) => Some(&a.key),
         _ => None,
     };
-    if let Some(key) = key {
+    if let Some(key) = key.and_then(|k| k.api_key.as_deref()) {
         logging::add_secret(key);
     }
     let result = match &cli.command {

@@ -225,7 +225,7 @@ fn drift_and_control_characters_are_reported() {
         s(&dir.path().join("d.parquet")),
     ]);
     assert_eq!(code, 0);
-    assert!(stdout.contains("click/click_fingerprint: 3"), "{stdout}");
+    assert!(stdout.contains("click/click_fingerprint (3)"), "{stdout}");
 
     let strict = dir.path().join("strict");
     let (code, _, stderr) = run(&[

@@ -20,7 +20,7 @@ use common::*;
 /// A key made of reserved characters, so that every encoding of it differs from the others.
 const KEY: &str = "h0st+ile/k=y&1<2>'\"%7";
 const START: &str = "2024-03-04";
-const ENCODINGS: [KeyEncoding; 7] = [
+const ENCODINGS: [KeyEncoding; 11] = [
     KeyEncoding::Raw,
     KeyEncoding::PercentUpper,
     KeyEncoding::PercentLower,
@@ -28,7 +28,15 @@ const ENCODINGS: [KeyEncoding; 7] = [
     KeyEncoding::Double,
     KeyEncoding::XmlEscaped,
     KeyEncoding::JsonEscaped,
+    KeyEncoding::Half,
+    KeyEncoding::LineBroken,
+    KeyEncoding::Base64,
+    KeyEncoding::Hex,
 ];
+/// Echoes in a row: whatever length a reader cuts an excerpt at, the cut falls inside one.
+const ECHOES: u32 = 20;
+/// Peak resident memory any run of the matrix may reach, whatever one page holds.
+const MEMORY_BOUND: u64 = 200 << 20;
 const END: &str = "2024-03-05";
 
 /// What a case must end in.
@@ -40,6 +48,9 @@ enum Expect {
     Fails(i32),
     /// Exit 0, every row committed; what happened to the offending value.
     Committed(&'static str),
+    /// Exit 0 with the clean rows in every column but `_rejected` and `_extra`, which say what
+    /// happened.
+    SameButRejected(&'static str),
 }
 
 struct Case {
@@ -49,6 +60,8 @@ struct Case {
     expect: Expect,
     /// Longest the run may take.
     within: Duration,
+    /// Keep the raw responses (`--keep-raw`): their files are checked for the key too.
+    keep_raw: bool,
 }
 
 fn hostile(h: Hostile, first_only: bool) -> Faults {
@@ -66,6 +79,7 @@ fn case(name: &str, faults: Faults, expect: Expect) -> Case {
         extra: Vec::new(),
         expect,
         within: Duration::from_secs(20),
+        keep_raw: true,
     }
 }
 
@@ -161,7 +175,11 @@ fn cases() -> Vec<Case> {
                 Committed("the key replaced by <redacted> in the value"),
             ),
         ] {
-            let h = Hostile::KeyEcho { encoding, place };
+            let h = Hostile::KeyEcho {
+                encoding,
+                place,
+                times: ECHOES,
+            };
             cases.push(case(
                 &format!("key echo {encoding} @ {place}"),
                 hostile(h, false),
@@ -211,10 +229,130 @@ fn cases() -> Vec<Case> {
     ];
     slow.within = Duration::from_secs(12);
     cases.push(slow);
+    second_round(&mut cases);
     cases
 }
 
-fn pull(server: &Server, out: &Path, summary: &Path, extra: &[&str]) -> Run {
+/// Values read once, encodings, misplaced rows, waits and memory.
+fn second_round(cases: &mut Vec<Case>) {
+    use Expect::*;
+    for (name, h) in [
+        (
+            "row_count written twice",
+            Hostile::RepeatedRowCount { delta: 40 },
+        ),
+        (
+            "click_id twice in a row",
+            Hostile::RepeatedElement {
+                column: "click_id".into(),
+            },
+        ),
+        (
+            "page 2 of the day before",
+            Hostile::PageOfDayBefore { page: 2 },
+        ),
+    ] {
+        let mut once = case(
+            &format!("{name}, first pull"),
+            hostile(h.clone(), true),
+            Same,
+        );
+        if !name.starts_with("page") {
+            // A page that contradicts itself stops its pull at once, before the later pages
+            // are asked for: in one page, the next pull gets the clean answer.
+            once.extra = vec!["--page-size", "100"];
+        }
+        cases.push(once);
+        cases.push(case(
+            &format!("{name}, every pull"),
+            hostile(h, false),
+            Fails(8),
+        ));
+    }
+    cases.push(case(
+        "sub_id_5 twice in a row",
+        hostile(
+            Hostile::RepeatedElement {
+                column: "sub_id_5".into(),
+            },
+            false,
+        ),
+        SameButRejected("the first value kept, the second in _rejected"),
+    ));
+    cases.push(case(
+        "a document in ISO-8859-1",
+        hostile(Hostile::Latin1, false),
+        Same,
+    ));
+    cases.push(case(
+        "a row dated 2099",
+        hostile(
+            Hostile::RowDated {
+                timestamp: "2099-01-01T00:00:00".into(),
+            },
+            false,
+        ),
+        Fails(8),
+    ));
+    let mut silent = case(
+        "a server that never answers",
+        hostile(Hostile::Silent, false),
+        Fails(7),
+    );
+    silent.extra = vec!["--head-timeout", "1", "--retries", "1"];
+    silent.within = Duration::from_secs(8);
+    cases.push(silent);
+    for value in ["999999", "Thu, 01 Jan 2099 00:00:00 GMT"] {
+        let mut wait = case(
+            &format!("Retry-After: {value}"),
+            hostile(
+                Hostile::RetryAfter {
+                    value: value.into(),
+                },
+                false,
+            ),
+            Fails(10),
+        );
+        wait.within = Duration::from_secs(5);
+        cases.push(wait);
+    }
+    cases.push(case(
+        "a 1 MiB response head",
+        hostile(Hostile::LargeHead { bytes: 1 << 20 }, false),
+        Fails(8),
+    ));
+    // Memory: one row holding 300 MB, refused or truncated, never held.
+    let huge = Hostile::LargeRow { bytes: 300 << 20 };
+    cases.push(case(
+        "300 MB of unknown elements in one row",
+        hostile(huge.clone(), false),
+        Fails(8),
+    ));
+    let mut truncated = case(
+        "300 MB of unknown elements in one row, --truncate-extra",
+        hostile(huge, false),
+        SameButRejected("_extra truncated, its size in _rejected"),
+    );
+    truncated.extra = vec!["--truncate-extra"];
+    // 300 MB of raw response, compressed, would measure zstd rather than the decoder.
+    truncated.keep_raw = false;
+    cases.push(truncated);
+    cases.push(case(
+        "a known element 300 times 1 MiB in one row",
+        hostile(Hostile::RepeatedKnownElement { times: 300 }, false),
+        Fails(8),
+    ));
+    let mut names = case(
+        "120,000 unknown names in one row, --truncate-extra",
+        hostile(Hostile::UnknownNames { names: 120_000 }, false),
+        SameButRejected("_extra truncated; the names counted in one bounded line"),
+    );
+    names.extra = vec!["--truncate-extra"];
+    cases.push(names);
+}
+
+/// A pull of the matrix's window, with the peak resident memory of the process.
+fn pull(server: &Server, out: &Path, summary: &Path, extra: &[&str], keep_raw: bool) -> (Run, u64) {
     let url = server.url();
     let mut args = vec![
         "pull",
@@ -223,26 +361,31 @@ fn pull(server: &Server, out: &Path, summary: &Path, extra: &[&str]) -> Run {
         START,
         "--end",
         END,
-        "--page-size",
-        "7",
         "--domain",
         &url,
         "--out",
         s(out),
         "--retry-base-ms",
         "1",
-        "--keep-raw",
         "--summary-json",
         s(summary),
     ];
+    if keep_raw {
+        args.push("--keep-raw");
+    }
     if !extra.contains(&"--retries") {
         args.extend_from_slice(&["--retries", "3"]);
+    }
+    if !extra.contains(&"--page-size") {
+        args.extend_from_slice(&["--page-size", "7"]);
     }
     if !extra.contains(&"--concurrency") {
         args.extend_from_slice(&["--concurrency", "2"]);
     }
     args.extend_from_slice(extra);
-    run(&args, &[("CAKE_API_KEY", KEY)])
+    let mut c = command(&args);
+    c.env("CAKE_API_KEY", KEY);
+    run_measured(c)
 }
 
 /// Every form the key can take in text.
@@ -307,7 +450,7 @@ fn matrix() {
     let dir = tempfile::tempdir().unwrap();
     let summary = dir.path().join("summary.json");
     let clean = dir.path().join("clean");
-    let r = pull(&server, &clean, &summary, &[]);
+    let (r, _) = pull(&server, &clean, &summary, &[], true);
     assert_eq!(r.code, 0, "the clean run: {}", r.stderr);
     let expected = table_rows(&clean, "clicks");
     assert_eq!(expected.len(), 40);
@@ -326,10 +469,21 @@ fn matrix() {
         }
         let before = tree(&out);
         let started = Instant::now();
-        let r = pull(&server, &out, &summary, &extra);
+        let (r, peak) = pull(&server, &out, &summary, &extra, case.keep_raw);
         let took = started.elapsed();
         let name = &case.name;
         assert!(took < case.within, "{name}: took {took:?}");
+        assert!(peak < MEMORY_BOUND, "{name}: peak RSS {} MiB", peak >> 20);
+        assert!(
+            !r.stderr.contains("stack backtrace") && !r.stderr.contains("panicked"),
+            "{name}: {}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.lines().count() <= 40,
+            "{name}: {} lines on stderr",
+            r.stderr.lines().count()
+        );
         assert!(
             server.stats().faults.hostile + server.stats().faults.trickled > 0,
             "{name}: nothing injected"
@@ -340,6 +494,11 @@ fn matrix() {
         assert_no_key(&format!("{name}: stdout"), r.stdout.as_bytes());
         let summary_text = std::fs::read(&summary).unwrap();
         assert_no_key(&format!("{name}: the summary"), &summary_text);
+        assert!(
+            summary_text.len() < 64 << 10,
+            "{name}: a summary of {} bytes",
+            summary_text.len()
+        );
         for (rel, bytes) in files_below(&out) {
             assert_no_key(&format!("{name}: {rel}"), &bytes);
         }
@@ -380,6 +539,22 @@ fn matrix() {
                 assert_eq!(table_rows(&out, table).len(), expected.len());
                 format!("committed, {what}")
             }
+            Expect::SameButRejected(what) => {
+                assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+                assert_eq!(status, "ok");
+                assert!(
+                    table_rows_except(&out, "clicks", &["_rejected", "_extra"])
+                        == table_rows_except(&clean, "clicks", &["_rejected", "_extra"]),
+                    "{name}: rows differ from the clean run"
+                );
+                assert_ne!(
+                    table_rows(&out, "clicks"),
+                    table_rows(&clean, "clicks"),
+                    "{name}: nothing says what happened"
+                );
+                check_location(&out, &["clicks"]).unwrap();
+                format!("same rows, {what}")
+            }
             Expect::Fails(code) => {
                 assert_eq!(r.code, code, "{name}: {}", r.stderr);
                 assert_eq!(status, "failed");
@@ -389,9 +564,10 @@ fn matrix() {
         };
         let verdict = without_queries(&stable(r.verdict()));
         eprintln!(
-            "{name} | exit {} | {:.2} s | {requests} requests | {outcome}",
+            "{name} | exit {} | {:.2} s | {requests} requests | peak RSS {} MiB | {outcome}",
             r.code,
-            took.as_secs_f64()
+            took.as_secs_f64(),
+            peak >> 20
         );
         transcript.push_str(&format!("{name}: {outcome}\n"));
         if !verdict.is_empty() {
@@ -399,4 +575,91 @@ fn matrix() {
         }
     }
     insta::assert_snapshot!("matrix", transcript);
+}
+
+/// A change feed places rows by their change date, but only inside the days the window asked
+/// for: a row dated on an earlier day, or in 2099, fails the window (nothing written), and
+/// accepted knowingly it lands in the window's own partitions, never replacing another day's.
+#[test]
+fn change_rows_outside_their_window_never_replace_another_day() {
+    let server = Server::start(SandboxConfig {
+        seed: 5,
+        api_key: KEY.into(),
+        rows_per_day: 20,
+        ..SandboxConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("lake");
+    let url = server.url();
+    let pull = |days: &str, extra: &[&str]| {
+        let mut args = vec![
+            "pull",
+            "conversion-changes",
+            "--past-days",
+            days,
+            "--domain",
+            &url,
+            "--out",
+            s(&out),
+            "--retry-base-ms",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        run(&args, &[("CAKE_API_KEY", KEY)])
+    };
+    let r = pull("6", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let today = chrono::Utc::now().date_naive();
+    let earlier = today - chrono::Duration::days(4);
+    let partition = |day: chrono::NaiveDate| format!("conversion-changes/date={day}");
+    for timestamp in [format!("{earlier}T12:00:00"), "2099-01-01T00:00:00".into()] {
+        let before = tree(&out);
+        assert!(
+            before.keys().any(|k| k.starts_with(&partition(earlier))),
+            "the clean run wrote {earlier}: {:?}",
+            before.keys().collect::<Vec<_>>()
+        );
+        server.faults(hostile(
+            Hostile::RowDated {
+                timestamp: timestamp.clone(),
+            },
+            false,
+        ));
+        // The last two days own their partitions; the row says another day.
+        let r = pull("2", &[]);
+        assert_eq!(r.code, 8, "{timestamp}: {}", r.stderr);
+        assert!(
+            r.verdict().contains("dated outside the window"),
+            "{timestamp}: {}",
+            r.verdict()
+        );
+        assert!(tree(&out) == before, "{timestamp}: the output changed");
+        // Accepted knowingly: the row stays in the window's days; every other day is as it
+        // was, and no day after today appears.
+        let r = pull("2", &["--accept-rows-outside-window"]);
+        assert_eq!(r.code, 0, "{timestamp}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("dated outside the window"),
+            "{}",
+            r.stderr
+        );
+        let after = tree(&out);
+        let owned =
+            |k: &str| (0..=2).any(|d| k.starts_with(&partition(today - chrono::Duration::days(d))));
+        for (k, v) in &before {
+            if !owned(k) && k.starts_with("conversion-changes/date=") {
+                assert_eq!(after.get(k), Some(v), "{timestamp}: {k} changed");
+            }
+        }
+        for k in after.keys() {
+            assert!(
+                owned(k) || before.contains_key(k),
+                "{timestamp}: {k} was written"
+            );
+        }
+        // Back to the clean state for the next case.
+        server.faults(Faults::default());
+        let r = pull("6", &[]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
 }

@@ -24,7 +24,7 @@ pub struct ApiKey(String);
 
 /// An empty key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the API key is empty: give it with --api-key or the CAKE_API_KEY environment variable")]
+#[error("the API key is empty: check CAKE_API_KEY, --api-key-file or --api-key")]
 pub struct EmptyApiKey;
 
 impl ApiKey {

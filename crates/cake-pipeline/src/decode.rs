@@ -42,6 +42,9 @@ pub struct DecodeFactory {
     pub keep_raw: Option<Scrubber>,
     /// Remove these secrets (the API key) from text values before they are kept.
     pub redact: Option<Scrubber>,
+    /// Where the window's rows must be dated ([`DateBounds::for_request`]); without it, row
+    /// dates are not checked.
+    pub bounds: Option<DateBounds>,
     keys: KeyColumns,
 }
 
@@ -54,6 +57,7 @@ impl DecodeFactory {
             temp_dir,
             keep_raw: None,
             redact: None,
+            bounds: None,
             keys: KeyColumns::new(report),
         }
     }
@@ -74,8 +78,9 @@ impl HandlerFactory for DecodeFactory {
             report: self.report,
             page: *request,
             keys: self.keys.clone(),
+            decoder_timezone: self.options.timezone,
             row_keys: Vec::new(),
-            bounds: DateBounds::new(self.report, request, self.options.timezone),
+            bounds: self.bounds,
             dates: RowDates::default(),
             strict: self.options.strict,
             redact: self.redact.clone(),
@@ -99,6 +104,7 @@ pub struct DecodeHandler {
     report: &'static Report,
     page: PageRequest,
     keys: KeyColumns,
+    decoder_timezone: chrono_tz::Tz,
     row_keys: Vec<RowKey>,
     bounds: Option<DateBounds>,
     dates: RowDates,
@@ -191,9 +197,29 @@ impl DecodeHandler {
             let first_row = self.row_keys.len();
             self.row_keys.extend(self.keys.keys(&batch));
             if let Some(bounds) = &self.bounds {
-                let (dates, outside) = bounds.check(&batch);
+                let (mut dates, outside) = bounds.check(&batch);
+                if let Some((row, micros)) = outside {
+                    let key = self
+                        .row_keys
+                        .get(first_row + row)
+                        .map(|k| k.to_string())
+                        .unwrap_or_default();
+                    let at = chrono::DateTime::from_timestamp_micros(micros)
+                        .map(|t| {
+                            t.with_timezone(&self.decoder_timezone)
+                                .format("%Y-%m-%d %H:%M:%S")
+                                .to_string()
+                        })
+                        .unwrap_or_default();
+                    dates.first_outside = Some(format!(
+                        "row {} of page {}, {} {key}, dated {at} (instance time)",
+                        first_row + row + 1,
+                        self.page.page.map_or(1, |p| p.index + 1),
+                        self.report.primary_key.join(", "),
+                    ));
+                }
                 self.dates.add(dates);
-                if let (true, Some(row)) = (self.strict, outside) {
+                if let (true, Some((row, _))) = (self.strict, outside) {
                     return Err(BodyError::Invalid(format!(
                         "{}: row {} is dated outside the window {} asked for ({} in the instance's time zone), and strict mode refuses rows outside their window",
                         self.report.id,
@@ -262,6 +288,7 @@ pub fn body_error(e: DecodeError) -> BodyError {
         ErrorKind::Authentication => BodyError::Authentication(text),
         ErrorKind::Request => BodyError::Rejected(text),
         ErrorKind::WrongAnswer => BodyError::WrongAnswer(text),
+        ErrorKind::Contradiction => BodyError::Contradiction(text),
         ErrorKind::Value | ErrorKind::Drift => BodyError::OffCatalog(text),
         ErrorKind::Malformed if e.is_truncated() => BodyError::Incomplete(text),
         _ => BodyError::Invalid(text),
@@ -300,7 +327,7 @@ impl PageHandler for DecodeHandler {
             rows: summary.rows,
             row_count: summary.envelope.row_count,
             keys: std::mem::take(&mut self.row_keys),
-            dates: self.dates,
+            dates: std::mem::take(&mut self.dates),
             output: DecodedPage {
                 page: self.page,
                 summary,

@@ -78,6 +78,7 @@ pub use error::{FailureKind, PipelineError};
 pub use pull::{
     partition_of, preflight, pull, NoProgress, Progress, PullOptions, PullSummary, WindowSummary,
 };
+pub use rows::DateBounds;
 pub use status::{last_run_path, record_run, status, RunRecord, TableStatus};
 pub use sync::{
     parse_config, plan_report, state_path, sync, valid_table_name, ConfigError, ReportRun,

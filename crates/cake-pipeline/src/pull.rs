@@ -16,7 +16,7 @@ use arrow_array::types::{Date32Type, TimestampMicrosecondType};
 use arrow_array::Array as _;
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, SchemaRef};
-use cake_arrow::{DecoderOptions, Rejected};
+use cake_arrow::{DecoderOptions, Rejected, UnknownElements};
 use cake_catalog::{DateRange, Layout, Plan, PlannedDates, PlannedRequest, Report};
 use cake_sink::{ContractCheck, PartitionWriter, Sink, TableContract, WriteMode};
 use cake_transport::{Client, PageSink, WindowResult};
@@ -29,6 +29,7 @@ use crate::cancel::Cancel;
 use crate::contract::contract_for;
 use crate::decode::{DecodeFactory, DecodedPage};
 use crate::error::PipelineError;
+use crate::rows::DateBounds;
 use crate::status::{record_run, RunRecord};
 
 /// Receives progress as a job runs. Every method has an empty default.
@@ -116,8 +117,9 @@ pub struct WindowSummary {
     pub retries: u64,
     pub seconds: f64,
     pub warnings: Vec<String>,
-    /// Elements the catalog does not know, with counts (those inside rows are in `_extra`).
-    pub unknown_elements: BTreeMap<String, u64>,
+    /// Elements the catalog does not know, with counts, bounded (those inside rows are in
+    /// `_extra`).
+    pub unknown: UnknownElements,
     /// Values that did not fit their column, per column (kept in `_rejected`).
     pub rejected: BTreeMap<String, Rejected>,
     pub stripped_control_chars: u64,
@@ -141,6 +143,8 @@ pub struct PullSummary {
     pub skipped_future: Option<String>,
     /// Values that did not fit their column over all windows, per column.
     pub rejected: BTreeMap<String, Rejected>,
+    /// Elements the catalog does not know over all windows, bounded.
+    pub unknown: UnknownElements,
     pub windows: Vec<WindowSummary>,
 }
 
@@ -155,8 +159,10 @@ impl PullSummary {
     ) -> PullSummary {
         windows.sort_by(|a, b| a.start.cmp(&b.start));
         let mut rejected = BTreeMap::new();
+        let mut unknown = UnknownElements::default();
         for w in &windows {
             add_rejected(&mut rejected, &w.rejected);
+            unknown.merge(&w.unknown);
         }
         PullSummary {
             report: report.to_string(),
@@ -170,6 +176,7 @@ impl PullSummary {
             seconds,
             skipped_future: None,
             rejected,
+            unknown,
             windows,
         }
     }
@@ -307,6 +314,7 @@ async fn pull_windows(
         table: &table,
         contract,
         opened: tokio::sync::OnceCell::new(),
+        now: chrono::Utc::now(),
     };
     let results: Vec<Result<Option<WindowSummary>, PipelineError>> = stream::iter(&plan.requests)
         .map(|request| {
@@ -373,6 +381,8 @@ struct Job<'a> {
     contract: &'a TableContract,
     /// The table's contract is in place (written by the first commit of a new table).
     opened: tokio::sync::OnceCell<()>,
+    /// When the pull started: no row is placed on a later day.
+    now: chrono::DateTime<chrono::Utc>,
 }
 
 impl Job<'_> {
@@ -426,16 +436,6 @@ impl Job<'_> {
         m
     }
 
-    /// The days a window of a report laid out by its rows' days owns: every partition of such a
-    /// day is replaced by this window, emptied when no row of the answer has that day.
-    fn owned_days(&self, request: &PlannedRequest) -> Option<(NaiveDate, NaiveDate)> {
-        match (self.plan.dates, request.window) {
-            (_, Some(w)) => Some((w.start(), w.end())),
-            (PlannedDates::ChangesSince(d), None) => Some((d, NaiveDate::MAX)),
-            _ => None,
-        }
-    }
-
     async fn window(&self, request: &PlannedRequest) -> Result<WindowSummary, PipelineError> {
         let started = Instant::now();
         let report = self.plan.report;
@@ -449,7 +449,8 @@ impl Job<'_> {
             factory.keep_raw = Some(self.client.api_key().scrubber());
         }
         factory.redact = Some(self.client.api_key().scrubber());
-        let open = || Ok(WindowWriter::new(self, request));
+        factory.bounds = DateBounds::for_request(self.plan, request, self.now);
+        let open = || Ok(WindowWriter::new(self, request, factory.bounds));
         let fetched = tokio::select! {
             biased;
             () = cancel.cancelled() => return Err(PipelineError::Interrupted),
@@ -472,8 +473,10 @@ struct WindowWriter<'a> {
     /// For a table laid out by its rows' days: the column holding the day, and the partition of
     /// rows without one.
     row_day: Option<(usize, Option<String>)>,
+    /// The days the window owns (inclusive): the only partitions it may write.
+    owned: Option<(NaiveDate, NaiveDate)>,
     raws: Vec<(u32, NamedTempFile)>,
-    unknown: BTreeMap<String, u64>,
+    unknown: UnknownElements,
     withheld: BTreeMap<String, u64>,
     layout: Option<String>,
     rejected: BTreeMap<String, Rejected>,
@@ -483,7 +486,11 @@ struct WindowWriter<'a> {
 }
 
 impl<'a> WindowWriter<'a> {
-    fn new(job: &'a Job<'a>, request: &PlannedRequest) -> WindowWriter<'a> {
+    fn new(
+        job: &'a Job<'a>,
+        request: &PlannedRequest,
+        bounds: Option<DateBounds>,
+    ) -> WindowWriter<'a> {
         let report = job.plan.report;
         let window_partition = partition_of(job.plan, request.window);
         let row_day = match report.layout {
@@ -500,8 +507,9 @@ impl<'a> WindowWriter<'a> {
             metadata: job.metadata(request.window),
             writers: BTreeMap::new(),
             row_day,
+            owned: bounds.map(|b| b.days()),
             raws: Vec::new(),
-            unknown: BTreeMap::new(),
+            unknown: UnknownElements::default(),
             withheld: BTreeMap::new(),
             layout: None,
             rejected: BTreeMap::new(),
@@ -535,8 +543,15 @@ impl<'a> WindowWriter<'a> {
             let partition = self.window_partition.clone();
             return Ok(self.writer(partition)?.write(&batch)?);
         };
-        // Consecutive rows of the same day go to that day's partition together.
-        let days = row_days(&batch, column, self.job.plan.timezone);
+        // Consecutive rows of the same day go to that day's partition together. A row dated
+        // outside the days the window owns reaches here only when accepted knowingly: it goes to
+        // the nearest owned day, never to another window's.
+        let mut days = row_days(&batch, column, self.job.plan.timezone);
+        if let Some((first, last)) = self.owned {
+            for day in days.iter_mut().flatten() {
+                *day = (*day).clamp(first, last);
+            }
+        }
         let mut start = 0;
         while start < days.len() {
             let day = days[start];
@@ -567,10 +582,10 @@ impl<'a> WindowWriter<'a> {
             }
             Some(_) => {
                 // Partitions of the days this window owns that the answer no longer fills.
-                if let Some((first, end)) = job.owned_days(request) {
+                if let Some((first, last)) = self.owned {
                     for day in existing_days(job.sink, job.table).await? {
                         let partition = Some(day_partition(day));
-                        if first <= day && day < end && !self.writers.contains_key(&partition) {
+                        if first <= day && day <= last && !self.writers.contains_key(&partition) {
                             self.writer(partition)?;
                         }
                     }
@@ -640,7 +655,7 @@ impl<'a> WindowWriter<'a> {
             retries: result.retries,
             seconds: started.elapsed().as_secs_f64(),
             warnings,
-            unknown_elements: self.unknown,
+            unknown: self.unknown,
             rejected: self.rejected,
             stripped_control_chars: self.stripped,
             withheld: self.withheld,
@@ -658,9 +673,7 @@ impl PageSink for WindowWriter<'_> {
             .options
             .progress
             .page(report.id, page.summary.rows, 0);
-        for (k, v) in &page.summary.unknown_elements {
-            *self.unknown.entry(k.clone()).or_insert(0) += v;
-        }
+        self.unknown.merge(&page.summary.unknown);
         for (k, v) in &page.summary.withheld {
             *self.withheld.entry(k.clone()).or_insert(0) += v;
         }

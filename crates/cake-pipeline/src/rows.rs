@@ -8,9 +8,9 @@ use std::sync::Arc;
 use arrow_array::{Array, ArrayRef, ListArray, RecordBatch, StringArray};
 use arrow_schema::DataType;
 use cake_catalog::dates::local_to_utc;
-use cake_catalog::{Layout, Report};
-use cake_transport::{PageRequest, RowDates, RowKey, Scrubber};
-use chrono::Datelike;
+use cake_catalog::{Layout, Plan, PlannedDates, PlannedRequest, Report};
+use cake_transport::{RowDates, RowKey, Scrubber};
+use chrono::{Datelike, NaiveDate, NaiveTime};
 
 /// Separates the parts of a composite key (never found in ids, dates or Cake's strings).
 const SEPARATOR: u8 = 0x1f;
@@ -129,52 +129,86 @@ fn redact_array(array: &dyn Array, scrubber: &Scrubber) -> Option<(ArrayRef, u64
     }
 }
 
-/// Where a window's rows must be dated: `[start, end)` in UTC microseconds.
+/// Where a window's rows must be dated: `[start, end)` in UTC microseconds, and the days it
+/// owns. For a report laid out by window, the window (up to the run's start for a window that
+/// reaches into the present); for one laid out by its rows' days (a change feed), the days the
+/// window requested, never after the run's start; for rows that are periods, a row is inside
+/// when its period overlaps the window.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct DateBounds {
+pub struct DateBounds {
     column: usize,
+    /// Where a row's period ends (exclusive, null when open), for rows that are periods.
+    end_column: Option<usize>,
     start: i64,
     end: i64,
-    /// The window's days, as days since the epoch, for calendar-date columns.
+    /// The owned days, as days since the epoch, inclusive.
     first_day: i64,
     last_day: i64,
 }
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
+fn epoch_day(d: NaiveDate) -> i64 {
+    i64::from(d.num_days_from_ce()) - 719_163
+}
+
 impl DateBounds {
-    /// The bounds for one request of `report`, when its rows carry their date and belong to
-    /// the window they were asked for.
-    pub(crate) fn new(
-        report: &Report,
-        request: &PageRequest,
-        tz: chrono_tz::Tz,
+    /// The bounds of `request` of `plan` for a run that started at `now`; `None` for a report
+    /// whose rows carry no date.
+    pub fn for_request(
+        plan: &Plan,
+        request: &PlannedRequest,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> Option<DateBounds> {
-        if report.layout != Layout::Window {
-            return None;
-        }
-        let window = request.window?;
-        let column = report
-            .columns
-            .iter()
-            .position(|c| Some(c.name) == report.date_field)?;
-        let (end, last_day) = match request.cutoff {
-            Some(at) => (local_to_utc(at, tz), at.date()),
-            None => (window.end_utc(tz), window.last_day()),
+        let report = plan.report;
+        let tz = plan.timezone;
+        let position = |name: &str| report.columns.iter().position(|c| c.name == name);
+        let now_local = now.with_timezone(&tz).naive_local();
+        let (column, first, end_local) = match (report.layout, plan.dates, request.window) {
+            (Layout::Window, _, Some(w)) => {
+                let end = request
+                    .cutoff
+                    .unwrap_or_else(|| w.end().and_time(NaiveTime::MIN));
+                (position(report.date_field?)?, w.start(), end)
+            }
+            (Layout::RowDay(column), _, Some(w)) => {
+                let end = w.end().and_time(NaiveTime::MIN).min(now_local);
+                (position(column)?, w.start(), end)
+            }
+            (Layout::RowDay(column), PlannedDates::ChangesSince(since), None) => {
+                (position(column)?, since, now_local)
+            }
+            _ => return None,
         };
-        let epoch_day = |d: chrono::NaiveDate| i64::from(d.num_days_from_ce()) - 719_163;
+        let start = local_to_utc(first.and_time(NaiveTime::MIN), tz);
+        let end = local_to_utc(end_local, tz);
+        // The last day is the one the end instant falls in (a day's midnight ends the day
+        // before).
+        let last_day = (end_local - chrono::Duration::microseconds(1)).date();
         Some(DateBounds {
             column,
-            start: window.start_utc(tz).timestamp_micros(),
+            end_column: report.date_end_field.and_then(position),
+            start: start.timestamp_micros(),
             end: end.timestamp_micros(),
-            first_day: epoch_day(window.start()),
-            last_day: epoch_day(last_day),
+            first_day: epoch_day(first),
+            last_day: epoch_day(last_day).max(epoch_day(first)),
         })
     }
 
-    /// How the rows of `batch` sit against the window; the first row outside it (0-based).
-    pub(crate) fn check(&self, batch: &RecordBatch) -> (RowDates, Option<usize>) {
+    /// The days the window owns, inclusive.
+    pub fn days(&self) -> (NaiveDate, NaiveDate) {
+        let day = |d: i64| {
+            NaiveDate::from_num_days_from_ce_opt(i32::try_from(d + 719_163).unwrap_or(0))
+                .unwrap_or(NaiveDate::MIN)
+        };
+        (day(self.first_day), day(self.last_day))
+    }
+
+    /// How the rows of `batch` sit against the window; the first row outside it (0-based) and
+    /// its date (UTC microseconds).
+    pub(crate) fn check(&self, batch: &RecordBatch) -> (RowDates, Option<(usize, i64)>) {
         let array = batch.column(self.column);
+        let ends = self.end_column.map(|c| batch.column(c));
         let mid = self.start / 2 + self.end / 2;
         let mut dates = RowDates::default();
         let mut first = None;
@@ -183,7 +217,23 @@ impl DateBounds {
             dates.shift_seconds += i128::from((micros - mid) / 1_000_000);
             if !inside {
                 dates.outside += 1;
-                first.get_or_insert(row);
+                first.get_or_insert((row, micros));
+            }
+        };
+        // Where a row's period ends, when rows are periods: `None` when it is open.
+        let end_of = |row: usize| -> Option<i64> {
+            let a = ends?;
+            if a.is_null(row) {
+                return None;
+            }
+            match a.data_type() {
+                DataType::Timestamp(_, _) => {
+                    Some(a.as_primitive::<TimestampMicrosecondType>().value(row))
+                }
+                DataType::Date32 => {
+                    Some(i64::from(a.as_primitive::<Date32Type>().value(row)) * MICROS_PER_DAY)
+                }
+                _ => None,
             }
         };
         match array.data_type() {
@@ -192,7 +242,12 @@ impl DateBounds {
                 for row in 0..values.len() {
                     if values.is_valid(row) {
                         let t = values.value(row);
-                        add(row, t, self.start <= t && t < self.end);
+                        let inside = if ends.is_some() {
+                            t < self.end && end_of(row).is_none_or(|e| e > self.start)
+                        } else {
+                            self.start <= t && t < self.end
+                        };
+                        add(row, t, inside);
                     }
                 }
             }
@@ -203,7 +258,13 @@ impl DateBounds {
                     if values.is_valid(row) {
                         let day = i64::from(values.value(row));
                         let noon = day * MICROS_PER_DAY + MICROS_PER_DAY / 2;
-                        add(row, noon, self.first_day <= day && day <= self.last_day);
+                        let inside = if ends.is_some() {
+                            day <= self.last_day
+                                && end_of(row).is_none_or(|e| e > self.first_day * MICROS_PER_DAY)
+                        } else {
+                            self.first_day <= day && day <= self.last_day
+                        };
+                        add(row, noon, inside);
                     }
                 }
             }

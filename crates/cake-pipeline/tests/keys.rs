@@ -63,20 +63,34 @@ async fn every_report_keeps_its_table_key_unique() {
         checked += 1;
     }
     assert_eq!(checked, 37);
-    // Exchange rates: ten daily windows of one month's rate periods, then ten overlapping days,
-    // keep each period once.
+    // Exchange rates: a rate period belongs to every day window it overlaps; two overlapping
+    // ranges keep each period once per day.
     let rates = report("exchange-rates");
+    let mut planned = std::collections::BTreeSet::new();
     for (start, end) in [("2024-02-01", "2024-02-10"), ("2024-02-05", "2024-03-14")] {
         let plan = plan_at(rates.id, &range(start, end), now, None);
-        assert_eq!(
-            plan.requests.len(),
-            1,
-            "one request covers the periods of the range"
-        );
+        for r in &plan.requests {
+            let w = r.window.expect("a window");
+            assert_eq!(
+                w.start().succ_opt(),
+                Some(w.end()),
+                "one request per day window"
+            );
+            planned.insert(format!("date={}", w.start()));
+        }
         pull(&client, &plan, &sink, &options).await;
     }
     let keys = table_keys(&sink, &lake, rates).await;
     assert_eq!(repeated(&keys), Vec::<String>::new());
+    let days: std::collections::BTreeSet<String> = keys
+        .iter()
+        .filter_map(|k| k.split(" | ").next())
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        days, planned,
+        "every day asked for holds the rates in effect that day"
+    );
     sandbox.shutdown().await;
 }
 

@@ -45,10 +45,13 @@ pub enum Hostile {
     /// Paged reports: the first page is the real one but says `row_count` = `row_count`; every
     /// later page is an empty collection with that same `row_count`.
     EmptyPagesUnderLargeRowCount { row_count: u64 },
-    /// The API key the request carried is echoed back, encoded as `encoding`, at `place`.
+    /// The API key the request carried is echoed back, encoded as `encoding`, at `place`,
+    /// `times` times in a row (separated by a space), so that wherever a reader cuts the text
+    /// it cuts an echo.
     KeyEcho {
         encoding: KeyEncoding,
         place: EchoPlace,
+        times: u32,
     },
     /// Terminal control bytes ([`HOSTILE_CONTROL_BYTES`]) are put at `place`.
     ControlBytes { place: EchoPlace },
@@ -68,6 +71,39 @@ pub enum Hostile {
     FarFutureTimestamp,
     /// HTTP 200 `success=false` with this message and `row_count` 0, like Cake's `Restricted`.
     CakeMessage(String),
+    /// Envelope documents: `<row_count>` written twice, the second time saying `delta` more
+    /// (saturating at 0).
+    RepeatedRowCount { delta: i64 },
+    /// The first row of every page writes the element of column `column` a second time, right
+    /// after the first, holding `1` (or, when the first already holds `1`, `2`).
+    RepeatedElement { column: String },
+    /// The document is written in ISO-8859-1 and says so in its declaration
+    /// (`<?xml version="1.0" encoding="ISO-8859-1"?>`); characters outside Latin-1 are
+    /// written as character references. Decoded, it is the clean answer.
+    Latin1,
+    /// The first row of every page has its date column (the one the report's rows are placed
+    /// by: the change date of a change feed, else the date field) read `timestamp`.
+    RowDated { timestamp: String },
+    /// Paged dated range reports: page `page` (1-based) of every window holds the rows of that
+    /// same page of the day before; `row_count` stays the window's.
+    PageOfDayBefore { page: u32 },
+    /// Report requests are accepted and never answered: no status line, no header, until the
+    /// client gives up or the sandbox stops.
+    Silent,
+    /// HTTP 503 with `Retry-After: VALUE` (seconds, or an HTTP date) and a short body.
+    RetryAfter { value: String },
+    /// The answer's head carries `bytes` bytes of extra header (`X-Sandbox-Padding-N` headers
+    /// of 8 KiB each); the body is the clean answer.
+    LargeHead { bytes: usize },
+    /// The first row of every page carries `bytes` bytes of unknown elements
+    /// (`<sandbox_blob>` elements of 1 MiB of text each, the last one shorter).
+    LargeRow { bytes: usize },
+    /// The first row of every page writes its first text element `times` more times, each
+    /// holding 1 MiB of text.
+    RepeatedKnownElement { times: usize },
+    /// The first row of every page carries `names` distinct unknown elements
+    /// (`<sandbox_unknown_N>N</sandbox_unknown_N>`).
+    UnknownNames { names: usize },
 }
 
 /// How [`Hostile::KeyEcho`] encodes the key. [`KeyEncoding::encode`] gives the encoded text.
@@ -90,6 +126,14 @@ pub enum KeyEncoding {
     /// JSON string escaping: `"` `\"`, `\` `\\`, `/` `\/`, control characters and everything
     /// outside ASCII as `\uXXXX` (lower-case hex, UTF-16 units).
     JsonEscaped,
+    /// The first half of the key's characters (rounded up).
+    Half,
+    /// The key with a CR LF line break in the middle of its characters.
+    LineBroken,
+    /// The key's UTF-8 bytes in standard base64 (with padding).
+    Base64,
+    /// The key's UTF-8 bytes in lower-case hexadecimal.
+    Hex,
 }
 
 /// Where [`Hostile::KeyEcho`] and [`Hostile::ControlBytes`] put their text.
@@ -118,10 +162,13 @@ pub enum EchoPlace {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "{input:?} is not a hostile behaviour: {reason}. Forms: short-middle-page=N, repeat-row, \
-     row-count-drift=+N|-N, empty-pages=N, key-echo=ENCODING@PLACE, control-bytes@PLACE, \
-     wrong-endpoint, wrong-version, other-day=+N|-N, far-timestamp, cake-message=TEXT \
-     (ENCODING: raw, percent-upper, percent-lower, form, double, xml-escaped, json-escaped; \
-     PLACE: http-500, cake-message, redirect, row-value, row-value-newlines)"
+     row-count-drift=+N|-N, empty-pages=N, key-echo=ENCODING@PLACE[*N], control-bytes@PLACE, \
+     wrong-endpoint, wrong-version, other-day=+N|-N, far-timestamp, cake-message=TEXT, \
+     row-count-twice=+N|-N, element-twice=COLUMN, latin1, row-dated=TIMESTAMP, \
+     page-of-day-before=N, silent, retry-after=VALUE, large-head=BYTES, large-row=BYTES, \
+     repeat-known=N, unknown-names=N (ENCODING: raw, percent-upper, percent-lower, form, \
+     double, xml-escaped, json-escaped, half, line-broken, base64, hex; PLACE: http-500, \
+     cake-message, redirect, row-value, row-value-newlines)"
 )]
 pub struct InvalidHostile {
     pub input: String,
@@ -143,6 +190,10 @@ const ENCODINGS: &[(&str, KeyEncoding)] = &[
     ("double", KeyEncoding::Double),
     ("xml-escaped", KeyEncoding::XmlEscaped),
     ("json-escaped", KeyEncoding::JsonEscaped),
+    ("half", KeyEncoding::Half),
+    ("line-broken", KeyEncoding::LineBroken),
+    ("base64", KeyEncoding::Base64),
+    ("hex", KeyEncoding::Hex),
 ];
 
 const PLACES: &[(&str, EchoPlace)] = &[
@@ -207,13 +258,33 @@ impl fmt::Display for Hostile {
             Hostile::EmptyPagesUnderLargeRowCount { row_count } => {
                 write!(f, "empty-pages={row_count}")
             }
-            Hostile::KeyEcho { encoding, place } => write!(f, "key-echo={encoding}@{place}"),
+            Hostile::KeyEcho {
+                encoding,
+                place,
+                times: 1,
+            } => write!(f, "key-echo={encoding}@{place}"),
+            Hostile::KeyEcho {
+                encoding,
+                place,
+                times,
+            } => write!(f, "key-echo={encoding}@{place}*{times}"),
             Hostile::ControlBytes { place } => write!(f, "control-bytes@{place}"),
             Hostile::WrongEndpoint => f.write_str("wrong-endpoint"),
             Hostile::WrongVersion => f.write_str("wrong-version"),
             Hostile::OtherDay { days } => write!(f, "other-day={days:+}"),
             Hostile::FarFutureTimestamp => f.write_str("far-timestamp"),
             Hostile::CakeMessage(message) => write!(f, "cake-message={message}"),
+            Hostile::RepeatedRowCount { delta } => write!(f, "row-count-twice={delta:+}"),
+            Hostile::RepeatedElement { column } => write!(f, "element-twice={column}"),
+            Hostile::Latin1 => f.write_str("latin1"),
+            Hostile::RowDated { timestamp } => write!(f, "row-dated={timestamp}"),
+            Hostile::PageOfDayBefore { page } => write!(f, "page-of-day-before={page}"),
+            Hostile::Silent => f.write_str("silent"),
+            Hostile::RetryAfter { value } => write!(f, "retry-after={value}"),
+            Hostile::LargeHead { bytes } => write!(f, "large-head={bytes}"),
+            Hostile::LargeRow { bytes } => write!(f, "large-row={bytes}"),
+            Hostile::RepeatedKnownElement { times } => write!(f, "repeat-known={times}"),
+            Hostile::UnknownNames { names } => write!(f, "unknown-names={names}"),
         }
     }
 }
@@ -262,6 +333,9 @@ impl FromStr for Hostile {
             }
             Ok(n)
         };
+        let size = |what: &str| -> Result<usize, InvalidHostile> {
+            usize::try_from(count(what, false)?).map_err(|_| invalid(s, "too large a count"))
+        };
         match name {
             "short-middle-page" => {
                 let missing = u32::try_from(count("ROWS", false)?)
@@ -280,7 +354,18 @@ impl FromStr for Hostile {
                 let Some((encoding, place)) = v.split_once('@') else {
                     return Err(invalid(s, "key-echo needs =ENCODING@PLACE"));
                 };
+                let (place, times) = match place.split_once('*') {
+                    Some((place, n)) => (
+                        place,
+                        n.parse::<u32>()
+                            .ok()
+                            .filter(|n| *n > 0)
+                            .ok_or_else(|| invalid(s, format!("{n:?} is not a count above 0")))?,
+                    ),
+                    None => (place, 1),
+                };
                 Ok(Hostile::KeyEcho {
+                    times,
                     encoding: encoding.parse().map_err(|e: InvalidHostile| {
                         invalid(s, format!("{:?} is an {}", e.input, e.reason))
                     })?,
@@ -306,6 +391,32 @@ impl FromStr for Hostile {
             }),
             "far-timestamp" => none(Hostile::FarFutureTimestamp),
             "cake-message" => Ok(Hostile::CakeMessage(value("TEXT")?.to_string())),
+            "row-count-twice" => Ok(Hostile::RepeatedRowCount {
+                delta: number("+N or -N")?,
+            }),
+            "element-twice" => Ok(Hostile::RepeatedElement {
+                column: value("COLUMN")?.to_string(),
+            }),
+            "latin1" => none(Hostile::Latin1),
+            "row-dated" => Ok(Hostile::RowDated {
+                timestamp: value("TIMESTAMP")?.to_string(),
+            }),
+            "page-of-day-before" => Ok(Hostile::PageOfDayBefore {
+                page: u32::try_from(count("PAGE", false)?)
+                    .map_err(|_| invalid(s, "too large a page"))?,
+            }),
+            "silent" => none(Hostile::Silent),
+            "retry-after" => Ok(Hostile::RetryAfter {
+                value: value("VALUE")?.to_string(),
+            }),
+            "large-head" => Ok(Hostile::LargeHead {
+                bytes: size("BYTES")?,
+            }),
+            "large-row" => Ok(Hostile::LargeRow {
+                bytes: size("BYTES")?,
+            }),
+            "repeat-known" => Ok(Hostile::RepeatedKnownElement { times: size("N")? }),
+            "unknown-names" => Ok(Hostile::UnknownNames { names: size("N")? }),
             _ => Err(invalid(s, "unknown kind")),
         }
     }
@@ -316,7 +427,7 @@ impl Hostile {
     pub(crate) fn replaces(&self) -> bool {
         match self {
             Hostile::KeyEcho { place, .. } | Hostile::ControlBytes { place } => !place.in_row(),
-            Hostile::CakeMessage(_) | Hostile::WrongEndpoint => true,
+            Hostile::CakeMessage(_) | Hostile::WrongEndpoint | Hostile::RetryAfter { .. } => true,
             _ => false,
         }
     }
@@ -387,8 +498,43 @@ impl KeyEncoding {
             KeyEncoding::Double => percent(&percent(key, true), true),
             KeyEncoding::XmlEscaped => xml_escape(key),
             KeyEncoding::JsonEscaped => json_escape(key),
+            KeyEncoding::Half => {
+                let n = key.chars().count().div_ceil(2);
+                key.chars().take(n).collect()
+            }
+            KeyEncoding::LineBroken => {
+                let n = key.chars().count() / 2;
+                let mut out: String = key.chars().take(n).collect();
+                out.push_str("\r\n");
+                out.extend(key.chars().skip(n));
+                out
+            }
+            KeyEncoding::Base64 => base64(key.as_bytes()),
+            KeyEncoding::Hex => key.bytes().map(|b| format!("{b:02x}")).collect(),
         }
     }
+}
+
+/// Standard base64 with padding.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// `text` made a valid header value: bytes a header cannot carry (control bytes, DEL, bytes
@@ -423,7 +569,8 @@ fn text_escape(s: &str) -> String {
 /// An answer that replaces the document, with its `Location` header if any.
 pub(crate) struct Replaced {
     pub response: Response,
-    pub location: Option<String>,
+    /// Extra headers (valid header values).
+    pub headers: Vec<(String, String)>,
 }
 
 /// The key a request carried: its `api_key` parameter, decoded (empty when it has none).
@@ -438,12 +585,25 @@ pub(crate) fn carried_key(pairs: &[(String, String)]) -> &str {
 /// needs the bound request).
 pub(crate) fn replace(report: &Report, hostile: &Hostile, key: &str) -> Option<Replaced> {
     match hostile {
+        Hostile::RetryAfter { value } => Some(Replaced {
+            response: Response {
+                status: 503,
+                content_type: TEXT,
+                body: b"Service Unavailable: try again later.\r\n".to_vec(),
+            },
+            headers: vec![("retry-after".into(), header_safe(value))],
+        }),
         Hostile::CakeMessage(message) => Some(Replaced {
             response: failure_raw(report, &text_escape(message)),
-            location: None,
+            headers: Vec::new(),
         }),
-        Hostile::KeyEcho { encoding, place } => {
-            let echo = encoding.encode(key);
+        Hostile::KeyEcho {
+            encoding,
+            place,
+            times,
+        } => {
+            let one = encoding.encode(key);
+            let echo = vec![one.as_str(); *times as usize].join(" ");
             let json = *encoding == KeyEncoding::JsonEscaped;
             let wire_message = if *encoding == KeyEncoding::XmlEscaped {
                 // The document's own escaping: decoded, the first echo is the raw key and the
@@ -501,7 +661,7 @@ fn echo_at(
                 )
                 .into_bytes(),
             },
-            location: None,
+            headers: Vec::new(),
         },
         EchoPlace::Http500Body => Replaced {
             response: Response {
@@ -513,7 +673,7 @@ fn echo_at(
                 )
                 .into_bytes(),
             },
-            location: None,
+            headers: Vec::new(),
         },
         EchoPlace::RedirectLocation => {
             let location = format!("{REDIRECT_PREFIX}{}", header_safe(text));
@@ -528,13 +688,13 @@ fn echo_at(
                     )
                     .into_bytes(),
                 },
-                location: Some(location),
+                headers: vec![("location".into(), location)],
             }
         }
         // The row places are not replacements; `CakeMessage` is the only one left.
         _ => Replaced {
             response: failure_raw(report, wire_message),
-            location: None,
+            headers: Vec::new(),
         },
     }
 }
@@ -543,8 +703,13 @@ fn echo_at(
 /// `None` when the behaviour does not write into a row.
 pub(crate) fn row_append(hostile: &Hostile, key: &str) -> Option<Vec<u8>> {
     match hostile {
-        Hostile::KeyEcho { encoding, place } if place.in_row() => {
-            Some(text_escape(&encoding.encode(key)).into_bytes())
+        Hostile::KeyEcho {
+            encoding,
+            place,
+            times,
+        } if place.in_row() => {
+            let one = encoding.encode(key);
+            Some(text_escape(&vec![one.as_str(); *times as usize].join(" ")).into_bytes())
         }
         Hostile::ControlBytes {
             place: EchoPlace::RowValue,

@@ -309,8 +309,8 @@ pub(crate) fn page_bounds(
 #[derive(Debug)]
 pub(crate) struct Answer {
     pub response: Response,
-    /// The `Location` header (already a valid header value).
-    pub location: Option<String>,
+    /// Extra headers (`Location`, `Retry-After`, padding), already valid header values.
+    pub headers: Vec<(String, String)>,
     /// Control-character references written into text values.
     pub control_chars: u64,
     /// A hostile behaviour altered or replaced the answer.
@@ -321,7 +321,7 @@ impl Answer {
     fn plain(response: Response) -> Answer {
         Answer {
             response,
-            location: None,
+            headers: Vec::new(),
             control_chars: 0,
             hostile: false,
         }
@@ -358,7 +358,7 @@ pub(crate) fn answer(
         if let Some(r) = hostile::replace(report, h, hostile::carried_key(&pairs)) {
             return Answer {
                 response: r.response,
-                location: r.location,
+                headers: r.headers,
                 control_chars: 0,
                 hostile: true,
             };
@@ -549,6 +549,22 @@ fn document(
                 }
             }
             let mut page = all.page(range.clone());
+            // Page N of the window holds that page of the day before.
+            let number = match req.row_limit {
+                n if n > 0 => range.start / n as usize + 1,
+                _ => 1,
+            };
+            let before = hostile.iter().any(
+                |h| matches!(h, Hostile::PageOfDayBefore { page } if *page as usize == number),
+            );
+            if before && matches!(report.dates, DateSemantics::Range { .. }) {
+                if let Some(shifted) = req.shifted(-1) {
+                    let other = rows(world, shape, &shifted, config.rows_per_day);
+                    let end = range.end.min(other.len());
+                    page = other.page(range.start.min(end)..end);
+                    altered = true;
+                }
+            }
             for h in hostile {
                 match h {
                     Hostile::RepeatRowAcrossPages if !first && !page.is_empty() => {
@@ -584,13 +600,50 @@ fn document(
         if let Some(bytes) = hostile::row_append(h, &req.api_key) {
             edits.append.get_or_insert_with(Vec::new).extend(bytes);
         }
-        if *h == Hostile::FarFutureTimestamp {
-            if let Some(col) = far_column(shape) {
-                edits.replace = Some((col, FAR_FUTURE_TIMESTAMP.as_bytes().to_vec()));
+        match h {
+            Hostile::FarFutureTimestamp => {
+                if let Some(col) = far_column(shape) {
+                    edits.replace = Some((col, FAR_FUTURE_TIMESTAMP.as_bytes().to_vec()));
+                }
             }
+            Hostile::RowDated { timestamp } => {
+                if let Some(col) = placing_column(report) {
+                    edits.replace = Some((col, timestamp.as_bytes().to_vec()));
+                }
+            }
+            Hostile::RepeatedElement { column } => {
+                edits.repeat = report.columns.iter().position(|c| c.name == column);
+            }
+            Hostile::LargeRow { bytes } => {
+                edits
+                    .tail
+                    .get_or_insert_with(Vec::new)
+                    .extend(large_row(*bytes));
+            }
+            Hostile::RepeatedKnownElement { times } => {
+                if let Some(name) = first_text_leaf(shape) {
+                    let tail = edits.tail.get_or_insert_with(Vec::new);
+                    let blob = vec![b'x'; BLOB];
+                    for _ in 0..*times {
+                        tail.extend(element(name, &blob));
+                    }
+                }
+            }
+            Hostile::UnknownNames { names } => {
+                let tail = edits.tail.get_or_insert_with(Vec::new);
+                for n in 0..*names {
+                    let name = format!("sandbox_unknown_{n}");
+                    tail.extend(element(&name, n.to_string().as_bytes()));
+                }
+            }
+            _ => {}
         }
     }
-    if edits.append.is_some() || edits.replace.is_some() {
+    if edits.append.is_some()
+        || edits.replace.is_some()
+        || edits.repeat.is_some()
+        || edits.tail.is_some()
+    {
         w.edit_first_row(edits);
     }
     let response = &report.response;
@@ -607,6 +660,14 @@ fn document(
         w.open_root(response.root, &namespace, false);
         w.simple(1, "success", "true");
         w.simple(1, "row_count", &row_count.to_string());
+        for h in hostile {
+            if let Hostile::RepeatedRowCount { delta } = h {
+                let other = u64::try_from((i128::from(row_count) + i128::from(*delta)).max(0))
+                    .unwrap_or(u64::MAX);
+                w.simple(1, "row_count", &other.to_string());
+                altered = true;
+            }
+        }
         let collection = response.collection.unwrap_or(response.row);
         if page.is_empty() {
             w.empty(1, collection);
@@ -627,16 +688,118 @@ fn document(
         }
         w.close(0, response.root);
     }
+    let mut headers = Vec::new();
+    let mut body = w.out;
+    let mut content_type = XML;
+    for h in hostile {
+        match h {
+            Hostile::LargeHead { bytes } => {
+                headers.extend(padding_headers(*bytes));
+                altered = true;
+            }
+            Hostile::Latin1 => {
+                body = latin1(&body);
+                content_type = XML_LATIN1;
+                altered = true;
+            }
+            _ => {}
+        }
+    }
     Answer {
         hostile: altered || w.edited,
         control_chars: w.injected,
-        location: None,
+        headers,
         response: Response {
             status: 200,
-            content_type: XML,
-            body: w.out,
+            content_type,
+            body,
         },
     }
+}
+
+/// The content type of a document written in ISO-8859-1.
+const XML_LATIN1: &str = "text/xml; charset=iso-8859-1";
+
+/// The column a report's rows are placed by: the change date of a change feed, else the
+/// date field.
+fn placing_column(report: &Report) -> Option<usize> {
+    let name = match report.layout {
+        cake_catalog::Layout::RowDay(column) => column,
+        _ => report.date_field?,
+    };
+    report.columns.iter().position(|c| c.name == name)
+}
+
+/// The name of the row's first text element that is a direct child of the row.
+fn first_text_leaf(shape: &Shape) -> Option<&'static str> {
+    shape.nodes.iter().find_map(|n| match n {
+        crate::shape::Node::Leaf {
+            name,
+            col,
+            repeated: None,
+            ..
+        } if shape.cols.get(*col).is_some_and(|c| c.text) => Some(*name),
+        _ => None,
+    })
+}
+
+/// The text of one large element: 1 MiB.
+const BLOB: usize = 1 << 20;
+
+/// `<name>text</name>`.
+fn element(name: &str, text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + 2 * name.len() + 5);
+    out.push(b'<');
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'>');
+    out.extend_from_slice(text);
+    out.extend_from_slice(b"</");
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'>');
+    out
+}
+
+/// `bytes` bytes of `<sandbox_blob>` elements of at most 1 MiB of text each.
+fn large_row(bytes: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes + bytes / BLOB * 40 + 40);
+    let blob = vec![b'x'; BLOB.min(bytes)];
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(BLOB);
+        out.extend(element("sandbox_blob", &blob[..n]));
+        left -= n;
+    }
+    out
+}
+
+/// Headers of 8 KiB each, `bytes` in all.
+fn padding_headers(bytes: usize) -> Vec<(String, String)> {
+    const EACH: usize = 8 * 1024;
+    (0..bytes.div_ceil(EACH))
+        .map(|i| {
+            let n = EACH.min(bytes - i * EACH);
+            (format!("x-sandbox-padding-{i}"), "p".repeat(n))
+        })
+        .collect()
+}
+
+/// A UTF-8 document rewritten in ISO-8859-1, declared so; characters outside Latin-1 become
+/// character references (every document the sandbox writes has them in text only).
+fn latin1(utf8: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(utf8);
+    let text = text.replacen(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>",
+        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>",
+        1,
+    );
+    let mut out = Vec::with_capacity(text.len());
+    for ch in text.chars() {
+        match u8::try_from(u32::from(ch)) {
+            Ok(b) => out.push(b),
+            Err(_) => out.extend_from_slice(format!("&#{};", u32::from(ch)).as_bytes()),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

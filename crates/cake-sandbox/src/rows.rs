@@ -160,6 +160,17 @@ fn midnight(day: NaiveDate) -> NaiveDateTime {
     day.and_time(NaiveTime::MIN)
 }
 
+/// The world's present: the current UTC time when `today` is today's UTC date, else the end
+/// of `today` (a world anchored in the past has lived its whole last day).
+fn world_clock(today: NaiveDate) -> NaiveDateTime {
+    let now = chrono::Utc::now().naive_utc();
+    if now.date() == today {
+        now
+    } else {
+        midnight(today) + Duration::seconds(86_399)
+    }
+}
+
 /// The instant of slot `j` of `n` in a day, with a jitter inside the slot and sometimes
 /// milliseconds, as Cake writes them.
 fn slot_time(day: NaiveDate, j: u32, n: u32, h: u64) -> NaiveDateTime {
@@ -560,11 +571,13 @@ pub(crate) fn rows<'w>(
             let since = req.since.unwrap_or(midnight(world.today));
             let include_new = req.flag("include_new_event_conversions");
             let far = midnight(world.today) + Duration::days(1);
+            let clock = world_clock(world.today);
             for day in g.days(since - Duration::seconds(MAX_CHANGE_LAG_SECS), far) {
                 for j in 0..g.rows_per_day {
                     let row = g.conversion(day, j);
                     let changed = row.updated != row.main;
-                    if row.updated.is_some_and(|u| u >= since)
+                    // A change is known once it happened: never one after the world's clock.
+                    if row.updated.is_some_and(|u| u >= since && u <= clock)
                         && (include_new || changed)
                         && req.keeps(world, &row)
                     {

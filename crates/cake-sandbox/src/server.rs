@@ -458,7 +458,7 @@ fn body(bytes: Bytes, delivery: Delivery, guard: InFlight) -> Body {
 
 fn http(
     response: Response,
-    location: Option<&str>,
+    extra: &[(String, String)],
     delivery: Delivery,
     full_length: usize,
     guard: InFlight,
@@ -481,8 +481,13 @@ fn http(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, max-age=0"),
     );
-    if let Some(value) = location.and_then(|l| HeaderValue::from_str(l).ok()) {
-        headers.insert(header::LOCATION, value);
+    for (name, value) in extra {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.append(name, value);
+        }
     }
     out
 }
@@ -506,7 +511,7 @@ async fn handle(
             body: b"The sandbox answers HTTP GET only.\r\n".to_vec(),
         };
         let len = r.body.len();
-        return http(r, None, whole(len), len, guard);
+        return http(r, &[], whole(len), len, guard);
     }
     let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     let faults = shared.faults();
@@ -541,7 +546,7 @@ async fn handle(
             body: format!("{text} (sandbox fault)\r\n").into_bytes(),
         };
         let len = r.body.len();
-        return http(r, None, whole(len), len, guard);
+        return http(r, &[], whole(len), len, guard);
     }
     // A service's WSDL (`?WSDL`): latency and HTTP errors above apply, nothing else.
     let drifts = shared
@@ -551,10 +556,10 @@ async fn handle(
         .clone();
     if let Some(r) = crate::wsdl::answer(&path_and_query, &drifts) {
         let len = r.body.len();
-        return http(r, None, whole(len), len, guard);
+        return http(r, &[], whole(len), len, guard);
     }
     let report = route(&path_and_query);
-    let mut location = None;
+    let mut extra = Vec::new();
     let response = match report {
         Some(report) if plan.restricted => {
             Shared::add(&counters.restricted);
@@ -571,6 +576,18 @@ async fn handle(
             } else {
                 Vec::new()
             };
+            if hostile.contains(&crate::Hostile::Silent) {
+                // Accepted, never answered: the client gives up, or the sandbox stops.
+                Shared::add(&counters.hostile);
+                shared.stopped().await;
+                let r = Response {
+                    status: 503,
+                    content_type: TEXT,
+                    body: b"The sandbox is stopping.\r\n".to_vec(),
+                };
+                let len = r.body.len();
+                return http(r, &[], whole(len), len, guard);
+            }
             let generated = tokio::task::spawn_blocking({
                 let config = config.clone();
                 let path_and_query = path_and_query.clone();
@@ -585,7 +602,7 @@ async fn handle(
                     if a.hostile {
                         Shared::add(&counters.hostile);
                     }
-                    location = a.location;
+                    extra = a.headers;
                     a.response
                 }
                 Err(_) => Response {
@@ -624,5 +641,5 @@ async fn handle(
     if trickle.is_some() {
         Shared::add(&counters.trickled);
     }
-    http(response, location.as_deref(), delivery, len, guard)
+    http(response, &extra, delivery, len, guard)
 }

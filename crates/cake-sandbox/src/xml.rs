@@ -27,6 +27,11 @@ pub(crate) struct RowEdits {
     pub replace: Option<(usize, Vec<u8>)>,
     /// Bytes appended to the row's first non-empty text value.
     pub append: Option<Vec<u8>>,
+    /// A column (not a repeated one) whose element is written a second time, right after the
+    /// first, holding `1` (or `2` when the first holds `1`).
+    pub repeat: Option<usize>,
+    /// Raw bytes written inside the row after its last child.
+    pub tail: Option<Vec<u8>>,
 }
 
 pub(crate) struct Writer {
@@ -224,14 +229,17 @@ impl Writer {
     pub(crate) fn row(&mut self, level: usize, shape: &Shape, world: &World, row: &Row) {
         let ctx = Ctx::new(world, row);
         self.edits = self.next_edits.take();
-        self.group(
-            level,
-            shape.report.response.row,
-            &shape.nodes,
-            shape,
-            &ctx,
-            None,
-        );
+        let name = shape.report.response.row;
+        match self.edits.as_mut().and_then(|e| e.tail.take()) {
+            Some(tail) => {
+                self.edited = true;
+                self.open(level, name);
+                self.nodes(level + 1, &shape.nodes, shape, &ctx, None);
+                self.out.extend_from_slice(&tail);
+                self.close(level, name);
+            }
+            None => self.group(level, name, &shape.nodes, shape, &ctx, None),
+        }
         self.edits = None;
     }
 
@@ -262,6 +270,17 @@ impl Writer {
         match &edits.replace {
             Some((c, _)) if *c == col => edits.replace.take().map(|(_, b)| b),
             _ => None,
+        }
+    }
+
+    /// Whether `col` is written a second time in the row being written (once).
+    fn take_repeat(&mut self, col: usize) -> bool {
+        match self.edits.as_mut() {
+            Some(e) if e.repeat == Some(col) => {
+                e.repeat = None;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -309,7 +328,19 @@ impl Writer {
                             if extra.is_some() {
                                 self.edited = true;
                             }
+                            let again = !matches!(v, Val::Omit) && self.take_repeat(*col);
+                            let second: &[u8] = match &v {
+                                Val::Int(1) => b"2",
+                                Val::Str(s) if s.as_ref() == "1" => b"2",
+                                _ => b"1",
+                            };
                             self.value(level, name, *ns, c.text, v, extra.as_deref());
+                            if again {
+                                self.edited = true;
+                                self.leaf_with(level, name, *ns, |out| {
+                                    out.extend_from_slice(second)
+                                });
+                            }
                         }
                     }
                 }

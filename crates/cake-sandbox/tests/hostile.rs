@@ -331,7 +331,11 @@ async fn key_echo_in_every_encoding_and_place() {
         ] {
             let what = format!("{encoding}@{place}");
             s.set_faults(Faults {
-                hostile: vec![Hostile::KeyEcho { encoding, place }],
+                hostile: vec![Hostile::KeyEcho {
+                    encoding,
+                    place,
+                    times: 1,
+                }],
                 ..Faults::default()
             });
             let got = get(&s, &q).await;
@@ -773,6 +777,7 @@ fn forms_round_trip_and_junk_is_refused() {
             Hostile::KeyEcho {
                 encoding: KeyEncoding::PercentLower,
                 place: EchoPlace::CakeMessage,
+                times: 1,
             },
         ),
         (
@@ -780,6 +785,7 @@ fn forms_round_trip_and_junk_is_refused() {
             Hostile::KeyEcho {
                 encoding: KeyEncoding::JsonEscaped,
                 place: EchoPlace::Http500Body,
+                times: 1,
             },
         ),
         (
@@ -787,6 +793,7 @@ fn forms_round_trip_and_junk_is_refused() {
             Hostile::KeyEcho {
                 encoding: KeyEncoding::Raw,
                 place: EchoPlace::RedirectLocation,
+                times: 1,
             },
         ),
         (
@@ -812,6 +819,43 @@ fn forms_round_trip_and_junk_is_refused() {
         ),
         ("cake-message=", Hostile::CakeMessage(String::new())),
         ("cake-message=a=b@c", Hostile::CakeMessage("a=b@c".into())),
+        (
+            "key-echo=base64@http-500*20",
+            Hostile::KeyEcho {
+                encoding: KeyEncoding::Base64,
+                place: EchoPlace::Http500Body,
+                times: 20,
+            },
+        ),
+        (
+            "row-count-twice=+40",
+            Hostile::RepeatedRowCount { delta: 40 },
+        ),
+        (
+            "element-twice=click_id",
+            Hostile::RepeatedElement {
+                column: "click_id".into(),
+            },
+        ),
+        ("latin1", Hostile::Latin1),
+        (
+            "row-dated=2099-01-01T00:00:00",
+            Hostile::RowDated {
+                timestamp: "2099-01-01T00:00:00".into(),
+            },
+        ),
+        ("page-of-day-before=2", Hostile::PageOfDayBefore { page: 2 }),
+        ("silent", Hostile::Silent),
+        (
+            "retry-after=Thu, 01 Jan 2099 00:00:00 GMT",
+            Hostile::RetryAfter {
+                value: "Thu, 01 Jan 2099 00:00:00 GMT".into(),
+            },
+        ),
+        ("large-head=1048576", Hostile::LargeHead { bytes: 1 << 20 }),
+        ("large-row=1000", Hostile::LargeRow { bytes: 1000 }),
+        ("repeat-known=3", Hostile::RepeatedKnownElement { times: 3 }),
+        ("unknown-names=5", Hostile::UnknownNames { names: 5 }),
     ];
     for (form, hostile) in forms {
         assert_eq!(form.parse::<Hostile>().as_ref(), Ok(&hostile), "{form}");
@@ -865,6 +909,13 @@ fn forms_round_trip_and_junk_is_refused() {
         "cake-message",
         "Cake-Message=Restricted",
         " repeat-row",
+        "key-echo=raw@http-500*0",
+        "key-echo=raw@http-500*x",
+        "silent=1",
+        "latin1=yes",
+        "large-row=0",
+        "page-of-day-before=0",
+        "row-count-twice=0",
     ] {
         let err = junk.parse::<Hostile>().expect_err(junk);
         let text = err.to_string();
@@ -947,4 +998,96 @@ async fn a_one_byte_per_five_seconds_body_and_a_client_that_goes_away() {
         "the body is cut: {rest:?}"
     );
     eprintln!("client gone noticed after {gone_after:?}");
+}
+
+/// The second round: repeated values, another encoding, a misplaced row, waits and sizes.
+#[tokio::test]
+async fn values_twice_encodings_waits_and_sizes() {
+    let count = |body: &[u8], needle: &str| String::from_utf8_lossy(body).matches(needle).count();
+    let q = page(1);
+    let clean_body = clean(&q);
+
+    let s = start(vec![Hostile::RepeatedRowCount { delta: 40 }]).await;
+    let got = get(&s, &q).await;
+    assert_eq!(count(&got.body, "<row_count>"), 2);
+    s.shutdown().await;
+
+    let s = start(vec![Hostile::RepeatedElement {
+        column: "click_id".into(),
+    }])
+    .await;
+    let got = get(&s, &q).await;
+    assert_eq!(
+        count(&got.body, "<click_id>"),
+        count(&clean_body, "<click_id>") + 1,
+        "the first row only"
+    );
+    s.shutdown().await;
+
+    let s = start(vec![Hostile::Latin1]).await;
+    let got = get(&s, &q).await;
+    let text: String = got.body.iter().map(|&b| char::from(b)).collect();
+    assert!(text.starts_with("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>"));
+    assert!(
+        got.content_type.contains("iso-8859-1"),
+        "{}",
+        got.content_type
+    );
+    s.shutdown().await;
+
+    let s = start(vec![Hostile::RowDated {
+        timestamp: "2099-01-01T00:00:00".into(),
+    }])
+    .await;
+    let got = get(&s, &q).await;
+    assert_eq!(count(&got.body, "2099-01-01T00:00:00"), 1);
+    s.shutdown().await;
+
+    let s = start(vec![Hostile::RetryAfter {
+        value: "999999".into(),
+    }])
+    .await;
+    let r = client()
+        .get(format!("{}{q}", s.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    assert_eq!(r.headers()["retry-after"], "999999");
+    s.shutdown().await;
+
+    let s = start(vec![Hostile::LargeHead { bytes: 100_000 }]).await;
+    let r = client()
+        .get(format!("{}{q}", s.url()))
+        .send()
+        .await
+        .unwrap();
+    let head: usize = r
+        .headers()
+        .iter()
+        .filter(|(k, _)| k.as_str().starts_with("x-sandbox-padding-"))
+        .map(|(_, v)| v.len())
+        .sum();
+    assert_eq!(head, 100_000);
+    s.shutdown().await;
+
+    let s = start(vec![Hostile::LargeRow { bytes: 3 << 20 }]).await;
+    let got = get(&s, &q).await;
+    assert_eq!(count(&got.body, "<sandbox_blob>"), 3);
+    assert!(got.body.len() > 3 << 20);
+    s.shutdown().await;
+
+    let s = start(vec![Hostile::UnknownNames { names: 50 }]).await;
+    let got = get(&s, &q).await;
+    assert_eq!(count(&got.body, "<sandbox_unknown_"), 50);
+    s.shutdown().await;
+
+    let s = start(vec![Hostile::Silent]).await;
+    let r = client()
+        .get(format!("{}{q}", s.url()))
+        .timeout(std::time::Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(r.unwrap_err().is_timeout());
+    s.shutdown().await;
 }

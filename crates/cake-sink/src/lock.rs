@@ -83,13 +83,24 @@ enum Kind {
     Lease(Box<Lease>),
 }
 
+/// A lease this run holds: renewed in the background every third of its duration while the
+/// run lives, so a run that dies (even by `kill -9`) leaves a lease that expires within one
+/// duration.
 struct Lease {
     rel: String,
+    /// The lease as last written; locked while it is renewed.
+    state: Arc<tokio::sync::Mutex<LeaseState>>,
+    duration: Duration,
+    heartbeat: Option<tokio::task::JoinHandle<()>>,
+    released: bool,
+}
+
+struct LeaseState {
     record: LeaseRecord,
     e_tag: Option<String>,
     renewed: Instant,
-    duration: Duration,
-    released: bool,
+    /// Another run took the lease over (this run stalled past its expiry): who holds it now.
+    lost: Option<String>,
 }
 
 /// Who holds a local lock (the lock file's content).
@@ -261,7 +272,7 @@ impl Sink {
     pub(crate) async fn check_conditional_writes(&self) -> Result<(), SinkError> {
         self.conditional_checked
             .get_or_try_init(|| async {
-                let rel = format!("_probe/{}.conditional", self.run_id);
+                let rel = format!("_probe.{}.conditional", self.run_id);
                 self.store.put_if_absent(&rel, b"1".to_vec()).await?;
                 let second = self.store.put_if_absent(&rel, b"2".to_vec()).await;
                 let _ = self.store.delete(&rel).await;
@@ -292,6 +303,16 @@ impl Sink {
             TOKENS.fetch_add(1, Ordering::Relaxed),
             now_ms()
         );
+        let held = |rel: String, record: LeaseRecord, e_tag: Option<String>| {
+            Kind::Lease(Box::new(Lease::new(
+                &self.store,
+                table,
+                rel,
+                record,
+                e_tag,
+                duration,
+            )))
+        };
         let mut poll = Poll::new();
         // The version of the other run's lease first seen, and when: a lease unchanged for
         // its whole duration has expired whatever the clocks say.
@@ -300,9 +321,7 @@ impl Sink {
             let record = self.lease_record(&token, duration);
             let json = serde_json::to_vec_pretty(&record).unwrap_or_default();
             if let Conditional::Done(e_tag) = self.store.put_if_absent(&rel, json.clone()).await? {
-                return Ok(Kind::Lease(Box::new(Lease::new(
-                    rel, record, e_tag, duration,
-                ))));
+                return Ok(held(rel, record, e_tag));
             }
             let Some((bytes, e_tag)) = self.store.get_versioned(&rel).await? else {
                 continue; // released in between
@@ -310,9 +329,7 @@ impl Sink {
             let current = serde_json::from_slice::<LeaseRecord>(&bytes).ok();
             if current.as_ref().is_some_and(|c| c.token == token) {
                 // Our own create, retried after a lost response.
-                return Ok(Kind::Lease(Box::new(Lease::new(
-                    rel, record, e_tag, duration,
-                ))));
+                return Ok(held(rel, record, e_tag));
             }
             let version = e_tag
                 .clone()
@@ -328,10 +345,11 @@ impl Sink {
                 .as_ref()
                 .and_then(|c| c.duration_ms)
                 .map_or(duration, Duration::from_millis);
-            let expired = current
-                .as_ref()
-                .is_some_and(|c| now_ms() > c.expires_unix_ms)
-                || since.elapsed() >= their_duration;
+            // Expired by its own clock, unchanged for a whole duration, or held by a process
+            // of this machine that is gone.
+            let expired = current.as_ref().is_some_and(|c| {
+                now_ms() > c.expires_unix_ms || (c.host == host_name() && !process_alive(c.pid))
+            }) || since.elapsed() >= their_duration;
             if expired {
                 let record = self.lease_record(&token, duration);
                 let json = serde_json::to_vec_pretty(&record).unwrap_or_default();
@@ -346,9 +364,7 @@ impl Sink {
                             .unwrap_or_default(),
                         "took over an expired lease"
                     );
-                    return Ok(Kind::Lease(Box::new(Lease::new(
-                        rel, record, new_tag, duration,
-                    ))));
+                    return Ok(held(rel, record, new_tag));
                 }
                 continue; // another run took it over or its holder renewed it
             }
@@ -378,77 +394,144 @@ impl Sink {
 }
 
 impl Lease {
-    fn new(rel: String, record: LeaseRecord, e_tag: Option<String>, duration: Duration) -> Lease {
-        Lease {
-            rel,
+    fn new(
+        store: &Store,
+        table: &str,
+        rel: String,
+        record: LeaseRecord,
+        e_tag: Option<String>,
+        duration: Duration,
+    ) -> Lease {
+        let state = Arc::new(tokio::sync::Mutex::new(LeaseState {
             record,
             e_tag,
             renewed: Instant::now(),
+            lost: None,
+        }));
+        let heartbeat = tokio::runtime::Handle::try_current().ok().map(|handle| {
+            handle.spawn(heartbeat(
+                store.clone(),
+                table.to_string(),
+                rel.clone(),
+                state.clone(),
+                duration,
+            ))
+        });
+        Lease {
+            rel,
+            state,
             duration,
+            heartbeat,
             released: false,
+        }
+    }
+
+    fn stop_heartbeat(&mut self) {
+        if let Some(h) = self.heartbeat.take() {
+            h.abort();
         }
     }
 }
 
-impl TableLock {
-    /// Renews a lease when a third of its duration has passed (long commits). Local locks
-    /// need nothing.
-    pub(crate) async fn keep(&mut self) -> Result<(), SinkError> {
-        match &self.kind {
-            Kind::Lease(l) if l.renewed.elapsed() >= l.duration / 3 => self.renew().await,
-            _ => Ok(()),
+/// Renews a lease every third of its duration until the lease is lost or the task aborted.
+/// A failed renewal (the store unreachable for a moment) is tried again at the next beat.
+async fn heartbeat(
+    store: Store,
+    table: String,
+    rel: String,
+    state: Arc<tokio::sync::Mutex<LeaseState>>,
+    duration: Duration,
+) {
+    loop {
+        tokio::time::sleep(duration / 3).await;
+        let mut s = state.lock().await;
+        if s.lost.is_some() {
+            return;
         }
+        if let Err(e) = renew(&store, &table, &rel, &mut s, duration).await {
+            if s.lost.is_some() {
+                return;
+            }
+            tracing::warn!(lease = rel, "cannot renew the table's lease: {e}");
+        }
+    }
+}
+
+/// Writes the lease again with a later expiry, on its ETag: fails, and marks the lease lost,
+/// when another run took it over.
+async fn renew(
+    store: &Store,
+    table: &str,
+    rel: &str,
+    s: &mut LeaseState,
+    duration: Duration,
+) -> Result<(), SinkError> {
+    let now = now_ms();
+    let expires = now + u64::try_from(duration.as_millis()).unwrap_or(u64::MAX / 2);
+    let mut record = s.record.clone();
+    record.expires = utc(expires);
+    record.expires_unix_ms = expires;
+    let json = serde_json::to_vec_pretty(&record).unwrap_or_default();
+    match store.put_if_match(rel, json, s.e_tag.clone()).await? {
+        Conditional::Done(e_tag) => {
+            s.e_tag = e_tag;
+            s.record = record;
+            s.renewed = Instant::now();
+            Ok(())
+        }
+        Conditional::Conflict => {
+            let now_held = store
+                .get_bytes(rel)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|b| serde_json::from_slice::<LeaseRecord>(&b).ok())
+                .map(|r| r.holder())
+                .unwrap_or_else(|| "no run".into());
+            s.lost = Some(now_held.clone());
+            Err(lost(table, &now_held))
+        }
+    }
+}
+
+fn lost(table: &str, now_held: &str) -> SinkError {
+    SinkError::Locked {
+        table: table.to_string(),
+        holder: format!(
+            "{now_held}; it took over this run's lease, which had expired, so this run stopped before publishing"
+        ),
+    }
+}
+
+impl TableLock {
+    /// Fails when another run took this run's lease over; renews the lease when a third of
+    /// its duration has passed since it was last written (the heartbeat may be late under
+    /// load). Local locks need nothing.
+    pub(crate) async fn keep(&mut self) -> Result<(), SinkError> {
+        let Kind::Lease(lease) = &mut self.kind else {
+            return Ok(());
+        };
+        let mut s = lease.state.lock().await;
+        if let Some(holder) = &s.lost {
+            lease.released = true;
+            return Err(lost(&self.table, holder));
+        }
+        if s.renewed.elapsed() >= lease.duration / 3 {
+            let result = renew(&self.store, &self.table, &lease.rel, &mut s, lease.duration).await;
+            if s.lost.is_some() {
+                lease.released = true;
+            }
+            return result;
+        }
+        Ok(())
     }
 
     /// Called right before a commit publishes its manifest: a lease last written a third of
     /// its duration ago or more is renewed, which fails if another run took it over (after
     /// this run stalled past its expiry), so a writer that lost its lease stops there. A lease
-    /// written more recently cannot have expired: short commits need no extra request (and
-    /// no `If-Match` support from the server).
+    /// written more recently cannot have expired.
     pub(crate) async fn confirm(&mut self) -> Result<(), SinkError> {
         self.keep().await
-    }
-
-    async fn renew(&mut self) -> Result<(), SinkError> {
-        let Kind::Lease(lease) = &mut self.kind else {
-            return Ok(());
-        };
-        let now = now_ms();
-        let expires = now + u64::try_from(lease.duration.as_millis()).unwrap_or(u64::MAX / 2);
-        let mut record = lease.record.clone();
-        record.expires = utc(expires);
-        record.expires_unix_ms = expires;
-        let json = serde_json::to_vec_pretty(&record).unwrap_or_default();
-        match self
-            .store
-            .put_if_match(&lease.rel, json, lease.e_tag.clone())
-            .await?
-        {
-            Conditional::Done(e_tag) => {
-                lease.e_tag = e_tag;
-                lease.record = record;
-                lease.renewed = Instant::now();
-                Ok(())
-            }
-            Conditional::Conflict => {
-                lease.released = true;
-                let now_held = self
-                    .store
-                    .get_bytes(&lease.rel)
-                    .await
-                    .ok()
-                    .flatten()
-                    .and_then(|b| serde_json::from_slice::<LeaseRecord>(&b).ok())
-                    .map(|r| r.holder())
-                    .unwrap_or_else(|| "no run".into());
-                Err(SinkError::Locked {
-                    table: self.table.clone(),
-                    holder: format!(
-                        "{now_held}; it took over this run's lease, which had expired, so this run stopped before publishing"
-                    ),
-                })
-            }
-        }
     }
 
     /// Releases the lock. A lease is deleted only if it is still this run's and not about to
@@ -457,7 +540,9 @@ impl TableLock {
     pub(crate) async fn release(mut self) {
         if let Kind::Lease(lease) = &mut self.kind {
             lease.released = true;
-            release_lease(&self.store, &lease.rel, &lease.record.token, lease.duration).await;
+            lease.stop_heartbeat();
+            let token = lease.state.lock().await.record.token.clone();
+            release_lease(&self.store, &lease.rel, &token, lease.duration).await;
         }
         // Local: Drop removes the lock file and unlocks.
     }
@@ -497,36 +582,47 @@ impl Drop for TableLock {
                     }
                 }
             }
-            Kind::Lease(lease) if !lease.released => {
+            Kind::Lease(lease) => {
+                lease.stop_heartbeat();
+                if lease.released {
+                    return;
+                }
                 // A commit dropped before it finished (its task cancelled): release in the
                 // background if a runtime is still there, otherwise the lease expires.
                 if let Ok(handle) = tokio::runtime::Handle::try_current() {
                     let store = self.store.clone();
                     let rel = lease.rel.clone();
-                    let token = lease.record.token.clone();
+                    let state = lease.state.clone();
                     let duration = lease.duration;
                     handle.spawn(async move {
+                        let token = state.lock().await.record.token.clone();
                         release_lease(&store, &rel, &token, duration).await;
                     });
                 }
             }
-            Kind::Lease(_) => {}
         }
     }
 }
 
-/// Waiting for a lock: tells the hooks once, gives up at the deadline (see
-/// [`crate::SinkOptions::lock_timeout`]), and backs off up to half a second between tries.
+/// Waiting for a lock: says so once at the default verbosity (who holds it, since when), then
+/// once a minute; tells the hooks once; gives up at the deadline (see
+/// [`crate::SinkOptions::lock_timeout`]); backs off up to half a second between tries.
 struct Poll {
     delay: Duration,
-    told: bool,
+    started: Instant,
+    /// When the last line was printed.
+    said: Option<Instant>,
 }
+
+/// How often a waiter says it is still waiting.
+const STILL_WAITING: Duration = Duration::from_secs(60);
 
 impl Poll {
     fn new() -> Poll {
         Poll {
             delay: Duration::from_millis(20),
-            told: false,
+            started: Instant::now(),
+            said: None,
         }
     }
 
@@ -538,14 +634,28 @@ impl Poll {
         holder: &str,
         deadline: Instant,
     ) -> Result<(), SinkError> {
-        if !self.told {
-            self.told = true;
-            tracing::info!(table, holder, "waiting for another run to finish writing");
-            if let Some(h) = &sink.options.hooks {
-                h.waiting(table, partition, holder);
-            }
-        }
         let now = Instant::now();
+        match self.said {
+            None => {
+                self.said = Some(now);
+                tracing::warn!(
+                    "{table}: waiting for {holder} to finish writing it (giving up in {} s)",
+                    deadline.saturating_duration_since(now).as_secs()
+                );
+                if let Some(h) = &sink.options.hooks {
+                    h.waiting(table, partition, holder);
+                }
+            }
+            Some(at) if now.duration_since(at) >= STILL_WAITING => {
+                self.said = Some(now);
+                tracing::warn!(
+                    "{table}: still waiting for {holder} ({} min so far, giving up in {} s)",
+                    now.duration_since(self.started).as_secs() / 60,
+                    deadline.saturating_duration_since(now).as_secs()
+                );
+            }
+            Some(_) => {}
+        }
         if now >= deadline {
             return Err(SinkError::Locked {
                 table: table.to_string(),
@@ -555,6 +665,24 @@ impl Poll {
         tokio::time::sleep(self.delay.min(deadline - now)).await;
         self.delay = (self.delay * 2).min(Duration::from_millis(500));
         Ok(())
+    }
+}
+
+/// Whether process `pid` of this machine is alive (a process of another user counts).
+fn process_alive(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return true;
+        };
+        // SAFETY: signal 0 checks for existence and permission only; nothing is sent.
+        let rc = unsafe { libc::kill(pid, 0) };
+        rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
     }
 }
 

@@ -6,7 +6,6 @@
 //! (`partition`) and the table-level operations (`table`).
 
 use std::collections::HashMap;
-use std::fs;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -51,9 +50,9 @@ pub struct SinkOptions {
     /// How long a commit waits for another run that writes the same table before it fails
     /// with [`SinkError::Locked`] (default 10 minutes).
     pub lock_timeout: Duration,
-    /// How long a lease on object storage lasts without renewal (default 15 minutes). A run
-    /// renews its lease while it commits; a lease left by a killed run is taken over once it
-    /// has expired.
+    /// How long a lease on object storage lasts without renewal (default 60 s). A run renews
+    /// its lease every third of this while it lives; a lease left by a killed run is taken
+    /// over once it has expired (at once when its process, on this machine, is gone).
     pub lease_duration: Duration,
     /// How tables are written: plain Parquet with `_SUCCESS` manifests (the default), or Delta
     /// Lake tables (see the `delta` module).
@@ -73,7 +72,7 @@ impl Default for SinkOptions {
             write: WriteOptions::default(),
             max_file_bytes: 1 << 30,
             lock_timeout: Duration::from_secs(10 * 60),
-            lease_duration: Duration::from_secs(15 * 60),
+            lease_duration: Duration::from_secs(60),
             format: Format::Parquet,
             checkpoint_interval: 10,
             hooks: None,
@@ -223,19 +222,18 @@ impl Sink {
     }
 
     /// Checks that the location takes writes before any data is pulled: writes a small
-    /// object `_probe/<run id>` and deletes it. A missing bucket, wrong credentials, an
+    /// object `_probe.<run id>` and deletes it. A missing bucket, wrong credentials, an
     /// unreachable endpoint or a read-only directory fail here, with a message that says what
     /// to do. On object storage it also checks that the server honours conditional writes,
     /// which the table leases need.
     pub async fn probe(&self) -> Result<(), SinkError> {
-        let rel = format!("{PROBE}/{}", self.run_id);
+        // Beside the tables, not in a shared directory: runs starting at once never remove
+        // a directory another run is writing into.
+        let rel = format!("{PROBE}.{}", self.run_id);
         self.store.put_bytes(&rel, b"probe".to_vec()).await?;
         self.store.delete(&rel).await?;
-        match self.store.local_root() {
-            Some(root) => {
-                let _ = fs::remove_dir(root.join(PROBE));
-            }
-            None => self.check_conditional_writes().await?,
+        if self.store.local_root().is_none() {
+            self.check_conditional_writes().await?;
         }
         Ok(())
     }

@@ -1322,6 +1322,7 @@ fn store_settings_are_checked_and_never_printed() {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        ..StoreOptions::default()
     };
     let e = Store::open_with("s3://bucket/p", &options(&[("aws_endpoitn", "http://x")]))
         .err()

@@ -128,6 +128,7 @@ fn object_storage_runs_stage_in_the_temp_dir() {
             ("aws_access_key_id".into(), "id".into()),
             ("aws_secret_access_key".into(), "secret".into()),
         ],
+        ..StoreOptions::default()
     };
     let base = std::env::temp_dir().join("cake-staging");
     let dead = base.join(format!("1000000000000000-{}-dead", std::process::id()));
@@ -212,6 +213,7 @@ fn locations_are_checked() {
             ("aws_access_key_id".into(), "id".into()),
             ("aws_secret_access_key".into(), "secret".into()),
         ],
+        ..StoreOptions::default()
     };
     for (location, shown) in [
         ("s3://bucket", "s3://bucket"),
@@ -266,6 +268,7 @@ async fn s3_probe_and_leases() {
     let options = StoreOptions {
         from_env: false,
         settings: moto.settings(),
+        ..StoreOptions::default()
     };
     let store = Store::open_with("s3://no-such-bucket/lake", &options).unwrap();
     let sink = Sink::open_store(store, SinkOptions::default()).unwrap();
@@ -419,6 +422,145 @@ async fn s3_probe_and_leases() {
             .unwrap();
         assert_eq!(kept, b.manifest, "the other run's commit stands");
     });
+}
+
+/// On S3: a live holder keeps its short lease however long it works (renewed in the
+/// background), and a lease whose holder was a process of this machine that is gone (a
+/// `kill -9`) is taken over at once, not after its expiry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_leases_live_while_their_run_lives() {
+    let Some(moto) = Moto::start("s3_leases_live", &workspace()) else {
+        return;
+    };
+    let moto = Arc::new(moto);
+    let t = Lake::s3(&moto, "live-leases", "lake");
+    t.sink().probe().await.unwrap();
+
+    // A holder stalled inside its commit for 3 lease durations, on a runtime whose other
+    // worker renews its lease: the waiter never takes it over and gives up.
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let holder = t.sink_with(SinkOptions {
+        lease_duration: Duration::from_secs(1),
+        hooks: Some(Arc::new(Stall {
+            entered: Mutex::new(Some(entered_tx)),
+            release: Mutex::new(release_rx),
+        })),
+        ..SinkOptions::default()
+    });
+    std::thread::scope(|s| {
+        let a = s.spawn(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(commit(&holder, &[1]))
+        });
+        entered_rx.recv_timeout(Duration::from_secs(60)).unwrap();
+        let e = s
+            .spawn(|| {
+                let waiter = t.sink_with(SinkOptions {
+                    lease_duration: Duration::from_secs(1),
+                    lock_timeout: Duration::from_secs(3),
+                    ..SinkOptions::default()
+                });
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(commit(&waiter, &[2]))
+            })
+            .join()
+            .unwrap()
+            .unwrap_err();
+        assert!(matches!(e, SinkError::Locked { .. }), "{e}");
+        release_tx.send(()).unwrap();
+        let done = a.join().unwrap().unwrap();
+        assert_eq!(done.rows, 1, "the holder kept its lease and committed");
+    });
+
+    // A lease of a process of this machine that no longer exists, claiming an hour more.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let lease = serde_json::json!({
+        "run_id": format!("1700000000000000-{dead}"),
+        "host": host,
+        "pid": dead,
+        "token": "killed",
+        "acquired": "2023-11-14T22:13:20Z",
+        "expires": "in an hour",
+        "acquired_unix_ms": now_ms,
+        "expires_unix_ms": now_ms + 3_600_000,
+        "duration_ms": 3_600_000u64,
+    });
+    t.store()
+        .put_bytes("_locks/events.lease", serde_json::to_vec(&lease).unwrap())
+        .await
+        .unwrap();
+    let sink = t.sink_with(SinkOptions {
+        lock_timeout: Duration::from_secs(30),
+        ..SinkOptions::default()
+    });
+    let started = std::time::Instant::now();
+    commit(&sink, &[3]).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "taken over at once, not after an hour: {:?}",
+        started.elapsed()
+    );
+}
+
+/// An object storage endpoint that accepts connections and never answers fails the probe
+/// within its retry bound, naming the endpoint setting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_endpoint_fails_within_its_bound() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = stop.clone();
+    let accepted = std::thread::spawn(move || {
+        // Accept and hold every connection, answering nothing.
+        let mut held = Vec::new();
+        listener.set_nonblocking(true).unwrap();
+        while !stopped.load(std::sync::atomic::Ordering::SeqCst) {
+            match listener.accept() {
+                Ok((c, _)) => held.push(c),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        held.len()
+    });
+    let options = StoreOptions {
+        from_env: false,
+        settings: vec![
+            ("aws_endpoint".into(), format!("http://127.0.0.1:{port}")),
+            ("aws_access_key_id".into(), "id".into()),
+            ("aws_secret_access_key".into(), "secret".into()),
+        ],
+        request_timeout: Duration::from_millis(500),
+        retry_timeout: Duration::from_secs(2),
+    };
+    let store = Store::open_with("s3://bucket/lake", &options).unwrap();
+    let sink = Sink::open_store(store, SinkOptions::default()).unwrap();
+    let started = std::time::Instant::now();
+    let e = sink.probe().await.unwrap_err();
+    let took = started.elapsed();
+    let message = e.to_string();
+    assert!(took < Duration::from_secs(8), "{took:?}: {message}");
+    assert!(message.contains("did not answer"), "{message}");
+    assert!(message.contains("AWS_ENDPOINT_URL"), "{message}");
+    drop(sink);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(accepted.join().unwrap() >= 1);
 }
 
 /// Stalls the first commit that takes the lock until the test releases it.

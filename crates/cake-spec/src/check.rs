@@ -210,6 +210,23 @@ pub fn check_spec(spec: &Spec, file_stem: &str, options: &OptionsTable) -> Check
             "date_field on a report without dates"
         );
     }
+    if let Some(d) = &spec.date_end_field {
+        require!(
+            spec.date_field.is_some(),
+            "date_end_field `{d}` needs a date_field (where the period starts)"
+        );
+        require!(
+            spec.partition_by.is_none(),
+            "date_end_field `{d}`: rows that are periods belong to the windows they overlap, not to one day of partition_by"
+        );
+        let Some(col) = top(d) else {
+            return Err(format!("date_end_field `{d}` does not exist"));
+        };
+        require!(
+            matches!(Ty::parse(&col.ty)?, Ty::Timestamp | Ty::Date),
+            "date_end_field `{d}` must be a timestamp or a date"
+        );
+    }
     if let Some(d) = &spec.cursor_field {
         let Some(col) = top(d) else {
             return Err(format!("cursor_field `{d}` does not exist"));

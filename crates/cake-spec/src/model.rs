@@ -21,6 +21,9 @@ pub struct Spec {
     /// partition's day).
     pub table_key: Option<Vec<String>>,
     pub date_field: Option<String>,
+    /// For rows that are periods (an exchange rate's): the column where the period ends
+    /// (exclusive, null when open). Such a row belongs to every window its period overlaps.
+    pub date_end_field: Option<String>,
     pub cursor_field: Option<String>,
     /// Partition rows by the instance-local day of this column instead of by request window.
     pub partition_by: Option<String>,

@@ -25,6 +25,7 @@ impl Spec {
         }
         for (key, value) in [
             ("date_field", &self.date_field),
+            ("date_end_field", &self.date_end_field),
             ("cursor_field", &self.cursor_field),
             ("partition_by", &self.partition_by),
         ] {

@@ -36,6 +36,9 @@ pub struct ClientOptions {
     pub requests_per_minute: Option<u32>,
     /// Time to establish a connection (TCP and TLS).
     pub connect_timeout: Duration,
+    /// Time from sending a request to the end of the response's head (status line and
+    /// headers): a server that accepts and never answers is given up after it.
+    pub head_timeout: Duration,
     /// Deadline of one attempt at one page, from sending the request to the body's last byte.
     pub request_timeout: Duration,
     /// Longest silence while a body is arriving.
@@ -46,6 +49,9 @@ pub struct ClientOptions {
     /// Accept a window in which a row key appears twice (an instance known to repeat keys)
     /// instead of pulling it again and failing it.
     pub allow_repeated_keys: bool,
+    /// Accept a window with rows dated outside it (kept in the window's own partitions) instead
+    /// of pulling it again and failing it.
+    pub accept_rows_outside_window: bool,
     /// Seed of the backoff jitter (`None`: from the clock).
     pub jitter_seed: Option<u64>,
     pub user_agent: String,
@@ -57,13 +63,39 @@ impl Default for ClientOptions {
             concurrency: 4,
             requests_per_minute: None,
             connect_timeout: Duration::from_secs(15),
+            head_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(10 * 60),
             idle_timeout: Duration::from_secs(120),
             low_speed: LowSpeed::default(),
             retry: RetryPolicy::default(),
             allow_repeated_keys: false,
+            accept_rows_outside_window: false,
             jitter_seed: None,
             user_agent: format!("cake-connector/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// The waits one window may still spend (backoffs, `Retry-After`, pulls again): every wait of
+/// the window's pages draws from it, so a window ends within a known time whatever the server
+/// asks.
+#[derive(Debug)]
+pub(crate) struct WaitBudget(Mutex<Duration>);
+
+impl WaitBudget {
+    pub(crate) fn new(total: Duration) -> WaitBudget {
+        WaitBudget(Mutex::new(total))
+    }
+
+    /// Takes `wait` from the budget; false (and nothing taken) when it is not there.
+    pub(crate) fn spend(&self, wait: Duration) -> bool {
+        let mut left = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match left.checked_sub(wait) {
+            Some(rest) => {
+                *left = rest;
+                true
+            }
+            None => false,
         }
     }
 }
@@ -205,8 +237,21 @@ impl Client {
         page: Option<Page>,
         factory: &F,
     ) -> Result<PageResult<<F::Handler as PageHandler>::Output>, TransportError> {
+        self.fetch_page_within(report, request, page, factory, None)
+            .await
+    }
+
+    /// [`Client::fetch_page`], its waits drawn from a window's budget.
+    pub(crate) async fn fetch_page_within<F: HandlerFactory>(
+        &self,
+        report: &Report,
+        request: &PlannedRequest,
+        page: Option<Page>,
+        factory: &F,
+        budget: Option<&WaitBudget>,
+    ) -> Result<PageResult<<F::Handler as PageHandler>::Output>, TransportError> {
         let shown = self.display_url(report, request, page);
-        self.retrying(|attempt| {
+        self.retrying(budget, &shown, |attempt| {
             let info = PageRequest {
                 window: request.window,
                 cutoff: request.cutoff,
@@ -232,7 +277,7 @@ impl Client {
     ) -> Result<Vec<u8>, TransportError> {
         let url = self.document_url(path_and_query)?;
         let shown = self.text.clean(url.as_str());
-        self.retrying(|_| self.document_attempt(&url, &shown, limit))
+        self.retrying(None, &shown, |_| self.document_attempt(&url, &shown, limit))
             .await
     }
 
@@ -242,6 +287,8 @@ impl Client {
     /// tried fewer times than a known transient one.
     async fn retrying<T, Fut>(
         &self,
+        budget: Option<&WaitBudget>,
+        url: &str,
         mut attempt_once: impl FnMut(u32) -> Fut,
     ) -> Result<T, TransportError>
     where
@@ -260,7 +307,15 @@ impl Client {
                 return Err(error);
             }
             let delay = match failure.retry_after {
-                Some(d) => d.min(policy.max_retry_after),
+                Some((asked, said)) if asked > policy.max_retry_after => {
+                    return Err(TransportError::RetryAfterTooLong {
+                        url: url.to_string(),
+                        asked,
+                        said,
+                        max: policy.max_retry_after,
+                    })
+                }
+                Some((asked, _)) => asked,
                 None => self.backoff(attempt),
             };
             let elapsed = started.elapsed();
@@ -270,7 +325,8 @@ impl Client {
                 }
                 _ => policy.max_attempts,
             };
-            if attempt >= most || elapsed + delay > policy.max_elapsed {
+            let within_budget = budget.is_none_or(|b| b.spend(delay));
+            if attempt >= most || elapsed + delay > policy.max_elapsed || !within_budget {
                 return Err(TransportError::RetriesExhausted {
                     attempts: attempt,
                     elapsed,
@@ -310,15 +366,7 @@ impl Client {
         self.requests.fetch_add(1, Ordering::SeqCst);
         tracing::debug!(url = %shown, "GET document");
         let work = async {
-            let mut response = self.http.get(url.clone()).send().await.map_err(|e| {
-                reqwest_failure(
-                    e,
-                    shown,
-                    self.instance.host(),
-                    self.options.connect_timeout,
-                    &self.text,
-                )
-            })?;
+            let mut response = self.send(self.http.get(url.clone()), shown).await?;
             if !response.status().is_success() {
                 return Err(http_failure(response, shown, self.instance.host(), &self.text).await);
             }
@@ -385,15 +433,7 @@ impl Client {
             Key::Real(&self.key),
         );
         let work = async {
-            let response = self.http.get(url).send().await.map_err(|e| {
-                reqwest_failure(
-                    e,
-                    shown,
-                    self.instance.host(),
-                    self.options.connect_timeout,
-                    &self.text,
-                )
-            })?;
+            let response = self.send(self.http.get(url), shown).await?;
             self.read_response(response, info, shown, factory).await
         };
         match tokio::time::timeout(self.options.request_timeout, work).await {
@@ -402,6 +442,29 @@ impl Client {
                 url: shown.to_string(),
                 what: "the request",
                 after: self.options.request_timeout,
+            })),
+        }
+    }
+
+    /// Sends a request and waits for the response's head, at most `head_timeout`.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        shown: &str,
+    ) -> Result<reqwest::Response, Failure> {
+        match tokio::time::timeout(self.options.head_timeout, request.send()).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(e)) => Err(reqwest_failure(
+                e,
+                shown,
+                self.instance.host(),
+                self.options.connect_timeout,
+                &self.text,
+            )),
+            Err(_) => Err(Failure::from(TransportError::Timeout {
+                url: shown.to_string(),
+                what: "waiting for the response head",
+                after: self.options.head_timeout,
             })),
         }
     }

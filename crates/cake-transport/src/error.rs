@@ -95,14 +95,47 @@ pub enum TransportError {
     DocumentPath { path: String },
     #[error("the response to {url} broke off: {message}")]
     Incomplete { url: String, message: String },
+    #[error(
+        "the server asked to wait {} (Retry-After: {said}) before trying {url} again, longer \
+         than the {}s --max-retry-after allows: the window fails now; run it again later, or \
+         raise --max-retry-after",
+        human_duration(*asked),
+        max.as_secs()
+    )]
+    RetryAfterTooLong {
+        url: String,
+        asked: Duration,
+        /// The header as the server sent it (cleaned).
+        said: String,
+        max: Duration,
+    },
+    #[error(
+        "the response head (status line and headers) from {url} is larger than the {limit} \
+         bytes a response head may have: the server, or a proxy before it, is at fault"
+    )]
+    HeadTooLarge { url: String, limit: usize },
     #[error("paging {url} failed: {message}")]
     Paging { url: String, message: String },
+    /// A page contradicts itself; the window it belongs to is pulled again whole.
+    #[error("the reply to {url} contradicts itself: {message}")]
+    Contradiction { url: String, message: String },
     #[error("gave up after {attempts} attempts in {elapsed:?}: {last}")]
     RetriesExhausted {
         attempts: u32,
         elapsed: Duration,
         last: Box<TransportError>,
     },
+}
+
+/// A wait as people read it: `45 s`, `12 min`, `3 h 20 min`, `26,322 days`.
+fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..120 => format!("{s} s"),
+        120..7200 => format!("{} min", s / 60),
+        7200..172_800 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        _ => format!("{} days", s / 86_400),
+    }
 }
 
 impl TransportError {
@@ -113,7 +146,10 @@ impl TransportError {
             TransportError::Connection { .. } => ErrorKind::Connection,
             TransportError::Tls { .. } => ErrorKind::Tls,
             TransportError::Timeout { .. } => ErrorKind::Timeout,
-            TransportError::NotCake { .. } => ErrorKind::NotCake,
+            TransportError::NotCake { .. } | TransportError::HeadTooLarge { .. } => {
+                ErrorKind::NotCake
+            }
+            TransportError::RetryAfterTooLong { .. } => ErrorKind::Unavailable,
             TransportError::Rejected { .. } => ErrorKind::Rejected,
             TransportError::Http { .. }
             | TransportError::Throttled { .. }
@@ -124,7 +160,9 @@ impl TransportError {
                 ErrorKind::NotCake
             }
             TransportError::SlowBody { .. } => ErrorKind::Timeout,
-            TransportError::Inconsistent { .. } => ErrorKind::Inconsistent,
+            TransportError::Inconsistent { .. } | TransportError::Contradiction { .. } => {
+                ErrorKind::Inconsistent
+            }
             TransportError::Local { .. } | TransportError::DocumentPath { .. } => ErrorKind::Local,
             TransportError::Paging { .. } => ErrorKind::Paging,
             TransportError::RetriesExhausted { last, .. } => match last.kind() {

@@ -14,6 +14,9 @@ use crate::handler::BodyError;
 use crate::retry::parse_retry_after;
 use cake_core::secret::Scrubber;
 
+/// The most bytes of response head the HTTP client reads (hyper's default buffer).
+const HEAD_LIMIT: usize = 8192 + 4096 * 100;
+
 /// Largest error body read to explain an HTTP error.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
@@ -31,12 +34,18 @@ impl ServerText {
     pub(crate) fn clean(&self, raw: &str) -> String {
         escape_controls(&self.scrubber.scrub(raw)).into_owned()
     }
+
+    /// `raw` scrubbed, escaped, then cut to `max_chars`: the one way server text is shortened.
+    pub(crate) fn excerpt(&self, raw: &str, max_chars: usize) -> String {
+        cake_core::text::excerpt(raw, Some(&self.scrubber), max_chars)
+    }
 }
 
 /// A failed attempt and how long the server asked us to wait.
 pub(crate) struct Failure {
     pub error: TransportError,
-    pub retry_after: Option<Duration>,
+    /// The wait asked for, and the header that asked for it (cleaned).
+    pub retry_after: Option<(Duration, String)>,
 }
 
 impl From<TransportError> for Failure {
@@ -84,6 +93,10 @@ pub(crate) fn body_failure(e: BodyError, url: &str, host: &str, text: &ServerTex
             url,
             message: text.clean(&m),
         },
+        BodyError::Contradiction(m) => TransportError::Contradiction {
+            url,
+            message: text.clean(&m),
+        },
         BodyError::Invalid(m) => TransportError::NotCake {
             url,
             message: text.clean(&m),
@@ -105,14 +118,17 @@ pub(crate) async fn http_failure(
     let retry_after = response
         .headers()
         .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .and_then(|v| {
+            let wait = parse_retry_after(&v, std::time::SystemTime::now())?;
+            Some((wait, text.excerpt(&v, 80)))
+        });
     let location = response
         .headers()
         .get(reqwest::header::LOCATION)
         .map(|v| text.clean(&String::from_utf8_lossy(v.as_bytes())));
     let body = read_text(response, ERROR_BODY_LIMIT).await;
-    let summary = text.clean(&summarize(&body));
+    let summary = summarize(&body, text);
     let code = status.as_u16();
     let error = match code {
         401 | 403 => TransportError::Authentication {
@@ -172,7 +188,15 @@ pub(crate) fn reqwest_failure(
     let e = e.without_url();
     let chain = text.clean(&error_chain(&e));
     let lower = chain.to_ascii_lowercase();
-    let error = if e.is_timeout() {
+    let error = if lower.contains("message head is too large")
+        || lower.contains("header too large")
+        || lower.contains("headers too large")
+    {
+        TransportError::HeadTooLarge {
+            url: url.to_string(),
+            limit: HEAD_LIMIT,
+        }
+    } else if e.is_timeout() {
         TransportError::Timeout {
             url: url.to_string(),
             what: "connecting",
@@ -236,17 +260,13 @@ fn is_parameter_error(text: &str) -> bool {
     .any(|needle| text.contains(needle))
 }
 
-/// The gist of an error body, short (raw: the caller cleans it).
-fn summarize(text: &str) -> String {
-    let gist = cake_catalog::text::page_summary(text);
+/// The gist of an error body: scrubbed, escaped, then shortened to 300 characters.
+fn summarize(body: &str, text: &ServerText) -> String {
+    let gist = cake_core::text::page_summary(body);
     if gist.is_empty() {
         return "(empty body)".to_string();
     }
-    let mut short: String = gist.chars().take(300).collect();
-    if short.len() < gist.len() {
-        short.push('…');
-    }
-    short
+    text.excerpt(&gist, 300)
 }
 
 async fn read_text(mut response: reqwest::Response, limit: usize) -> String {
@@ -276,15 +296,37 @@ mod tests {
 
     #[test]
     fn error_pages_are_summarized() {
+        let text = ServerText::new(Scrubber::default());
         assert_eq!(
-            summarize("<html><head><title>Runtime Error</title></head><body>x</body></html>"),
+            summarize(
+                "<html><head><title>Runtime Error</title></head><body>x</body></html>",
+                &text
+            ),
             "Runtime Error"
         );
         assert_eq!(
-            summarize("\n\nMissing parameter: x.\n"),
+            summarize("\n\nMissing parameter: x.\n", &text),
             "Missing parameter: x."
         );
-        assert_eq!(summarize(""), "(empty body)");
+        assert_eq!(summarize("", &text), "(empty body)");
+    }
+
+    /// A key that straddles the 300th character of an error page is scrubbed before the page
+    /// is cut: not one of its characters is printed.
+    #[test]
+    fn error_pages_are_scrubbed_before_they_are_cut() {
+        let key = "Kq8v-Zt3p-W9mx-77Lr";
+        let mut scrubber = Scrubber::default();
+        scrubber.add(key);
+        let text = ServerText::new(scrubber);
+        for at in 270..300 {
+            let page = format!("{}{key} trailing text", "x".repeat(at));
+            let summary = summarize(&page, &text);
+            for run in key.as_bytes().windows(4) {
+                let run = std::str::from_utf8(run).unwrap();
+                assert!(!summary.contains(run), "{at}: {run} in {summary}");
+            }
+        }
     }
 
     #[test]

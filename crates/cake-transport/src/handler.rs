@@ -53,7 +53,7 @@ pub struct PageOutcome<T> {
 }
 
 /// How the rows' own dates sit against the window they were asked for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RowDates {
     /// Rows with a date.
     pub dated: u64,
@@ -62,6 +62,8 @@ pub struct RowDates {
     /// Sum over the dated rows of their distance from the middle of the window, in seconds:
     /// with `dated`, the average shift of the answer against the window.
     pub shift_seconds: i128,
+    /// The first row dated outside, for messages (`event_conversion_id 42, dated 2026-11-29`).
+    pub first_outside: Option<String>,
 }
 
 impl RowDates {
@@ -69,6 +71,9 @@ impl RowDates {
         self.dated += other.dated;
         self.outside += other.outside;
         self.shift_seconds += other.shift_seconds;
+        if self.first_outside.is_none() {
+            self.first_outside = other.first_outside;
+        }
     }
 }
 
@@ -157,6 +162,10 @@ pub enum BodyError {
     /// that does not fit its column, refused in strict mode).
     #[error("{0}")]
     OffCatalog(String),
+    /// The body contradicts itself (an envelope field or a row's key written twice): the
+    /// window is inconsistent and is pulled again whole.
+    #[error("{0}")]
+    Contradiction(String),
     /// The body is not a usable Cake response (not XML, wrong shape, a bad value).
     #[error("{0}")]
     Invalid(String),

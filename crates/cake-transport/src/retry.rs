@@ -15,7 +15,8 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     /// Largest backoff ceiling.
     pub max_delay: Duration,
-    /// Longest wait honoured from a `Retry-After` header.
+    /// Longest wait honoured from a `Retry-After` header; a server asking for more fails the
+    /// page at once (`TransportError::RetryAfterTooLong`).
     pub max_retry_after: Duration,
     /// Pulls in all of a whole window whose pages were inconsistent (at most `max_attempts`).
     pub window_attempts: u32,
@@ -28,7 +29,7 @@ impl Default for RetryPolicy {
             max_elapsed: Duration::from_secs(10 * 60),
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(60),
-            max_retry_after: Duration::from_secs(5 * 60),
+            max_retry_after: Duration::from_secs(60),
             window_attempts: 3,
         }
     }
@@ -59,33 +60,15 @@ impl RetryPolicy {
     }
 }
 
-/// Parses a `Retry-After` value: delay seconds, or an HTTP date relative to `now`.
+/// How long a `Retry-After` value asks to wait from `now`: delay-seconds or an HTTP date (a
+/// date in the past asks for no wait); `None` when it is neither.
 pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let at = httpdate_parse(v)?;
+    let at = httpdate::parse_http_date(v).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-/// IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form servers send.
-fn httpdate_parse(s: &str) -> Option<std::time::SystemTime> {
-    let parts: Vec<&str> = s.split_whitespace().collect();
-    let [_, day, month, year, time, "GMT"] = parts[..] else {
-        return None;
-    };
-    let month = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ]
-    .iter()
-    .position(|m| *m == month)? as u32
-        + 1;
-    let date = chrono::NaiveDate::from_ymd_opt(year.parse().ok()?, month, day.parse().ok()?)?;
-    let time = chrono::NaiveTime::parse_from_str(time, "%H:%M:%S").ok()?;
-    let secs = date.and_time(time).and_utc().timestamp();
-    let secs = u64::try_from(secs).ok()?;
-    Some(std::time::UNIX_EPOCH + Duration::from_secs(secs))
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use std::fmt;
 use cake_catalog::{Plan, PlannedRequest, Report};
 use futures_util::stream::{self, StreamExt};
 
-use crate::client::{Client, PageResult};
+use crate::client::{Client, PageResult, WaitBudget};
 use crate::error::TransportError;
 use crate::handler::{HandlerFactory, Page, PageHandler, RowDates, RowKey};
 
@@ -95,13 +95,17 @@ pub enum Inconsistency {
     },
     /// A report without `row_count` never sent a short page.
     Endless { pages: u32 },
-    /// Most rows are dated outside the window asked for.
+    /// Rows are dated outside the window asked for.
     OtherDates {
         outside: u64,
         dated: u64,
         /// Average shift of the rows against the middle of the window, in seconds.
         shift_seconds: i64,
+        /// The first row outside.
+        example: Option<String>,
     },
+    /// A page contradicts itself (an envelope field or a row's key written twice).
+    Contradiction { page: u32, message: String },
 }
 
 /// A shift in seconds as people read it: `-24 h`, `+5 h 30 min`, `-45 min`.
@@ -179,6 +183,9 @@ impl fmt::Display for Inconsistency {
                 }
                 f.write_str(")")
             }
+            Inconsistency::Contradiction { page, message } => {
+                write!(f, "page {page}: {message}")
+            }
             Inconsistency::Endless { pages } => write!(
                 f,
                 "no short page after {pages} pages: the server seems to ignore start_at_row"
@@ -187,13 +194,27 @@ impl fmt::Display for Inconsistency {
                 outside,
                 dated,
                 shift_seconds,
-            } => write!(
-                f,
-                "{outside} of {dated} rows are dated outside the window, {} from it on average: \
-                 the answer is for other dates (a shift of a few hours suggests that the time zone \
-                 given for the instance is off by that much)",
-                shift(*shift_seconds)
-            ),
+                example,
+            } => {
+                write!(f, "{outside} of {dated} rows are dated outside the window")?;
+                if let Some(example) = example {
+                    write!(f, " (the first: {example})")?;
+                }
+                if outside * 2 > *dated {
+                    write!(
+                        f,
+                        ", {} from it on average: the answer is for other dates (a shift of a \
+                         few hours suggests that the time zone given for the instance is off by \
+                         that much)",
+                        shift(*shift_seconds)
+                    )
+                } else {
+                    f.write_str(
+                        ": a row never replaces another day's data; accept such rows knowingly \
+                         with --accept-rows-outside-window",
+                    )
+                }
+            }
         }
     }
 }
@@ -244,7 +265,7 @@ impl WindowCheck {
 
     /// The rows' dates so far.
     pub(crate) fn dates(&self) -> RowDates {
-        self.dates
+        self.dates.clone()
     }
 
     /// The pages the window has, once the first page is in (paged reports with `row_count`).
@@ -315,12 +336,14 @@ impl WindowCheck {
         Ok(())
     }
 
-    /// The window is complete: its totals and keys. With `allow_repeated_keys`, a repeated
-    /// key is not an inconsistency; the count of repeats comes back instead.
+    /// The window is complete: its totals and keys. Any row dated outside the window is an
+    /// inconsistency unless `accept_outside`; with `allow_repeated_keys`, a repeated key is not
+    /// one either (the count of repeats comes back instead).
     pub(crate) fn finish(
         mut self,
         report: &Report,
         allow_repeated_keys: bool,
+        accept_outside: bool,
     ) -> Result<u64, Inconsistency> {
         if let Some(total) = self.row_count {
             if self.rows != total {
@@ -330,13 +353,14 @@ impl WindowCheck {
                 });
             }
         }
-        let d = self.dates;
-        if d.outside > 0 && d.outside * 2 > d.dated {
+        let d = &self.dates;
+        if d.outside > 0 && !accept_outside {
             return Err(Inconsistency::OtherDates {
                 outside: d.outside,
                 dated: d.dated,
                 shift_seconds: i64::try_from(d.shift_seconds / i128::from(d.dated.max(1)))
                     .unwrap_or(i64::MAX),
+                example: d.first_outside.clone(),
             });
         }
         self.keys.sort_unstable();
@@ -372,6 +396,19 @@ enum Abort<E> {
 impl<E: From<TransportError>> From<TransportError> for Abort<E> {
     fn from(e: TransportError) -> Abort<E> {
         Abort::Failed(e.into())
+    }
+}
+
+/// A failed page of a pull: a page that contradicts itself makes the pull inconsistent.
+fn page_failure<E: From<TransportError>>(e: TransportError, index: u32) -> Abort<E> {
+    match e {
+        TransportError::Contradiction { message, .. } => {
+            Abort::Inconsistent(Inconsistency::Contradiction {
+                page: index + 1,
+                message,
+            })
+        }
+        e => Abort::Failed(e.into()),
     }
 }
 
@@ -413,13 +450,15 @@ impl Client {
     {
         let policy = self.options().retry;
         let most = policy.window_attempts.clamp(1, policy.max_attempts.max(1));
+        // Every wait of the window (retries of its pages, pulls again) draws from one budget.
+        let budget = WaitBudget::new(policy.max_elapsed);
         let mut tally = Tally::default();
         let mut warnings = Vec::new();
         let mut pull = 1;
         loop {
             let mut sink = open()?;
             match self
-                .pull_window(plan, request, factory, &mut sink, &mut tally)
+                .pull_window(plan, request, factory, &mut sink, &mut tally, &budget)
                 .await
             {
                 Ok(mut result) => {
@@ -434,7 +473,8 @@ impl Client {
                 Err(Abort::Inconsistent(problem)) => {
                     drop(sink);
                     let url = self.display_url(plan.report, request, None);
-                    if pull >= most {
+                    let delay = self.backoff(pull);
+                    if pull >= most || !budget.spend(delay) {
                         return Err(TransportError::Inconsistent {
                             url,
                             attempts: pull,
@@ -442,7 +482,6 @@ impl Client {
                         }
                         .into());
                     }
-                    let delay = self.backoff(pull);
                     tracing::warn!(url = %url, pull, ?delay, "pulling the window again: {problem}");
                     warnings.push(format!(
                         "pull {pull} of the window was inconsistent and was pulled again: {problem}"
@@ -464,6 +503,7 @@ impl Client {
         factory: &F,
         sink: &mut S,
         tally: &mut Tally,
+        budget: &WaitBudget,
     ) -> Result<WindowResult, Abort<E>>
     where
         F: HandlerFactory,
@@ -503,18 +543,35 @@ impl Client {
             Ok(facts.rows)
         };
         let first = self
-            .fetch_page(report, request, paged.then(|| page_at(0)), factory)
-            .await?;
+            .fetch_page_within(
+                report,
+                request,
+                paged.then(|| page_at(0)),
+                factory,
+                Some(budget),
+            )
+            .await
+            .map_err(|e| page_failure(e, 0))?;
         let mut last_rows = take(&mut check, first, 0)?;
         if paged {
             match check.pages() {
                 Some(n) if n > 1 => {
                     let mut rest = stream::iter(1..n)
-                        .map(|i| self.fetch_page(report, request, Some(page_at(i)), factory))
+                        .map(|i| {
+                            self.fetch_page_within(
+                                report,
+                                request,
+                                Some(page_at(i)),
+                                factory,
+                                Some(budget),
+                            )
+                        })
                         .buffered(self.options().concurrency.max(1))
                         .enumerate();
                     while let Some((i, page)) = rest.next().await {
-                        take(&mut check, page?, i as u32 + 1)?;
+                        let index = i as u32 + 1;
+                        let page = page.map_err(|e| page_failure(e, index))?;
+                        take(&mut check, page, index)?;
                     }
                 }
                 Some(_) => {}
@@ -528,8 +585,15 @@ impl Client {
                             }));
                         }
                         let next = self
-                            .fetch_page(report, request, Some(page_at(index)), factory)
-                            .await?;
+                            .fetch_page_within(
+                                report,
+                                request,
+                                Some(page_at(index)),
+                                factory,
+                                Some(budget),
+                            )
+                            .await
+                            .map_err(|e| page_failure(e, index))?;
                         last_rows = take(&mut check, next, index)?;
                     }
                 }
@@ -538,14 +602,22 @@ impl Client {
         let row_count = check.row_count();
         let rows = check.rows;
         let dates = check.dates();
+        let options = self.options();
         let repeated = check
-            .finish(report, self.options().allow_repeated_keys)
+            .finish(
+                report,
+                options.allow_repeated_keys,
+                options.accept_rows_outside_window,
+            )
             .map_err(Abort::Inconsistent)?;
         let mut warnings = Vec::new();
         if dates.outside > 0 {
             warnings.push(format!(
-                "{} of {} rows are dated outside the window (kept: most rows are inside it)",
-                dates.outside, dates.dated
+                "{} of {} rows are dated outside the window (the first: {}); kept in the \
+                 window's own partitions because --accept-rows-outside-window was given",
+                dates.outside,
+                dates.dated,
+                dates.first_outside.as_deref().unwrap_or("?")
             ));
         }
         if repeated > 0 {
@@ -603,7 +675,7 @@ mod tests {
                 RowDates::default(),
             )?;
         }
-        check.finish(report(), false)
+        check.finish(report(), false, false)
     }
 
     #[test]
@@ -665,7 +737,7 @@ mod tests {
             .accept(facts(0, 3, Some(4)), keys(0..3), RowDates::default())
             .unwrap();
         assert_eq!(
-            check.finish(report(), false),
+            check.finish(report(), false, false),
             Err(Inconsistency::Total {
                 rows: 3,
                 row_count: 4
@@ -681,7 +753,7 @@ mod tests {
         check
             .accept(facts(0, 4, Some(4)), k, RowDates::default())
             .unwrap();
-        assert_eq!(check.finish(report(), true), Ok(1));
+        assert_eq!(check.finish(report(), true, false), Ok(1));
     }
 
     #[test]
@@ -703,26 +775,40 @@ mod tests {
             dated: 40,
             outside: 40,
             shift_seconds: -24 * 3600 * 40,
+            first_outside: None,
         };
         check
             .accept(facts(0, 40, Some(40)), keys(0..40), dates)
             .unwrap();
-        let e = check.finish(report(), false).unwrap_err().to_string();
+        let e = check
+            .finish(report(), false, false)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("40 of 40 rows are dated outside the window, -24 h from it"),
             "{e}"
         );
-        // A few rows outside are kept (and warned about by the caller).
-        let mut check = WindowCheck::new(false, 1);
-        let dates = RowDates {
-            dated: 40,
-            outside: 3,
-            shift_seconds: 0,
+        // One row outside is as inconsistent as many, and named; accepted knowingly, it is kept
+        // (and warned about by the caller).
+        let outside = |accept: bool| {
+            let mut check = WindowCheck::new(false, 1);
+            let dates = RowDates {
+                dated: 40,
+                outside: 1,
+                shift_seconds: 0,
+                first_outside: Some("click_id 7, dated 2026-01-01".into()),
+            };
+            check
+                .accept(facts(0, 40, Some(40)), keys(0..40), dates)
+                .unwrap();
+            check.finish(report(), false, accept)
         };
-        check
-            .accept(facts(0, 40, Some(40)), keys(0..40), dates)
-            .unwrap();
-        assert_eq!(check.finish(report(), false), Ok(0));
+        let e = outside(false).unwrap_err().to_string();
+        assert!(
+            e.starts_with("1 of 40 rows are dated outside the window (the first: click_id 7, dated 2026-01-01): a row never replaces another day's data"),
+            "{e}"
+        );
+        assert_eq!(outside(true), Ok(0));
         assert_eq!(shift(5 * 3600 + 1800), "+5 h 30 min");
         assert_eq!(shift(-2700), "-45 min");
     }

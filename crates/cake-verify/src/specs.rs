@@ -84,6 +84,7 @@ pub fn spec_of(r: &Report) -> Spec {
         table_key: (r.table_key != r.primary_key)
             .then(|| r.table_key.iter().map(|s| s.to_string()).collect()),
         date_field: r.date_field.map(str::to_string),
+        date_end_field: r.date_end_field.map(str::to_string),
         cursor_field: r.cursor_field.map(str::to_string),
         partition_by: match r.layout {
             Layout::RowDay(c) => Some(c.to_string()),
@@ -149,6 +150,7 @@ fn is_special(s: &Spec, column: &str) -> bool {
             .as_ref()
             .is_some_and(|t| t.iter().any(|k| k == column))
         || s.date_field.as_deref() == Some(column)
+        || s.date_end_field.as_deref() == Some(column)
         || s.cursor_field.as_deref() == Some(column)
         || s.partition_by.as_deref() == Some(column)
 }

@@ -47,8 +47,7 @@ impl Decoder {
         e: &BytesStart<'_>,
     ) -> Result<Frame, DecodeError> {
         let name = String::from_utf8_lossy(local).into_owned();
-        self.keep_aside(name.len())?;
-        if self.extra_truncated {
+        if !self.keep_aside(name.len())? {
             return Ok(Frame::Skip);
         }
         let path = self.path_in_row(&name);
@@ -115,7 +114,7 @@ impl Decoder {
     /// against the row's bound for a JSON column.
     fn charge(&mut self, bytes: usize) -> Result<(), DecodeError> {
         if self.capturing_extra() {
-            self.keep_aside(bytes)
+            self.keep_aside(bytes).map(|_| ())
         } else {
             Ok(())
         }

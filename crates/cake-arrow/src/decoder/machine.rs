@@ -341,16 +341,9 @@ impl Decoder {
         Ok(())
     }
 
-    /// Counts one occurrence of an unknown element, listing at most [`MAX_UNKNOWN_PATHS`].
+    /// Counts one occurrence of an unknown element.
     pub(super) fn count_unknown(&mut self, path: String) {
-        let listed = self.unknown.len();
-        match self.unknown.get_mut(path.as_str()) {
-            Some(n) => *n += 1,
-            None if listed < MAX_UNKNOWN_PATHS => {
-                self.unknown.insert(path, 1);
-            }
-            None => self.unknown_unlisted += 1,
-        }
+        self.unknown.add(&path, 1);
     }
 
     #[inline]
@@ -492,25 +485,27 @@ impl Decoder {
         start: u32,
     ) -> Result<(), DecodeError> {
         let def = self.map.levels[slot.level as usize].values[slot.value as usize];
-        let text = |s: Span| -> Vec<u8> {
+        let text = |s: Span| -> &[u8] {
             if s.is_value() {
-                self.batch.text[s.start as usize..(s.start + s.len) as usize].to_vec()
+                &self.batch.text[s.start as usize..(s.start + s.len) as usize]
             } else {
-                Vec::new()
+                &[]
             }
         };
-        let (first_text, second_text) = (text(first), text(second));
-        // The second value's text is the tail of the buffer: it goes.
-        self.batch.text.truncate(start as usize);
         if def.key {
             return Err(DecodeError::RepeatedKey {
                 report: self.report.id,
                 column: def.column.name,
                 row: self.rows + 1,
-                first: self.excerpt(&first_text),
-                second: self.excerpt(&second_text),
+                first: self.excerpt(text(first)),
+                second: self.excerpt(text(second)),
             });
         }
+        let second_len = if second.is_value() {
+            second.len as usize
+        } else {
+            0
+        };
         let record = self.batch.levels[slot.level as usize]
             .records()
             .saturating_sub(1);
@@ -523,12 +518,19 @@ impl Decoder {
             record,
             list,
         );
-        let value = if second.is_value() {
-            String::from_utf8_lossy(&second_text).into_owned()
-        } else {
-            String::new()
+        let keep = self.keep_aside(second_len + key.len());
+        let value = match keep {
+            Ok(true) if second.is_value() => {
+                let at = second.start as usize;
+                String::from_utf8_lossy(&self.batch.text[at..at + second_len]).into_owned()
+            }
+            _ => String::new(),
         };
-        self.keep_aside(value.len() + key.len())?;
+        // The second value's text is the tail of the buffer: it goes.
+        self.batch.text.truncate(start as usize);
+        if !keep? {
+            return Ok(());
+        }
         if let Some(row) = self.batch.kept_aside.last_mut() {
             row.push(crate::batch::Reject {
                 key,
@@ -543,13 +545,16 @@ impl Decoder {
 
     /// Counts `bytes` kept aside for the row (its `_extra` and repeated values) against the
     /// row's bound: past it the row fails, or, with `truncate_extra`, what follows is dropped
-    /// and the row says so.
-    pub(super) fn keep_aside(&mut self, bytes: usize) -> Result<(), DecodeError> {
+    /// and the row says so. True when the bytes may be kept.
+    pub(super) fn keep_aside(&mut self, bytes: usize) -> Result<bool, DecodeError> {
         self.extra_bytes += bytes;
+        if self.extra_truncated {
+            return Ok(false);
+        }
         if self.extra_bytes > self.options.max_extra_bytes {
             if self.options.truncate_extra {
                 self.extra_truncated = true;
-                return Ok(());
+                return Ok(false);
             }
             return Err(DecodeError::ExtraTooLarge {
                 report: self.report.id,
@@ -557,7 +562,7 @@ impl Decoder {
                 max: self.options.max_extra_bytes,
             });
         }
-        Ok(())
+        Ok(true)
     }
 
     #[inline]

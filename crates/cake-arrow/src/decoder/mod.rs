@@ -49,11 +49,6 @@ const HEAD: usize = 4096;
 const TEXT_FLUSH: usize = 16 << 20;
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// Distinct paths of unknown elements listed in a summary; the occurrences of later ones are
-/// only counted ([`DecodeSummary::unknown_unlisted`]), so that a summary stays small whatever a
-/// document holds.
-pub const MAX_UNKNOWN_PATHS: usize = 100;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Doc {
     /// Before the document element.
@@ -202,8 +197,7 @@ pub struct Decoder {
     batch_first_row: u64,
     ready: VecDeque<RecordBatch>,
     stripped: u64,
-    unknown: BTreeMap<String, u64>,
-    unknown_unlisted: u64,
+    unknown: crate::UnknownElements,
     withheld: BTreeMap<String, u64>,
     layout: Option<String>,
     rejects: Rejects,
@@ -270,8 +264,7 @@ impl Decoder {
             batch_first_row: 1,
             ready: VecDeque::new(),
             stripped: 0,
-            unknown: BTreeMap::new(),
-            unknown_unlisted: 0,
+            unknown: crate::UnknownElements::default(),
             withheld: BTreeMap::new(),
             layout: None,
             rejects: Rejects {
@@ -353,8 +346,7 @@ impl Decoder {
             rows: self.rows,
             envelope: self.envelope.clone(),
             stripped_control_chars: self.stripped,
-            unknown_elements: self.unknown.clone(),
-            unknown_unlisted: self.unknown_unlisted,
+            unknown: self.unknown.clone(),
             withheld: self.withheld.clone(),
             layout: self.layout.clone(),
             version: self.found_version,

@@ -180,14 +180,14 @@ pub fn render_summary(summary: &DecodeSummary) -> String {
         summary.stripped_control_chars
     )
     .unwrap();
-    for (name, n) in &summary.unknown_elements {
+    for (name, n) in &summary.unknown.listed {
         writeln!(out, "unknown element: {name} x{n}").unwrap();
     }
-    if summary.unknown_unlisted > 0 {
+    if summary.unknown.unlisted > 0 {
         writeln!(
             out,
             "unknown elements not listed: {}",
-            summary.unknown_unlisted
+            summary.unknown.unlisted
         )
         .unwrap();
     }

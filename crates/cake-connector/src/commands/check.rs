@@ -9,8 +9,7 @@ use crate::exit::UsageError;
 pub fn run(args: &CheckArgs) -> Result<String> {
     let instance =
         Instance::parse(&args.domain, args.allow_insecure_http).map_err(UsageError::from)?;
-    crate::logging::add_secret(&args.api_key);
-    let key = ApiKey::new(args.api_key.clone()).map_err(UsageError::from)?;
+    let key = ApiKey::new(args.key.require()?).map_err(UsageError::from)?;
     // A check should answer quickly: two attempts, the user's timeout.
     let timeout = std::time::Duration::from_secs(args.timeout.max(1));
     let options = ClientOptions {

@@ -226,8 +226,7 @@ struct Totals {
     lines: Vec<String>,
     rows: u64,
     stripped: u64,
-    unknown: BTreeMap<String, u64>,
-    unknown_unlisted: u64,
+    unknown: cake_arrow::UnknownElements,
     withheld: BTreeMap<String, u64>,
     rejected: BTreeMap<String, cake_arrow::Rejected>,
     outputs: BTreeSet<PathBuf>,
@@ -253,10 +252,7 @@ impl Totals {
         if let Some(layout) = &summary.layout {
             self.notes.push(format!("{}: {layout}", input.display()));
         }
-        for (k, v) in summary.unknown_elements {
-            *self.unknown.entry(k).or_default() += v;
-        }
-        self.unknown_unlisted += summary.unknown_unlisted;
+        self.unknown.merge(&summary.unknown);
         for (k, v) in summary.withheld {
             *self.withheld.entry(k).or_default() += v;
         }
@@ -313,18 +309,10 @@ impl Totals {
         if !self.unknown.is_empty() {
             let _ = writeln!(
                 out,
-                "elements not in the catalog (kept in _extra when inside a row; --strict refuses them):"
+                "elements not in the catalog (kept in _extra when inside a row; --strict refuses \
+                 them): {}",
+                self.unknown.describe(20)
             );
-            for (name, n) in &self.unknown {
-                let _ = writeln!(out, "  {name}: {n}");
-            }
-            if self.unknown_unlisted > 0 {
-                let _ = writeln!(
-                    out,
-                    "  (and {} more under other names)",
-                    self.unknown_unlisted
-                );
-            }
         }
         if !self.rejected.is_empty() {
             let _ = writeln!(

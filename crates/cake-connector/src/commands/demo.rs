@@ -25,7 +25,7 @@ async fn claim_for_demo(sink: &Sink) -> Result<()> {
     let store = sink.store();
     let entries = store.list_recursive("").await?;
     let ours = |p: &&String| {
-        !["_staging/", "_locks/", "_probe/"]
+        !["_staging/", "_locks/", "_probe"]
             .iter()
             .any(|prefix| p.starts_with(prefix))
     };

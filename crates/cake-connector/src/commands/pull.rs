@@ -140,15 +140,16 @@ pub fn open_sink(location: &str, format: Format) -> Result<Sink> {
 
 /// The client for a connection's flags; the key is registered for redaction first.
 pub fn client(c: &ConnectionArgs) -> Result<Client> {
+    client_with_key(c, c.key.require()?)
+}
+
+/// The client for a connection's flags and a key already read (and registered for redaction).
+pub fn client_with_key(c: &ConnectionArgs, key: String) -> Result<Client> {
     let domain = c.domain.as_deref().ok_or_else(|| {
         UsageError::new(
             "--domain is required (or CAKE_DOMAIN): your instance's name, host or https:// URL",
         )
     })?;
-    let key = c.api_key.as_deref().ok_or_else(|| {
-        UsageError::new("--api-key is required (better: the CAKE_API_KEY environment variable)")
-    })?;
-    crate::logging::add_secret(key);
     if c.concurrency == 0 {
         return Err(UsageError::new("--concurrency must be at least 1").into());
     }
@@ -168,9 +169,12 @@ pub fn client(c: &ConnectionArgs) -> Result<Client> {
                 time: Duration::from_secs(t.low_speed_time.max(1)),
             },
             allow_repeated_keys: t.allow_repeated_keys,
+            accept_rows_outside_window: t.accept_rows_outside_window,
+            head_timeout: Duration::from_secs(t.head_timeout.max(1)),
             retry: RetryPolicy {
                 max_attempts: c.retry.retries.saturating_add(1),
                 base_delay: Duration::from_millis(c.retry.retry_base_ms),
+                max_retry_after: Duration::from_secs(t.max_retry_after),
                 ..RetryPolicy::default()
             },
             ..ClientOptions::default()
@@ -210,6 +214,9 @@ pub fn write_json(path: &std::path::Path, json: &serde_json::Value) -> Result<()
     Ok(())
 }
 
+/// Paths of unknown elements named in a summary; the others are counted.
+const UNKNOWN_SHOWN: usize = 20;
+
 pub fn render_summary(s: &PullSummary) -> String {
     let mut out = String::new();
     crate::fit::hanging(
@@ -237,12 +244,14 @@ pub fn render_summary(s: &PullSummary) -> String {
         for warning in &w.warnings {
             let _ = writeln!(out, "    warning: {warning}");
         }
-        for (name, n) in &w.unknown_elements {
-            let _ = writeln!(
-                out,
-                "    note: element {name} is not in the catalog: seen {n} time(s), kept in _extra"
-            );
-        }
+    }
+    if !s.unknown.is_empty() {
+        let _ = writeln!(
+            out,
+            "  note: {} element(s) not in the catalog, kept in _extra: {}",
+            s.unknown.total(),
+            s.unknown.describe(UNKNOWN_SHOWN)
+        );
     }
     for line in rejected_lines(s) {
         let _ = writeln!(out, "  {line}");

@@ -49,16 +49,22 @@ pub fn run(args: &SyncArgs) -> Result<String> {
     if let Some(k) = &i.api_key {
         crate::logging::add_secret(k);
     }
+    // A key from the command line (flag, environment or file) wins over the config's.
+    let key = match (args.key.key()?, &i.api_key) {
+        (Some(k), _) => k,
+        (None, Some(k)) => k.clone(),
+        (None, None) => args.key.require()?,
+    };
     let connection = ConnectionArgs {
         domain: args.domain.clone().or_else(|| i.domain.clone()),
-        api_key: args.api_key.clone().or_else(|| i.api_key.clone()),
+        key: crate::cli::KeyArgs::default(),
         allow_insecure_http: i.allow_insecure_http,
         concurrency: i.concurrency.unwrap_or(4),
         requests_per_minute: i.requests_per_minute,
         transport: args.transport,
         retry: args.retry,
     };
-    let client = super::pull::client(&connection)?;
+    let client = super::pull::client_with_key(&connection, key)?;
     super::pull::check_summary_path(args.summary_json.as_deref())?;
     let sink = super::pull::open_sink(&plan.config.output.location, plan.config.output.format)?;
     let cancel = Cancel::new();

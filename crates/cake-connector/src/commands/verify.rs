@@ -14,11 +14,8 @@ const NO_KEY: &str = "cake-connector-verify-sends-no-key";
 pub fn run(args: &VerifyArgs) -> Result<String> {
     let instance =
         Instance::parse(&args.domain, args.allow_insecure_http).map_err(UsageError::from)?;
-    let key = match &args.api_key {
-        Some(k) => {
-            crate::logging::add_secret(k);
-            ApiKey::new(k.clone()).map_err(UsageError::from)?
-        }
+    let key = match args.key.key()? {
+        Some(k) => ApiKey::new(k).map_err(UsageError::from)?,
         None => ApiKey::new(NO_KEY).map_err(UsageError::from)?,
     };
     let timeout = Duration::from_secs(args.timeout.max(1));

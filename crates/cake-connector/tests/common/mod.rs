@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -89,14 +90,17 @@ impl Run {
     }
 }
 
-/// The binary with a clean environment: none of the `CAKE_*` variables of the caller.
+/// The binary with a clean environment: none of the `CAKE_*` variables of the caller, and
+/// `RUST_BACKTRACE=full`, so that a backtrace reaching a user would show in every test.
 pub fn command(args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
     c.args(args)
         .env_remove("CAKE_API_KEY")
+        .env_remove("CAKE_API_KEY_FILE")
         .env_remove("CAKE_DOMAIN")
         .env_remove("CAKE_TIMEZONE")
         .env_remove("CAKE_LOG")
+        .env("RUST_BACKTRACE", "full")
         .stdin(Stdio::null());
     c
 }
@@ -107,6 +111,53 @@ pub fn finished(out: Output) -> Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// Runs a command to its end and returns it with the peak resident memory of the process, in
+/// bytes: the last high-water mark (`VmHWM` in `/proc/<pid>/status`) read while it ran,
+/// polled every few milliseconds. (`wait4`'s `ru_maxrss` would also count this test process:
+/// a child started with `vfork` carries its parent's high-water mark through `exec`.)
+pub fn run_measured(mut c: Command) -> (Run, u64) {
+    let mut child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        out.read_to_end(&mut v).unwrap();
+        v
+    });
+    let err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        err.read_to_end(&mut v).unwrap();
+        v
+    });
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0u64;
+    let status = loop {
+        if let Ok(text) = fs::read_to_string(&status_file) {
+            let hwm = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+            if let Some(kib) = hwm {
+                peak = peak.max(kib * 1024);
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(3));
+    };
+    let run = Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
+    };
+    (run, peak)
 }
 
 /// Runs the binary to the end with `env` added.
@@ -141,6 +192,11 @@ fn visible(dir: &Path) -> Vec<PathBuf> {
 /// Every row of one Parquet file, each as one line of text (columns separated by U+001F,
 /// nulls as `∅`).
 pub fn parquet_rows(path: &Path) -> Result<Vec<String>, String> {
+    parquet_rows_except(path, &[])
+}
+
+/// Like [`parquet_rows`], without the columns named in `skip`.
+pub fn parquet_rows_except(path: &Path, skip: &[&str]) -> Result<Vec<String>, String> {
     let file = fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| format!("{}: the footer does not read: {e}", path.display()))?
@@ -152,10 +208,13 @@ pub fn parquet_rows(path: &Path) -> Result<Vec<String>, String> {
         let batch =
             batch.map_err(|e| format!("{}: a row group does not read: {e}", path.display()))?;
         // Timestamps as their UTC microseconds: formatting a zone needs arrow's chrono-tz.
+        let schema = batch.schema();
         let plain: Vec<arrow_array::ArrayRef> = batch
             .columns()
             .iter()
-            .map(|c| match c.data_type() {
+            .zip(schema.fields())
+            .filter(|(_, f)| !skip.contains(&f.name().as_str()))
+            .map(|(c, _)| match c.data_type() {
                 DataType::Timestamp(_, Some(_)) => {
                     arrow_cast::cast::cast(c.as_ref(), &DataType::Int64).unwrap()
                 }
@@ -177,20 +236,25 @@ pub fn parquet_rows(path: &Path) -> Result<Vec<String>, String> {
 /// Every row of a table (all visible Parquet files below `<out>/<table>`, prefixed with their
 /// partition directory), sorted.
 pub fn table_rows(out: &Path, table: &str) -> Vec<String> {
-    fn walk(dir: &Path, prefix: &str, rows: &mut Vec<String>) {
+    table_rows_except(out, table, &[])
+}
+
+/// Like [`table_rows`], without the columns named in `skip`.
+pub fn table_rows_except(out: &Path, table: &str, skip: &[&str]) -> Vec<String> {
+    fn walk(dir: &Path, prefix: &str, skip: &[&str], rows: &mut Vec<String>) {
         for p in visible(dir) {
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
             if p.is_dir() {
-                walk(&p, &format!("{prefix}{name}/"), rows);
+                walk(&p, &format!("{prefix}{name}/"), skip, rows);
             } else if name.ends_with(".parquet") {
-                for r in parquet_rows(&p).unwrap() {
+                for r in parquet_rows_except(&p, skip).unwrap() {
                     rows.push(format!("{prefix}\u{1e}{r}"));
                 }
             }
         }
     }
     let mut rows = Vec::new();
-    walk(&out.join(table), "", &mut rows);
+    walk(&out.join(table), "", skip, &mut rows);
     rows.sort();
     rows
 }

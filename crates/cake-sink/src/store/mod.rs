@@ -52,6 +52,11 @@ pub struct StoreOptions {
     /// environment variables): `aws_endpoint`, `aws_access_key_id`,
     /// `aws_secret_access_key`, `aws_region`, `aws_session_token`, `aws_allow_http`, ...
     pub settings: Vec<(String, String)>,
+    /// Longest one request to object storage may take, body included (default 30 s).
+    pub request_timeout: std::time::Duration,
+    /// Longest a request is retried for, from its first attempt (default 60 s): an endpoint
+    /// that never answers fails within about this long, saying which setting names it.
+    pub retry_timeout: std::time::Duration,
 }
 
 impl Default for StoreOptions {
@@ -59,6 +64,8 @@ impl Default for StoreOptions {
         StoreOptions {
             from_env: true,
             settings: Vec::new(),
+            request_timeout: std::time::Duration::from_secs(30),
+            retry_timeout: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -68,6 +75,8 @@ impl std::fmt::Debug for StoreOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoreOptions")
             .field("from_env", &self.from_env)
+            .field("request_timeout", &self.request_timeout)
+            .field("retry_timeout", &self.retry_timeout)
             .field(
                 "settings",
                 &self.settings.iter().map(|(k, _)| k).collect::<Vec<_>>(),

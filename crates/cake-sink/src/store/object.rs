@@ -218,6 +218,7 @@ pub(super) fn open_s3(
     options: &StoreOptions,
 ) -> Result<Store, SinkError> {
     use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+    use object_store::{ClientConfigKey, RetryConfig};
 
     let mut builder = if options.from_env {
         AmazonS3Builder::from_env()
@@ -236,7 +237,17 @@ pub(super) fn open_s3(
                 })?;
         builder = builder.with_config(key, value);
     }
-    builder = builder.with_bucket_name(bucket);
+    builder = builder
+        .with_bucket_name(bucket)
+        .with_config(
+            AmazonS3ConfigKey::Client(ClientConfigKey::Timeout),
+            format!("{}ms", options.request_timeout.as_millis().max(1)),
+        )
+        .with_retry(RetryConfig {
+            max_retries: 3,
+            retry_timeout: options.retry_timeout,
+            ..RetryConfig::default()
+        });
     // S3-compatible servers (MinIO, moto, R2...) are addressed by path, not by virtual host.
     if let Some(endpoint) = builder.get_config_value(&AmazonS3ConfigKey::Endpoint) {
         builder = builder.with_virtual_hosted_style_request(false);
@@ -318,6 +329,21 @@ fn is_connect_error(e: &object_store::Error) -> bool {
     text.contains("Connection refused") || text.contains("dns error")
 }
 
+/// Whether requests timed out (the endpoint accepts connections but does not answer).
+fn is_timeout(e: &object_store::Error) -> bool {
+    use object_store::client::{HttpError, HttpErrorKind};
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(h) = s.downcast_ref::<HttpError>() {
+            if h.kind() == HttpErrorKind::Timeout {
+                return true;
+            }
+        }
+        source = s.source();
+    }
+    chain_text(e).contains("timed out")
+}
+
 /// What an object storage error means for the user, without the server's XML.
 fn explain(e: &object_store::Error, bucket: &str) -> String {
     use object_store::Error as E;
@@ -346,18 +372,26 @@ fn explain(e: &object_store::Error, bucket: &str) -> String {
             code.map(|c| format!(" ({c})")).unwrap_or_default()
         );
     }
-    if is_connect_error(e) {
-        let origin = text
-            .split("Error performing ")
+    let origin = || {
+        text.split("Error performing ")
             .nth(1)
             .and_then(|s| s.split_whitespace().nth(1))
             .and_then(|uri| {
                 let (scheme, rest) = uri.split_once("://")?;
                 Some(format!("{scheme}://{}", rest.split('/').next()?))
             })
-            .unwrap_or_else(|| "the object storage endpoint".to_string());
+            .unwrap_or_else(|| "the object storage endpoint".to_string())
+    };
+    if is_connect_error(e) {
         return format!(
-            "cannot connect to {origin}: check AWS_ENDPOINT_URL (or the aws_endpoint setting) and that the server is running"
+            "cannot connect to {}: check AWS_ENDPOINT_URL (or the aws_endpoint setting) and that the server is running",
+            origin()
+        );
+    }
+    if is_timeout(e) {
+        return format!(
+            "{} did not answer in time, through retries: check AWS_ENDPOINT_URL (or the aws_endpoint setting), that the server is running, and that nothing between drops the requests",
+            origin()
         );
     }
     if let E::NotImplemented { operation, .. } = e {

@@ -51,6 +51,7 @@ impl Lake {
             options: StoreOptions {
                 from_env: false,
                 settings: moto.settings(),
+                ..StoreOptions::default()
             },
             kind: Kind::S3 {
                 moto: moto.clone(),

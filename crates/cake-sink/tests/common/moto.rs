@@ -197,6 +197,9 @@ impl Moto {
             ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID.into()),
             ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.into()),
             ("AWS_REGION", REGION.into()),
+            // Credentials are static: nothing may look for an instance's metadata service
+            // beyond loopback.
+            ("AWS_METADATA_ENDPOINT", "http://127.0.0.1:1".into()),
         ]
     }
 }
