@@ -136,7 +136,7 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "MS")]
     pub trickle_pause_ms: Option<u64>,
     /// A hostile behaviour, repeatable: short-middle-page=N, repeat-row, row-count-drift=+N,
-    /// empty-pages=N, key-echo=ENCODING@PLACE[*N], control-bytes@PLACE, wrong-endpoint,
+    /// empty-pages=N, key-echo=ENCODING@PLACE (or @PLACE*N), control-bytes@PLACE, wrong-endpoint,
     /// wrong-version, other-day=-N, far-timestamp, cake-message=TEXT, row-count-twice=+N,
     /// element-twice=COLUMN, latin1, row-dated=TIMESTAMP, page-of-day-before=N, silent,
     /// retry-after=VALUE, large-head=BYTES, large-row=BYTES, repeat-known=N, unknown-names=N
