@@ -8,7 +8,8 @@
 
 #![no_main]
 
-use cake_arrow::{DecodeError, Decoder, DecoderOptions, ErrorKind};
+use cake_arrow::{DecodeError, Decoder, DecoderOptions};
+use cake_core::failure::{Class, Classify};
 use cake_catalog::{Report, REPORTS};
 use libfuzzer_sys::fuzz_target;
 
@@ -25,14 +26,14 @@ fn options() -> DecoderOptions {
 #[derive(Debug, PartialEq)]
 enum Outcome {
     Rows(u64),
-    Failed(ErrorKind),
+    Failed(Class),
 }
 
 /// Every error names the report and is never the decoder's own bug.
 fn failed(report: &Report, e: &DecodeError) -> Outcome {
     assert!(!matches!(e, DecodeError::Internal { .. }), "{e}");
     assert!(e.to_string().contains(report.id), "{e}");
-    Outcome::Failed(e.kind())
+    Outcome::Failed(e.class())
 }
 
 fn decode(report: &'static Report, body: &[u8], sizes: &[usize]) -> Outcome {

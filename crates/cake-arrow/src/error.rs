@@ -1,65 +1,7 @@
-//! Decoding errors and their classification.
+//! Decoding errors, each with its class in the workspace's one classification
+//! ([`cake_core::failure::Class`]).
 
-use std::fmt;
-
-/// What kind of failure a [`DecodeError`] is, for callers that decide between retrying,
-/// stopping and asking the user to fix something.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// Cake answered `success=false` with `Restricted`: throttling. Retry after a pause.
-    Throttled,
-    /// Cake answered `success=false` with `Invalid API Key`. Retrying does not help.
-    Authentication,
-    /// Cake failed the request for a passing reason (a database timeout, a deadlock). Retry.
-    Transient,
-    /// Cake answered `success=false` with a message nobody classified: retry a few times,
-    /// then take it as a refusal.
-    Unclassified,
-    /// Cake refused the request (a known refusal, or a SOAP Fault).
-    Request,
-    /// The document is Cake's answer to another request: another report or API version.
-    WrongAnswer,
-    /// The body is not a well-formed Cake document: not XML at all (plain text, an HTML page),
-    /// empty, truncated, mismatched tags, invalid UTF-8, a DOCTYPE, an unknown entity, or a
-    /// size or nesting limit. A truncated or empty body ([`DecodeError::is_truncated`]) is
-    /// what a dropped connection leaves, so a transport may retry it.
-    Malformed,
-    /// A value does not parse as its column's type, or a required column has no value.
-    Value,
-    /// An element the catalog does not know, in strict mode.
-    Drift,
-    /// The document contradicts itself: an envelope field or a row's key written twice with
-    /// different values. Another pull of the same answer may not.
-    Contradiction,
-    /// Reading the input failed (only [`crate::decode_reader`] reads; the push decoder never
-    /// does I/O).
-    Io,
-}
-
-impl ErrorKind {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::Throttled => "throttled",
-            ErrorKind::Authentication => "authentication",
-            ErrorKind::Transient => "transient",
-            ErrorKind::Unclassified => "unclassified",
-            ErrorKind::Request => "request",
-            ErrorKind::WrongAnswer => "wrong-answer",
-            ErrorKind::Malformed => "malformed",
-            ErrorKind::Value => "value",
-            ErrorKind::Drift => "drift",
-            ErrorKind::Contradiction => "contradiction",
-            ErrorKind::Io => "io",
-        }
-    }
-}
-
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use cake_core::failure::{Class, Classify};
 
 /// How Cake's own `success=false` message is classified: what a client should do about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +18,18 @@ pub enum CakeRefusal {
     Permanent,
     /// A message nobody has classified: retried a few times, then taken as a refusal.
     Other,
+}
+
+impl CakeRefusal {
+    /// What the refusal means for the request.
+    pub const fn class(self) -> Class {
+        match self {
+            CakeRefusal::Throttled | CakeRefusal::Transient => Class::Unavailable,
+            CakeRefusal::InvalidApiKey => Class::Authentication,
+            CakeRefusal::Permanent => Class::Rejected,
+            CakeRefusal::Other => Class::Unclassified,
+        }
+    }
 }
 
 /// Cake's `success=false` messages by what they contain (case-insensitive), first match wins.
@@ -417,20 +371,15 @@ fn row_suffix(row: Option<u64>) -> String {
     }
 }
 
-impl DecodeError {
-    /// The error's class.
-    pub fn kind(&self) -> ErrorKind {
+impl Classify for DecodeError {
+    /// A body cut short is [`Class::NotCake`] here, as a document; a transport that reads it
+    /// from the network takes it for a passing failure ([`DecodeError::is_truncated`]).
+    fn class(&self) -> Class {
         match self {
-            DecodeError::Cake { refusal, .. } => match refusal {
-                CakeRefusal::Throttled => ErrorKind::Throttled,
-                CakeRefusal::InvalidApiKey => ErrorKind::Authentication,
-                CakeRefusal::Transient => ErrorKind::Transient,
-                CakeRefusal::Permanent => ErrorKind::Request,
-                CakeRefusal::Other => ErrorKind::Unclassified,
-            },
-            DecodeError::WrongAnswer { .. } => ErrorKind::WrongAnswer,
-            DecodeError::SoapFault { .. } => ErrorKind::Request,
-            DecodeError::NotXml { .. }
+            DecodeError::Cake { refusal, .. } => refusal.class(),
+            DecodeError::SoapFault { .. } => Class::Rejected,
+            DecodeError::WrongAnswer { .. }
+            | DecodeError::NotXml { .. }
             | DecodeError::Html { .. }
             | DecodeError::Empty { .. }
             | DecodeError::Truncated { .. }
@@ -447,19 +396,22 @@ impl DecodeError {
             | DecodeError::ExtraTooLarge { .. }
             | DecodeError::RowsNotFound { .. }
             | DecodeError::UnknownEncoding { .. }
-            | DecodeError::TrailingContent { .. } => ErrorKind::Malformed,
-            DecodeError::RepeatedKey { .. } | DecodeError::RepeatedEnvelope { .. } => {
-                ErrorKind::Contradiction
-            }
-            DecodeError::Value { .. }
+            | DecodeError::TrailingContent { .. }
+            | DecodeError::Value { .. }
             | DecodeError::Missing { .. }
             | DecodeError::Envelope { .. }
-            | DecodeError::Internal { .. } => ErrorKind::Value,
-            DecodeError::UnknownElement { .. } | DecodeError::Layout { .. } => ErrorKind::Drift,
-            DecodeError::Io { .. } => ErrorKind::Io,
+            | DecodeError::UnknownElement { .. }
+            | DecodeError::Layout { .. } => Class::NotCake,
+            DecodeError::RepeatedKey { .. } | DecodeError::RepeatedEnvelope { .. } => {
+                Class::Inconsistent
+            }
+            DecodeError::Internal { .. } => Class::Internal,
+            DecodeError::Io { .. } => Class::Output,
         }
     }
+}
 
+impl DecodeError {
     /// True when the body stopped before the document was complete (or held nothing): what a
     /// reset connection leaves behind. Such a response is worth requesting again.
     pub fn is_truncated(&self) -> bool {

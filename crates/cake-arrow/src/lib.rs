@@ -74,7 +74,7 @@ use arrow_array::RecordBatch;
 use cake_catalog::Report;
 
 pub use decoder::Decoder;
-pub use error::{CakeRefusal, DecodeError, ErrorKind, CAKE_MESSAGES};
+pub use error::{CakeRefusal, DecodeError, CAKE_MESSAGES};
 pub use unknown::{UnknownElements, MAX_UNKNOWN_PATHS};
 
 /// How a [`Decoder`] reads a response.

@@ -3,7 +3,8 @@
 
 mod common;
 
-use cake_arrow::{DecodeError, Decoder, DecoderOptions, ErrorKind};
+use cake_arrow::{CakeRefusal, DecodeError, Decoder, DecoderOptions};
+use cake_core::failure::{Class, Classify};
 use common::*;
 
 fn clicks() -> &'static cake_catalog::Report {
@@ -71,10 +72,7 @@ fn the_envelope_is_known_before_the_rows() {
     assert!(decoder.pop_batch().is_none());
     // Finishing twice returns the same summary; pushing afterwards is an error.
     assert_eq!(decoder.finish().unwrap(), summary);
-    assert_eq!(
-        decoder.push(b"<x/>").unwrap_err().kind(),
-        ErrorKind::Malformed
-    );
+    assert_eq!(decoder.push(b"<x/>").unwrap_err().class(), Class::NotCake);
 }
 
 #[test]
@@ -95,7 +93,8 @@ fn strict_mode_refuses_unknown_elements() {
         ..DecoderOptions::default()
     };
     let e = error_of(clicks(), options, &body);
-    assert_eq!(e.kind(), ErrorKind::Drift);
+    assert!(matches!(e, DecodeError::UnknownElement { .. }), "{e}");
+    assert_eq!(e.class(), Class::NotCake);
     insta::assert_snapshot!(e.to_string(), @"clicks: element `generated_by` is not in the catalog and strict mode is on: the API may be newer than the catalog; update the report's spec or decode without strict mode");
     let body = clicks_doc("<click><click_id>1</click_id><fingerprint/></click>");
     let e = error_of(clicks(), options, &body);
@@ -143,7 +142,7 @@ fn value_errors_name_column_row_and_value() {
         ..DecoderOptions::default()
     };
     let e = error_of(clicks(), options, &clicks_doc(rows));
-    assert_eq!(e.kind(), ErrorKind::Value);
+    assert_eq!(e.class(), Class::NotCake);
     insta::assert_snapshot!(e.to_string(), @r#"clicks: column `total_clicks`, row 3: cannot read "12x": not an integer"#);
 
     let long = "9".repeat(500);
@@ -169,7 +168,7 @@ fn required_columns_must_have_a_value() {
         "<click><click_id/></click>",
     ] {
         let e = error_of(clicks(), DecoderOptions::default(), &clicks_doc(row));
-        assert_eq!(e.kind(), ErrorKind::Value);
+        assert_eq!(e.class(), Class::NotCake);
         assert_eq!(
             e.to_string(),
             "clicks: column `click_id`, row 1: no value (element missing, nil or empty) but the \
@@ -257,7 +256,7 @@ fn references_are_resolved_or_refused() {
         DecoderOptions::default(),
         &clicks_doc("<click><click_id>1</click_id><sub_id_1>R&D</sub_id_1></click>"),
     );
-    assert_eq!(e.kind(), ErrorKind::Malformed);
+    assert_eq!(e.class(), Class::NotCake);
     assert!(e.to_string().contains("&amp;"), "{e}");
 }
 
@@ -398,14 +397,14 @@ fn bodies_that_are_not_xml() {
     let mut out = String::new();
     for (name, body) in cases {
         let e = error_of(clicks(), DecoderOptions::default(), body);
-        out.push_str(&format!("{name}: [{}] {e}\n", e.kind()));
+        out.push_str(&format!("{name}: [{}] {e}\n", e.class()));
     }
     insta::assert_snapshot!(out, @r#"
-    html without doctype: [malformed] clicks: the response is an HTML page, not Cake XML: "503 Service Unavailable". The server failed or the URL is not a Cake API endpoint
-    json: [malformed] clicks: the response is not XML but text: "{"d": {"success": false}}". Cake answers a missing or invalid parameter this way; check the request
-    blank: [malformed] clicks: the response is empty: no XML document was received; retry the request
-    declaration only: [malformed] clicks: the document ends early at byte 22 (no document element): the response was cut off; retry the request
-    text after whitespace: [malformed] clicks: the response is not XML but text: "Server Error in '/' Application.". Cake answers a missing or invalid parameter this way; check the request
+    html without doctype: [not-cake] clicks: the response is an HTML page, not Cake XML: "503 Service Unavailable". The server failed or the URL is not a Cake API endpoint
+    json: [not-cake] clicks: the response is not XML but text: "{"d": {"success": false}}". Cake answers a missing or invalid parameter this way; check the request
+    blank: [not-cake] clicks: the response is empty: no XML document was received; retry the request
+    declaration only: [not-cake] clicks: the document ends early at byte 22 (no document element): the response was cut off; retry the request
+    text after whitespace: [not-cake] clicks: the response is not XML but text: "Server Error in '/' Application.". Cake answers a missing or invalid parameter this way; check the request
     "#);
 }
 
@@ -413,19 +412,19 @@ fn bodies_that_are_not_xml() {
 fn soap_11_faults_and_refusals() {
     let fault = br#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault><faultcode>soap:Client</faultcode><faultstring>Server was unable to read request.</faultstring><detail /></soap:Fault></soap:Body></soap:Envelope>"#;
     let e = error_of(clicks(), DecoderOptions::default(), fault);
-    assert_eq!(e.kind(), ErrorKind::Request);
+    assert_eq!(e.class(), Class::Rejected);
     assert_eq!(e.cake_message(), Some("Server was unable to read request."));
 
     let refused = br#"<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body><ClicksResponse xmlns="http://cakemarketing.com/api/12/"><ClicksResult><success>false</success><message>Invalid date range</message><row_count>0</row_count></ClicksResult></ClicksResponse></soap:Body></soap:Envelope>"#;
     let e = error_of(clicks(), DecoderOptions::default(), refused);
-    assert_eq!(e.kind(), ErrorKind::Request);
+    assert_eq!(e.class(), Class::Rejected);
     assert_eq!(e.cake_message(), Some("Invalid date range"));
 
     // A refusal whose body is cut after the message is still the refusal.
     let cut =
         b"<click_report_response><success>false</success><message>Restricted</message><row_co";
     let e = error_of(clicks(), DecoderOptions::default(), cut);
-    assert_eq!(e.kind(), ErrorKind::Throttled);
+    assert_eq!(e.class(), Class::Unavailable);
 }
 
 #[test]
@@ -488,19 +487,19 @@ fn answers_to_another_request_are_refused() {
         "responses/account-status/get.xml",
     ] {
         let e = error_of(clicks, DecoderOptions::default(), &fixture(path));
-        assert_eq!(e.kind(), ErrorKind::WrongAnswer, "{path}: {e}");
+        assert!(matches!(e, DecodeError::WrongAnswer { .. }), "{path}: {e}");
     }
     // The right document under another API version.
     let body = String::from_utf8(fixture("responses/clicks/get.xml"))
         .unwrap()
         .replace("cakemarketing.com/api/12/", "cakemarketing.com/api/11/");
     let e = error_of(clicks, DecoderOptions::default(), body.as_bytes());
-    assert_eq!(e.kind(), ErrorKind::WrongAnswer);
+    assert!(matches!(e, DecodeError::WrongAnswer { .. }), "{e}");
     assert!(e.to_string().contains("API version 11"), "{e}");
     // Cake's refusal wins over the version of its namespace (the KB shows one under api/1).
     let refusal = br#"<click_report_response xmlns="http://cakemarketing.com/api/1/"><success>false</success><message>Invalid API Key</message><row_count>0</row_count></click_report_response>"#;
     let e = error_of(clicks, DecoderOptions::default(), refusal);
-    assert_eq!(e.kind(), ErrorKind::Authentication);
+    assert_eq!(e.class(), Class::Authentication);
     // Reports that share an answer accept each other's documents.
     let changes = cake_catalog::find("conversion-changes").unwrap();
     let (_, summary) = decode_all(
@@ -514,32 +513,36 @@ fn answers_to_another_request_are_refused() {
 #[test]
 fn cake_messages_are_classified_and_quoted_safely() {
     let cases = [
-        ("Restricted", ErrorKind::Throttled),
-        ("Too many requests", ErrorKind::Throttled),
-        ("Invalid API Key", ErrorKind::Authentication),
+        ("Restricted", CakeRefusal::Throttled),
+        ("Too many requests", CakeRefusal::Throttled),
+        ("Invalid API Key", CakeRefusal::InvalidApiKey),
         (
             "Timeout expired. The timeout period elapsed prior to completion of the operation.",
-            ErrorKind::Transient,
+            CakeRefusal::Transient,
         ),
         (
             "Transaction (Process ID 61) was deadlocked on lock resources with another process",
-            ErrorKind::Transient,
+            CakeRefusal::Transient,
         ),
         (
             "Object reference not set to an instance of an object.",
-            ErrorKind::Transient,
+            CakeRefusal::Transient,
         ),
-        ("", ErrorKind::Transient),
-        ("Invalid start_date", ErrorKind::Request),
-        ("Conversion Not Found", ErrorKind::Request),
-        ("The moon is in the wrong phase", ErrorKind::Unclassified),
+        ("", CakeRefusal::Transient),
+        ("Invalid start_date", CakeRefusal::Permanent),
+        ("Conversion Not Found", CakeRefusal::Permanent),
+        ("The moon is in the wrong phase", CakeRefusal::Other),
     ];
-    for (message, kind) in cases {
+    for (message, refusal) in cases {
         let body = format!(
             r#"<click_report_response xmlns="http://cakemarketing.com/api/12/"><success>false</success><message>{message}</message><row_count>0</row_count></click_report_response>"#
         );
         let e = error_of(clicks(), DecoderOptions::default(), body.as_bytes());
-        assert_eq!(e.kind(), kind, "{message:?}: {e}");
+        assert!(
+            matches!(e, DecodeError::Cake { refusal: r, .. } if r == refusal),
+            "{message:?}: {e}"
+        );
+        assert_eq!(e.class(), refusal.class(), "{message:?}");
     }
     let body = "<click_report_response xmlns=\"http://cakemarketing.com/api/12/\"><success>false</success><message>Restricted\x1b]0;pwned\x07\r\nerror: forged</message><row_count>0</row_count></click_report_response>";
     let text = error_of(clicks(), DecoderOptions::default(), body.as_bytes()).to_string();
@@ -616,7 +619,8 @@ fn unknown_elements_and_misfit_values_are_kept_in_the_row() {
         },
         &clicks_doc(rows),
     );
-    assert_eq!(e.kind(), ErrorKind::Drift);
+    assert!(matches!(e, DecodeError::UnknownElement { .. }), "{e}");
+    assert_eq!(e.class(), Class::NotCake);
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use cake_arrow::{decode_reader, DecodeError, DecoderOptions};
+use cake_core::failure::Classify;
 use common::*;
 
 fn report(id: &str) -> &'static cake_catalog::Report {
@@ -90,7 +91,7 @@ fn error_bodies_give_the_snapshot_errors() {
             name,
             format!(
                 "kind: {}\ntruncated: {}\nmessage: {error}",
-                error.kind(),
+                error.class(),
                 error.is_truncated()
             )
         );

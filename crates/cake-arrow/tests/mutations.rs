@@ -403,7 +403,7 @@ fn apply(body: &mut Vec<u8>, d: &Damage) {
 #[derive(Debug, Clone)]
 enum Outcome {
     Rows(u64),
-    Failed(cake_arrow::ErrorKind, String),
+    Failed(cake_core::failure::Class, String),
 }
 
 impl Outcome {
@@ -411,7 +411,7 @@ impl Outcome {
     /// chunking in one case: a token longer than `max_text_bytes` that also holds another
     /// fault (invalid UTF-8, a bad reference) before the limit. Parsed whole, the first fault
     /// is reported; arriving in pieces, the buffer passes the limit before the token is
-    /// parsed and `TextTooLarge` is. Both are `Malformed`.
+    /// parsed and `TextTooLarge` is. Both are `NotCake`.
     fn same(&self, other: &Outcome) -> bool {
         match (self, other) {
             (Outcome::Rows(a), Outcome::Rows(b)) => a == b,
@@ -429,7 +429,10 @@ fn classify(report: &Report, e: &DecodeError) -> Result<Outcome, String> {
     if !text.contains(report.id) {
         return Err(format!("the error does not name the report: {text}"));
     }
-    Ok(Outcome::Failed(e.kind(), text))
+    Ok(Outcome::Failed(
+        cake_core::failure::Classify::class(e),
+        text,
+    ))
 }
 
 /// Decodes `body` pushed in chunks of `sizes` (cycled); returns the outcome and the peak of

@@ -12,6 +12,12 @@ pub struct UnknownReport {
     pub suggestions: Vec<&'static str>,
 }
 
+impl cake_core::failure::Classify for UnknownReport {
+    fn class(&self) -> cake_core::failure::Class {
+        cake_core::failure::Class::Usage
+    }
+}
+
 fn suggestion(s: &[&str]) -> String {
     if s.is_empty() {
         String::new()

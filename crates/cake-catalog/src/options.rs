@@ -249,6 +249,12 @@ pub enum ParseError {
     TimeZone(String),
 }
 
+impl cake_core::failure::Classify for ParseError {
+    fn class(&self) -> cake_core::failure::Class {
+        cake_core::failure::Class::Usage
+    }
+}
+
 /// A number of days as the Past Days field takes it: `X`, `XDay` or `XDays`, case-insensitive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PastDays(u32);

@@ -1,6 +1,6 @@
 //! From parsed flags to validated plans (the "high" arguments).
 
-use anyhow::Result;
+use crate::exit::Result;
 use cake_catalog::{find, parse_timezone, plan, Context, Plan, Report};
 use chrono::{DateTime, Utc};
 
@@ -51,6 +51,17 @@ impl KeyArgs {
 /// What to say when no key was given.
 const NO_KEY: &str =
     "no API key: set CAKE_API_KEY, or give --api-key-file PATH (CAKE_API_KEY_FILE)";
+
+/// `value` as pretty JSON (what `--json` prints).
+pub fn json(value: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string_pretty(value).map_err(|source| {
+        cake_pipeline::PipelineError::Encode {
+            what: "the JSON output",
+            source,
+        }
+        .into()
+    })
+}
 
 impl PlanArgs {
     /// The planning context at the instant `now`.

@@ -1,10 +1,15 @@
-//! Exit codes. Each failure class has its own code so that schedulers can tell them apart; the
-//! README documents them.
+//! Exit codes: one table over the workspace's one classification of failures
+//! ([`cake_core::failure::Class`]), so that schedulers can tell failures apart; the README
+//! documents them. Every command returns a [`Failure`] that carries its class.
 
 use std::fmt;
 
-use cake_pipeline::{FailureKind, PipelineError};
+use cake_core::failure::{Class, Classify, Failure};
+use cake_pipeline::PipelineError;
 use cake_transport::{Inconsistency, TransportError};
+
+/// What a command returns.
+pub type Result<T, E = Failure> = std::result::Result<T, E>;
 
 /// Success.
 pub const OK: u8 = 0;
@@ -34,19 +39,25 @@ pub const OUTPUT: u8 = 11;
 /// `verify`: the catalog differs from the instance's WSDL for at least one report.
 pub const DRIFT: u8 = 12;
 
-/// A failure whose exit code was decided already (the worst of several): exits with it.
+/// A failure whose class was decided already (the worst of several): exits with its code.
 #[derive(Debug)]
 pub struct Failed {
-    code: u8,
+    class: Class,
     message: String,
 }
 
 impl Failed {
-    pub fn new(code: u8, message: impl Into<String>) -> Failed {
+    pub fn new(class: Class, message: impl Into<String>) -> Failed {
         Failed {
-            code,
+            class,
             message: message.into(),
         }
+    }
+}
+
+impl Classify for Failed {
+    fn class(&self) -> Class {
+        self.class
     }
 }
 
@@ -74,11 +85,6 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
-/// The exit code of a pipeline error.
-pub fn code_for_pipeline(e: &PipelineError) -> u8 {
-    code_for_kind(e.kind())
-}
-
 /// `verify` found reports whose catalog entry differs from the instance: exits with [`DRIFT`].
 #[derive(Debug)]
 pub struct DriftError(String);
@@ -97,6 +103,12 @@ impl fmt::Display for DriftError {
 
 impl std::error::Error for DriftError {}
 
+impl Classify for DriftError {
+    fn class(&self) -> Class {
+        Class::Drift
+    }
+}
+
 /// An error the user fixes by changing the command: exits with [`USAGE`].
 #[derive(Debug)]
 pub struct UsageError(String);
@@ -114,6 +126,63 @@ impl fmt::Display for UsageError {
 }
 
 impl std::error::Error for UsageError {}
+
+impl Classify for UsageError {
+    fn class(&self) -> Class {
+        Class::Usage
+    }
+}
+
+/// An error of this binary's own (a local file, a document it writes) under the class the
+/// caller gives it.
+pub fn failure(
+    class: Class,
+    error: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> Failure {
+    Failure::new(class, error)
+}
+
+/// An error that says what was being done when it happened, its cause kept as its source.
+#[derive(Debug)]
+struct Doing {
+    what: String,
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl fmt::Display for Doing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.what)
+    }
+}
+
+impl std::error::Error for Doing {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.source.as_ref())
+    }
+}
+
+/// Says what was being done, and under which class, when an error of a foreign type (I/O,
+/// the runtime) happens.
+pub trait WhileDoing<T> {
+    fn doing(self, class: Class, what: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T, E> WhileDoing<T> for std::result::Result<T, E>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    fn doing(self, class: Class, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| {
+            Failure::new(
+                class,
+                Doing {
+                    what: what(),
+                    source: Box::new(source),
+                },
+            )
+        })
+    }
+}
 
 macro_rules! usage_from {
     ($($t:ty),*) => {$(
@@ -139,53 +208,71 @@ usage_from!(
     cake_transport::EmptyApiKey
 );
 
-fn code_for_kind(kind: FailureKind) -> u8 {
-    match kind {
-        FailureKind::Authentication => AUTHENTICATION,
-        FailureKind::UnknownHost => UNKNOWN_HOST,
-        FailureKind::Connection => CONNECTION,
-        FailureKind::Tls => TLS,
-        FailureKind::Timeout => TIMEOUT,
-        FailureKind::NotCake | FailureKind::Inconsistent => NOT_CAKE,
-        FailureKind::Rejected => REJECTED,
-        FailureKind::Unavailable => UNAVAILABLE,
-        FailureKind::Output => OUTPUT,
-        FailureKind::Config => USAGE,
-        FailureKind::Interrupted => crate::signals::exit_code(),
+/// The exit code of a class: the one table.
+pub fn code(class: Class) -> u8 {
+    match class {
+        Class::Usage => USAGE,
+        Class::Authentication => AUTHENTICATION,
+        Class::UnknownHost => UNKNOWN_HOST,
+        Class::Connection => CONNECTION,
+        Class::Tls => TLS,
+        Class::Timeout => TIMEOUT,
+        Class::NotCake | Class::Inconsistent => NOT_CAKE,
+        Class::Rejected | Class::Unclassified => REJECTED,
+        Class::Unavailable => UNAVAILABLE,
+        Class::Output => OUTPUT,
+        Class::Drift => DRIFT,
+        Class::Interrupted => crate::signals::exit_code(),
         _ => FAILURE,
     }
 }
 
 /// What to do next, for the failures whose message comes from deep below (the last attempt's
 /// error, a library that speaks of options rather than flags) and cannot say it.
-pub fn hint(error: &anyhow::Error, code: u8) -> Option<&'static str> {
-    let kind = error.chain().find_map(|c| {
-        c.downcast_ref::<PipelineError>()
-            .map(|e| (e.kind(), matches!(e, PipelineError::Table { .. })))
-    });
-    match (code, kind) {
-        (USAGE, Some((FailureKind::Config, true))) => Some(
+pub fn hint(error: &Failure) -> Option<&'static str> {
+    let table = matches!(
+        error.find::<PipelineError>(),
+        Some(PipelineError::Table { .. })
+    );
+    let transport = error
+        .find::<TransportError>()
+        .or_else(|| match error.find() {
+            Some(PipelineError::Transport(t)) => Some(t),
+            _ => None,
+        });
+    match error.class() {
+        Class::Usage if table => Some(
             "write it as a table of its own with --table NAME (sync: `table = \"NAME\"` in the \
              report's entry), or rebuild the table with --rebuild-table, which deletes what it holds.",
         ),
-        (DRIFT, _) => Some(
+        Class::Drift => Some(
             "pulls of the differing reports may fail or miss values until the catalog is \
              corrected: run again with --write-specs DIR, review the files, copy them to \
              crates/cake-catalog/spec/ and run `cargo xtask codegen`.",
         ),
-        (UNAVAILABLE, _) if asked_too_long(error) => None,
-        (UNAVAILABLE, _) => Some(
+        Class::Unavailable
+            if matches!(transport, Some(TransportError::RetryAfterTooLong { .. })) =>
+        {
+            None
+        }
+        Class::Unavailable => Some(
             "Cake kept throttling or failing until the retries ran out. Windows committed before \
              the failure are complete and the failed ones were left as they were: run the same \
              command again later, with fewer requests at once or more retries (pull: \
              --concurrency; sync: `concurrency` in [instance]; both: --retries, --retry-base-ms).",
         ),
-        (NOT_CAKE, Some((FailureKind::Inconsistent, _))) => Some(match inconsistency(error) {
-            Some(Inconsistency::RepeatedKey { .. }) => {
+        Class::Inconsistent => Some(match transport {
+            Some(TransportError::Inconsistent {
+                problem: Inconsistency::RepeatedKey { .. },
+                ..
+            }) => {
                 "the failed window was left as it was. If the instance is known to repeat row \
                  keys, --allow-repeated-keys accepts them; otherwise run again later."
             }
-            Some(Inconsistency::OtherDates { .. }) => {
+            Some(TransportError::Inconsistent {
+                problem: Inconsistency::OtherDates { .. },
+                ..
+            }) => {
                 "the failed window was left as it was. Check the instance's time zone \
                  (--timezone); rows Cake dates outside the range asked for are accepted, in \
                  the window's own partitions, with --accept-rows-outside-window."
@@ -194,55 +281,4 @@ pub fn hint(error: &anyhow::Error, code: u8) -> Option<&'static str> {
         }),
         _ => None,
     }
-}
-
-/// True when the server asked for a longer wait than allowed (the message says what to do).
-fn asked_too_long(error: &anyhow::Error) -> bool {
-    error.chain().any(|c| {
-        matches!(
-            c.downcast_ref::<TransportError>(),
-            Some(TransportError::RetryAfterTooLong { .. })
-        ) || matches!(
-            c.downcast_ref::<PipelineError>(),
-            Some(PipelineError::Transport(
-                TransportError::RetryAfterTooLong { .. }
-            ))
-        )
-    })
-}
-
-/// The window inconsistency behind an error, if that is what it is.
-fn inconsistency(error: &anyhow::Error) -> Option<&Inconsistency> {
-    error.chain().find_map(|c| {
-        let transport = c.downcast_ref::<TransportError>().or_else(|| {
-            match c.downcast_ref::<PipelineError>() {
-                Some(PipelineError::Transport(t)) => Some(t),
-                _ => None,
-            }
-        })?;
-        match transport {
-            TransportError::Inconsistent { problem, .. } => Some(problem),
-            _ => None,
-        }
-    })
-}
-
-/// The exit code for an error: the binary's own classes (usage, drift, a decided code), else
-/// the workspace's one classification ([`FailureKind::of`]) of the first cause it knows.
-pub fn code_for(error: &anyhow::Error) -> u8 {
-    for cause in error.chain() {
-        if cause.downcast_ref::<UsageError>().is_some() {
-            return USAGE;
-        }
-        if cause.downcast_ref::<DriftError>().is_some() {
-            return DRIFT;
-        }
-        if let Some(f) = cause.downcast_ref::<Failed>() {
-            return f.code;
-        }
-        if let Some(kind) = FailureKind::of(cause) {
-            return code_for_kind(kind);
-        }
-    }
-    FAILURE
 }

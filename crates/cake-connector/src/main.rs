@@ -15,11 +15,12 @@ mod progress;
 mod signals;
 
 /// The async runtime of the commands that talk to the network.
-pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
+pub(crate) fn runtime() -> exit::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build()?)
+        .build()
+        .map_err(|e| exit::failure(cake_core::failure::Class::Internal, e))
 }
 
 fn main() -> ExitCode {
@@ -57,10 +58,10 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             // One line: the error and its causes, with any line end inside them escaped.
-            let message = exit::chain(e.as_ref()).replace('\n', "\\n");
+            let message = exit::chain(&e).replace('\n', "\\n");
             logging::line(logging::Line::Error, &format!("error: {message}"));
-            let code = exit::code_for(&e);
-            if let Some(hint) = exit::hint(&e, code) {
+            let code = exit::code(e.class());
+            if let Some(hint) = exit::hint(&e) {
                 logging::line(logging::Line::Hint, &format!("hint: {hint}"));
             }
             ExitCode::from(code)

@@ -22,6 +22,7 @@
 //! assert_eq!(excerpt(page, Some(&scrubber), 26), "Invalid key <redacted>\\r\\n…");
 //! ```
 
+pub mod failure;
 pub mod secret;
 pub mod text;
 

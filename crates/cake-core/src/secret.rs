@@ -27,6 +27,12 @@ pub struct ApiKey(String);
 #[error("the API key is empty: check CAKE_API_KEY, --api-key-file or --api-key")]
 pub struct EmptyApiKey;
 
+impl crate::failure::Classify for EmptyApiKey {
+    fn class(&self) -> crate::failure::Class {
+        crate::failure::Class::Usage
+    }
+}
+
 impl ApiKey {
     pub fn new(key: impl Into<String>) -> Result<ApiKey, EmptyApiKey> {
         let key = key.into().trim().to_string();

@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 use cake_arrow::{decode_reader, DecodeError, DecodeSummary, DecoderOptions};
 use cake_catalog::Report;
+use cake_core::failure::{Class, Classify};
 use cake_sink::{ParquetFile, SinkError};
 
 /// Read size for saved responses, and for their decompressed bytes.
@@ -87,6 +88,16 @@ pub enum ConvertError {
         #[source]
         source: SinkError,
     },
+}
+
+impl Classify for ConvertError {
+    fn class(&self) -> Class {
+        match self {
+            ConvertError::Open { .. } => Class::Usage,
+            ConvertError::Decode { source, .. } => source.class(),
+            ConvertError::Write { source, .. } => source.class(),
+        }
+    }
 }
 
 /// A saved response's bytes, decompressed.

@@ -18,8 +18,9 @@ use std::thread::JoinHandle;
 use arrow_array::RecordBatch;
 use arrow_ipc::reader::StreamReader;
 use arrow_ipc::writer::StreamWriter;
-use cake_arrow::{DecodeError, DecodeSummary, Decoder, DecoderOptions, ErrorKind};
+use cake_arrow::{DecodeError, DecodeSummary, Decoder, DecoderOptions};
 use cake_catalog::Report;
+use cake_core::failure::{Class, Classify};
 use cake_transport::{
     BodyError, HandlerFactory, LocalCause, PageHandler, PageOutcome, PageRequest, RowDates, RowKey,
     Scrubber, StreamScrubber,
@@ -82,7 +83,6 @@ impl HandlerFactory for DecodeFactory {
             row_keys: Vec::new(),
             bounds: self.bounds,
             dates: RowDates::default(),
-            strict: self.options.strict,
             redact: self.redact.clone(),
             redacted: 0,
             memory: Vec::new(),
@@ -108,7 +108,6 @@ pub struct DecodeHandler {
     row_keys: Vec<RowKey>,
     bounds: Option<DateBounds>,
     dates: RowDates,
-    strict: bool,
     redact: Option<Scrubber>,
     redacted: u64,
     memory: Vec<RecordBatch>,
@@ -219,15 +218,6 @@ impl DecodeHandler {
                     ));
                 }
                 self.dates.add(dates);
-                if let (true, Some((row, _))) = (self.strict, outside) {
-                    return Err(BodyError::Invalid(format!(
-                        "{}: row {} is dated outside the window {} asked for ({} in the instance's time zone), and strict mode refuses rows outside their window",
-                        self.report.id,
-                        first_row + row + 1,
-                        self.page.window.map(|w| w.to_string()).unwrap_or_default(),
-                        self.report.date_field.unwrap_or_default(),
-                    )));
-                }
             }
             if let Some(spill) = &mut self.spill {
                 spill
@@ -278,21 +268,15 @@ fn spill_failure(
     }))
 }
 
-/// How a decoding failure steers the transport.
+/// How a decoding failure steers the transport: by its class, except that a body cut short
+/// is a passing failure of the network (tried again), not a document that is not Cake's.
 pub fn body_error(e: DecodeError) -> BodyError {
-    let text = e.to_string();
-    match e.kind() {
-        ErrorKind::Throttled => BodyError::Throttled(text),
-        ErrorKind::Transient => BodyError::Transient(text),
-        ErrorKind::Unclassified => BodyError::Unrecognised(text),
-        ErrorKind::Authentication => BodyError::Authentication(text),
-        ErrorKind::Request => BodyError::Rejected(text),
-        ErrorKind::WrongAnswer => BodyError::WrongAnswer(text),
-        ErrorKind::Contradiction => BodyError::Contradiction(text),
-        ErrorKind::Value | ErrorKind::Drift => BodyError::OffCatalog(text),
-        ErrorKind::Malformed if e.is_truncated() => BodyError::Incomplete(text),
-        _ => BodyError::Invalid(text),
-    }
+    let class = if e.is_truncated() {
+        Class::Unavailable
+    } else {
+        e.class()
+    };
+    BodyError::refused(class, e.to_string())
 }
 
 impl PageHandler for DecodeHandler {

@@ -1,37 +1,11 @@
-//! Pipeline errors and their classes: the one classification of every failure of the
-//! workspace (transport, decoder, sink, pipeline), from which the binary derives its exit codes.
+//! Pipeline errors. Each says its class in the workspace's one classification
+//! ([`cake_core::failure::Class`]): a failure of a lower layer keeps the class it has there.
 
+use cake_core::failure::{Class, Classify};
 use cake_sink::SinkError;
 use cake_transport::TransportError;
 
 use crate::decode::SpillError;
-
-/// The class of a failed job, for exit codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum FailureKind {
-    Authentication,
-    UnknownHost,
-    Connection,
-    Tls,
-    Timeout,
-    /// The reply is not a Cake API response, cannot be decoded, or is the answer to another
-    /// request.
-    NotCake,
-    /// A window's answer stayed inconsistent through its re-pulls.
-    Inconsistent,
-    /// Cake refused the request.
-    Rejected,
-    /// Cake kept failing or throttling until retries ran out.
-    Unavailable,
-    /// Reading or writing local files failed: the output, temporary files, a saved response.
-    Output,
-    /// Bad configuration, or a run the output refuses (another table contract, a state from
-    /// the future): nothing was sent.
-    Config,
-    /// The job was stopped from outside before it finished.
-    Interrupted,
-}
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -91,101 +65,19 @@ impl PipelineError {
             other => PipelineError::from(other),
         }
     }
-
-    pub fn kind(&self) -> FailureKind {
-        match self {
-            PipelineError::Transport(e) => FailureKind::of_transport(e.kind()),
-            PipelineError::Sink(e) if e.is_usage() => FailureKind::Config,
-            PipelineError::Table { source, .. }
-                if matches!(**source, SinkError::ContractMismatch { .. }) =>
-            {
-                FailureKind::Config
-            }
-            PipelineError::Spill(_)
-            | PipelineError::Sink(_)
-            | PipelineError::Table { .. }
-            | PipelineError::Io { .. }
-            | PipelineError::Encode { .. } => FailureKind::Output,
-            PipelineError::Config(_) | PipelineError::State(_) => FailureKind::Config,
-            PipelineError::Interrupted => FailureKind::Interrupted,
-        }
-    }
 }
 
-impl FailureKind {
-    /// The class of a transport failure.
-    pub fn of_transport(kind: cake_transport::ErrorKind) -> FailureKind {
-        use cake_transport::ErrorKind as K;
-        match kind {
-            K::Authentication => FailureKind::Authentication,
-            K::UnknownHost => FailureKind::UnknownHost,
-            K::Connection => FailureKind::Connection,
-            K::Tls => FailureKind::Tls,
-            K::Timeout => FailureKind::Timeout,
-            K::Inconsistent => FailureKind::Inconsistent,
-            K::Rejected => FailureKind::Rejected,
-            K::Unavailable => FailureKind::Unavailable,
-            K::Local => FailureKind::Output,
-            _ => FailureKind::NotCake,
-        }
-    }
-
-    /// The class of a decoder failure outside a pull (a saved response being converted).
-    pub fn of_decode(kind: cake_arrow::ErrorKind) -> FailureKind {
-        use cake_arrow::ErrorKind as K;
-        match kind {
-            K::Authentication => FailureKind::Authentication,
-            K::Throttled | K::Transient => FailureKind::Unavailable,
-            K::Request | K::Unclassified => FailureKind::Rejected,
-            K::Io => FailureKind::Output,
-            _ => FailureKind::NotCake,
-        }
-    }
-
-    /// The class of an error of this workspace, found by type: `None` for any other error.
-    pub fn of(e: &(dyn std::error::Error + 'static)) -> Option<FailureKind> {
-        if let Some(e) = e.downcast_ref::<PipelineError>() {
-            return Some(e.kind());
-        }
-        if let Some(e) = e.downcast_ref::<TransportError>() {
-            return Some(FailureKind::of_transport(e.kind()));
-        }
-        if let Some(e) = e.downcast_ref::<SinkError>() {
-            return Some(if e.is_usage() {
-                FailureKind::Config
-            } else {
-                FailureKind::Output
-            });
-        }
-        if let Some(e) = e.downcast_ref::<cake_arrow::DecodeError>() {
-            return Some(FailureKind::of_decode(e.kind()));
-        }
-        if let Some(e) = e.downcast_ref::<crate::convert::ConvertError>() {
-            return Some(match e {
-                crate::convert::ConvertError::Open { .. } => FailureKind::Config,
-                crate::convert::ConvertError::Decode { source, .. } => {
-                    FailureKind::of_decode(source.kind())
-                }
-                crate::convert::ConvertError::Write { source, .. } => {
-                    return FailureKind::of(source);
-                }
-            });
-        }
-        if e.downcast_ref::<SpillError>().is_some() {
-            return Some(FailureKind::Output);
-        }
-        None
-    }
-
-    /// The class of the first error of this workspace in `e`'s chain of causes.
-    pub fn of_chain(e: &(dyn std::error::Error + 'static)) -> Option<FailureKind> {
-        let mut cause = Some(e);
-        while let Some(c) = cause {
-            if let Some(kind) = FailureKind::of(c) {
-                return Some(kind);
+impl Classify for PipelineError {
+    fn class(&self) -> Class {
+        match self {
+            PipelineError::Transport(e) => e.class(),
+            PipelineError::Sink(e) => e.class(),
+            PipelineError::Table { source, .. } => source.class(),
+            PipelineError::Spill(_) | PipelineError::Io { .. } | PipelineError::Encode { .. } => {
+                Class::Output
             }
-            cause = c.source();
+            PipelineError::Config(_) | PipelineError::State(_) => Class::Usage,
+            PipelineError::Interrupted => Class::Interrupted,
         }
-        None
     }
 }

@@ -58,12 +58,14 @@ mod contract;
 mod convert;
 mod decode;
 mod error;
+pub mod layout;
 pub mod metadata;
 mod pull;
 mod rows;
 mod status;
 mod sync;
 
+pub use cake_core::failure::{Class, Classify, Failure};
 pub use cancel::Cancel;
 pub use check::{check, CheckReport};
 pub use contract::{contract_for, schema_fingerprint};
@@ -74,15 +76,15 @@ pub use convert::{
 pub use decode::{
     body_error, DecodeFactory, DecodeHandler, DecodedPage, SpillError, RAW_ZSTD_LEVEL,
 };
-pub use error::{FailureKind, PipelineError};
+pub use error::PipelineError;
 pub use pull::{
     partition_of, preflight, pull, NoProgress, Progress, PullOptions, PullSummary, WindowSummary,
 };
 pub use rows::DateBounds;
-pub use status::{last_run_path, record_run, status, RunRecord, TableStatus};
+pub use status::{record_run, status, RunRecord, RunStatus, TableStatus};
 pub use sync::{
-    parse_config, plan_report, state_path, sync, valid_table_name, ConfigError, ReportRun,
-    ReportState, SyncConfig, SyncFailure, SyncPlan, SyncReport, SyncRun, SyncedReport,
+    parse_config, plan_report, sync, valid_table_name, ConfigError, ReportRun, ReportState,
+    SyncConfig, SyncFailure, SyncPlan, SyncReport, SyncRun, SyncedReport,
 };
 
 /// The README's example, run as a doctest so that it stays true.

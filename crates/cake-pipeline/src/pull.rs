@@ -29,7 +29,9 @@ use crate::cancel::Cancel;
 use crate::contract::contract_for;
 use crate::decode::{DecodeFactory, DecodedPage};
 use crate::error::PipelineError;
+use crate::layout::{day_partition, partition_day, raw_path};
 use crate::rows::DateBounds;
+use crate::status::RunStatus;
 use crate::status::{record_run, RunRecord};
 
 /// Receives progress as a job runs. Every method has an empty default.
@@ -202,10 +204,6 @@ pub fn partition_of(plan: &Plan, window: Option<DateRange>) -> Option<String> {
     }
 }
 
-fn day_partition(day: NaiveDate) -> String {
-    format!("date={day}")
-}
-
 /// Checks the output location and the table before anything is requested from Cake: the
 /// location takes a write, and the table's contract admits this plan. A new table gets its
 /// contract with its first commit, so a run that commits nothing leaves nothing behind.
@@ -271,12 +269,7 @@ pub async fn pull(
     let record = RunRecord {
         run_id: sink.run_id().to_string(),
         finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        status: match &result {
-            Ok(_) => "ok",
-            Err(PipelineError::Interrupted) => "interrupted",
-            Err(_) => "failed",
-        }
-        .to_string(),
+        status: RunStatus::of(&result),
         error: result.as_ref().err().map(|e| e.to_string()),
         windows,
         rows,
@@ -597,12 +590,11 @@ impl<'a> WindowWriter<'a> {
             }
         }
         for (index, raw) in std::mem::take(&mut self.raws) {
-            let rel = format!(
-                "_raw/{}/{}/{}-page-{:05}.xml.zst",
+            let rel = raw_path(
                 job.table,
-                self.window_partition.as_deref().unwrap_or("snapshot"),
+                self.window_partition.as_deref(),
                 job.sink.run_id(),
-                index + 1
+                index + 1,
             );
             job.sink.put_file(&rel, raw.path()).await?;
         }
@@ -728,6 +720,6 @@ async fn existing_days(sink: &Sink, table: &str) -> Result<BTreeSet<NaiveDate>, 
         .partitions(table)
         .await?
         .iter()
-        .filter_map(|p| p.strip_prefix("date=")?.parse().ok())
+        .filter_map(|p| partition_day(p))
         .collect())
 }

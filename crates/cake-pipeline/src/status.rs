@@ -9,11 +9,41 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::PipelineError;
-use crate::sync::{state_path, ReportState};
+use crate::layout::{runs_path, state_path};
+use crate::sync::ReportState;
 
-/// Where the record of a table's last run is kept.
-pub fn last_run_path(table: &str) -> String {
-    format!("_runs/{table}.json")
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Ok,
+    Failed,
+    Interrupted,
+}
+
+impl RunStatus {
+    /// How a job that returned `result` ended.
+    pub fn of<T>(result: &Result<T, PipelineError>) -> RunStatus {
+        match result {
+            Ok(_) => RunStatus::Ok,
+            Err(PipelineError::Interrupted) => RunStatus::Interrupted,
+            Err(_) => RunStatus::Failed,
+        }
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Ok => "ok",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// How a run ended, as recorded for its table.
@@ -22,8 +52,7 @@ pub struct RunRecord {
     pub run_id: String,
     /// When it ended (UTC, RFC 3339).
     pub finished_at: String,
-    /// `ok`, `failed` or `interrupted`.
-    pub status: String,
+    pub status: RunStatus,
     /// What went wrong, for a run that did not end `ok`.
     pub error: Option<String>,
     /// Windows committed by the run.
@@ -38,7 +67,7 @@ pub async fn record_run(sink: &Sink, table: &str, record: &RunRecord) {
     let Ok(bytes) = serde_json::to_vec_pretty(record) else {
         return;
     };
-    if let Err(e) = sink.put_document(&last_run_path(table), bytes).await {
+    if let Err(e) = sink.put_document(&runs_path(table), bytes).await {
         tracing::warn!(table, "cannot record the run's outcome: {e}");
     }
 }
@@ -111,10 +140,7 @@ async fn table_status(
             continue;
         };
         rows += partition_rows;
-        if let Some(day) = name
-            .and_then(|p| p.strip_prefix("date="))
-            .and_then(|d| d.parse::<NaiveDate>().ok())
-        {
+        if let Some(day) = name.and_then(crate::layout::partition_day) {
             days.push(day);
         }
         // When it was written: the pull's own stamp (Parquet manifests), or the newest file's
@@ -147,7 +173,7 @@ async fn table_status(
         (Some(t), Some(last)) => Some((t - *last).num_days()),
         _ => None,
     };
-    let last_run: Option<RunRecord> = read_json(sink, &last_run_path(table)).await;
+    let last_run: Option<RunRecord> = read_json(sink, &runs_path(table)).await;
     let state: Option<ReportState> = read_json(sink, &state_path(table)).await;
     Ok(TableStatus {
         table: table.to_string(),

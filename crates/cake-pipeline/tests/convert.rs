@@ -9,9 +9,11 @@ mod clicks;
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 
-use cake_arrow::{DecoderOptions, ErrorKind};
+use cake_arrow::DecoderOptions;
 use cake_catalog::Report;
-use cake_pipeline::{convert_file, convert_reader, open_saved, ConvertError, SavedEncoding};
+use cake_pipeline::{
+    convert_file, convert_reader, open_saved, Class, Classify, ConvertError, SavedEncoding,
+};
 use cake_sink::{ParquetFile, SinkError, WriteOptions};
 
 fn report() -> &'static Report {
@@ -223,7 +225,7 @@ fn a_decoding_error_drops_the_output() {
             panic!("queue {queue}: {e:?}");
         };
         assert_eq!(named, &input);
-        assert_eq!(source.kind(), ErrorKind::Malformed, "{source}");
+        assert_eq!(source.class(), Class::NotCake, "{source}");
         assert!(out.rows() > 0, "rows before the break were handed over");
         drop(out);
         assert_eq!(entries(dir.path()), ["broken.xml"]);

@@ -7,7 +7,8 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cake_pipeline::{parse_config, state_path, sync, FailureKind, ReportState, SyncPlan};
+use cake_pipeline::layout::state_path;
+use cake_pipeline::{parse_config, sync, Class, Classify, ReportState, SyncPlan};
 use cake_sandbox::Faults;
 use cake_sink::{Sink, WriteMode};
 use cake_transport::{Instance, Page, RetryPolicy};
@@ -326,7 +327,7 @@ async fn state_never_passes_a_failed_window() {
         .await
         .into_result()
         .unwrap_err();
-    assert_eq!(e.kind(), FailureKind::Unavailable, "{e}");
+    assert_eq!(e.class(), Class::Unavailable, "{e}");
     let second_run = sink.run_id().to_string();
     let replaced: BTreeSet<NaiveDate> = run_ids(&sink, &lake, "clicks")
         .await
@@ -475,7 +476,7 @@ async fn a_failing_report_does_not_stop_the_others() {
         .await;
         assert_eq!(run.failures.len(), 1);
         assert_eq!(run.failures[0].table, "clicks");
-        assert_eq!(run.failures[0].error.kind(), FailureKind::Config);
+        assert_eq!(run.failures[0].error.class(), Class::Usage);
         if fail_fast {
             assert!(run.synced.is_empty());
             assert_eq!(run.skipped, ["offers"]);

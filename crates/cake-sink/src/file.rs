@@ -16,6 +16,7 @@ use std::thread::JoinHandle;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
+use cake_core::failure::{Class, Classify};
 use parquet::arrow::arrow_writer::ArrowWriterOptions;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -146,13 +147,15 @@ pub enum SinkError {
     },
 }
 
-impl SinkError {
-    /// Whether the error comes from what the user asked for rather than from the data, the
-    /// storage or the network: a malformed or unsupported output location, or unknown
-    /// object storage settings ([`SinkError::Location`]). Callers map it to their usage-error
-    /// exit code.
-    pub fn is_usage(&self) -> bool {
-        matches!(self, SinkError::Location { .. })
+impl Classify for SinkError {
+    /// What the user asked for (a malformed or unsupported location, unknown object storage
+    /// settings, a table written under another contract) is [`Class::Usage`]; everything else
+    /// (the data, the storage, the network to it) is [`Class::Output`].
+    fn class(&self) -> Class {
+        match self {
+            SinkError::Location { .. } | SinkError::ContractMismatch { .. } => Class::Usage,
+            _ => Class::Output,
+        }
     }
 }
 

@@ -96,6 +96,7 @@ mod staging;
 mod store;
 mod table;
 
+pub use cake_core::failure::{Class, Classify};
 pub use contract::{ContractCheck, ContractDifference, TableContract, CONTRACT};
 pub use delta::Format;
 pub use file::{FileInfo, ParquetFile, SinkError, WriteOptions};

@@ -72,6 +72,9 @@ impl Staging {
                     }
                 }
                 Take::Busy => std::thread::sleep(Duration::from_millis(2)),
+                // Another run's cleaning removed the directory between its creation and its
+                // lock (it looked abandoned): create it again.
+                Take::Unsupported if !dir.is_dir() => continue,
                 Take::Unsupported => match take_file(&lock_path, true) {
                     Ok(Take::Held(file)) => {
                         if same_file(&lock_path, &file) && dir.is_dir() {
@@ -81,6 +84,11 @@ impl Staging {
                                 lock_file: Some(lock_path),
                                 _lock: file,
                             });
+                        }
+                        // The directory went meanwhile: the lock file goes too, so nothing of
+                        // this attempt stays behind.
+                        if same_file(&lock_path, &file) {
+                            let _ = fs::remove_file(&lock_path);
                         }
                     }
                     Ok(_) => std::thread::sleep(Duration::from_millis(2)),

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use arrow_array::{Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use cake_sink::{CommitHooks, Sink, SinkError, SinkOptions, Store, StoreOptions, WriteMode};
+use cake_sink::{
+    Class, Classify, CommitHooks, Sink, SinkError, SinkOptions, Store, StoreOptions, WriteMode,
+};
 use common::moto::Moto;
 use common::Lake;
 
@@ -187,7 +189,7 @@ fn locations_are_checked() {
         let e = Store::open(location)
             .err()
             .unwrap_or_else(|| panic!("{location:?} was accepted"));
-        assert!(e.is_usage(), "{location:?}: {e}");
+        assert!(e.class() == Class::Usage, "{location:?}: {e}");
         let message = e.to_string();
         assert!(message.contains(expected), "{location:?}: {message}");
         if message.contains("not supported") || message.contains("is empty") {
@@ -228,7 +230,7 @@ fn locations_are_checked() {
         path: plain,
         source: std::io::Error::other("x"),
     };
-    assert!(!io.is_usage());
+    assert!(io.class() != Class::Usage);
 }
 
 /// The probe passes on a writable directory and fails on a read-only one (as root,
@@ -286,7 +288,7 @@ async fn s3_probe_and_leases() {
         source.downcast_ref::<object_store::Error>().is_some(),
         "{source:?}"
     );
-    assert!(!e.is_usage());
+    assert!(e.class() != Class::Usage);
     drop(sink);
 
     let t = Lake::s3(&moto, "leases", "lake");

@@ -11,6 +11,8 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use tokio::time::Instant;
 
+use cake_core::failure::Class;
+
 use crate::error::TransportError;
 use crate::failure::{
     body_failure, error_chain, http_failure, reqwest_failure, Failure, ServerText,
@@ -269,7 +271,7 @@ impl Client {
     /// is **not** sent: this is for documents the instance serves to anyone (an ASMX service's
     /// WSDL), never for reports. A body longer than `limit` bytes is refused (not retried), and
     /// a failure is classified and its server text cleaned as for report pages (HTTP 404:
-    /// [`ErrorKind::NotCake`](crate::ErrorKind::NotCake)).
+    /// [`Class::NotCake`]).
     pub async fn get_document(
         &self,
         path_and_query: &str,
@@ -320,9 +322,10 @@ impl Client {
             };
             let elapsed = started.elapsed();
             let most = match error {
-                TransportError::Unrecognised { .. } => {
-                    policy.max_attempts.min(UNRECOGNISED_ATTEMPTS)
-                }
+                TransportError::Refused {
+                    class: Class::Unclassified,
+                    ..
+                } => policy.max_attempts.min(UNRECOGNISED_ATTEMPTS),
                 _ => policy.max_attempts,
             };
             let within_budget = budget.is_none_or(|b| b.spend(delay));

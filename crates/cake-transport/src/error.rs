@@ -3,34 +3,7 @@
 
 use std::time::Duration;
 
-/// The class of a failure, for exit codes and for deciding what the user should do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// The API key was refused.
-    Authentication,
-    /// The host name does not resolve.
-    UnknownHost,
-    /// No connection could be made (refused, reset before a response, unreachable).
-    Connection,
-    /// The TLS handshake failed (certificate, protocol).
-    Tls,
-    /// A connect, request or idle-body timeout.
-    Timeout,
-    /// The reply is not a Cake API response (not XML, unexpected shape, no such endpoint).
-    NotCake,
-    /// Cake refused the request (a parameter, a window, another `success=false`).
-    Rejected,
-    /// Cake kept throttling or failing until the retry budget ran out.
-    Unavailable,
-    /// Paging went wrong (a repeated page, more rows than asked for).
-    Paging,
-    /// A window's pages stayed inconsistent through its re-pulls (rows that do not add up to
-    /// `row_count`, a short page, a key seen twice).
-    Inconsistent,
-    /// The page handler failed on this machine (a full disk), not the server.
-    Local,
-}
+use cake_core::failure::{Class, Classify};
 
 /// A failed request, after retries when they apply.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -60,16 +33,15 @@ pub enum TransportError {
         status: u16,
         message: String,
     },
-    #[error("Cake is throttling requests ({message}) for {url}")]
-    Throttled { url: String, message: String },
-    #[error("Cake failed {url} for a passing reason: {message}")]
-    Transient { url: String, message: String },
-    #[error("Cake refused {url}: {message}")]
-    Unrecognised { url: String, message: String },
-    #[error("the reply to {url} answers another request: {message}")]
-    WrongAnswer { url: String, message: String },
-    #[error("the reply to {url} does not fit the catalog: {message}")]
-    OffCatalog { url: String, message: String },
+    /// A body read as Cake's answer that the page handler refused: `class` says what it is
+    /// (throttling, a passing failure, a refusal, not Cake's answer...). The message is the
+    /// handler's, scrubbed: server text, hence a string.
+    #[error("{}", refused(url, *class, message))]
+    Refused {
+        url: String,
+        class: Class,
+        message: String,
+    },
     #[error("the body of {url} arrived at {rate:.1} bytes/s, below the minimum of {limit} bytes/s over {period:?}; the server or the network is stalling")]
     SlowBody {
         url: String,
@@ -138,59 +110,46 @@ fn human_duration(d: Duration) -> String {
     }
 }
 
-impl TransportError {
-    pub fn kind(&self) -> ErrorKind {
+/// The words before a refused body's message, by class.
+fn refused(url: &str, class: Class, message: &str) -> String {
+    match class {
+        Class::Unavailable => format!("Cake did not serve {url} this time: {message}"),
+        Class::Rejected | Class::Unclassified => format!("Cake refused {url}: {message}"),
+        Class::NotCake => format!("the reply to {url} cannot be used: {message}"),
+        _ => format!("the reply to {url}: {message}"),
+    }
+}
+
+impl Classify for TransportError {
+    fn class(&self) -> Class {
         match self {
-            TransportError::Authentication { .. } => ErrorKind::Authentication,
-            TransportError::UnknownHost { .. } => ErrorKind::UnknownHost,
-            TransportError::Connection { .. } => ErrorKind::Connection,
-            TransportError::Tls { .. } => ErrorKind::Tls,
-            TransportError::Timeout { .. } => ErrorKind::Timeout,
-            TransportError::NotCake { .. } | TransportError::HeadTooLarge { .. } => {
-                ErrorKind::NotCake
-            }
-            TransportError::RetryAfterTooLong { .. } => ErrorKind::Unavailable,
-            TransportError::Rejected { .. } => ErrorKind::Rejected,
+            TransportError::Authentication { .. } => Class::Authentication,
+            TransportError::UnknownHost { .. } => Class::UnknownHost,
+            TransportError::Connection { .. } => Class::Connection,
+            TransportError::Tls { .. } => Class::Tls,
+            TransportError::Timeout { .. } | TransportError::SlowBody { .. } => Class::Timeout,
+            TransportError::NotCake { .. }
+            | TransportError::HeadTooLarge { .. }
+            | TransportError::Paging { .. } => Class::NotCake,
+            TransportError::Rejected { .. } => Class::Rejected,
             TransportError::Http { .. }
-            | TransportError::Throttled { .. }
-            | TransportError::Transient { .. }
-            | TransportError::Incomplete { .. } => ErrorKind::Unavailable,
-            TransportError::Unrecognised { .. } => ErrorKind::Rejected,
-            TransportError::WrongAnswer { .. } | TransportError::OffCatalog { .. } => {
-                ErrorKind::NotCake
-            }
-            TransportError::SlowBody { .. } => ErrorKind::Timeout,
+            | TransportError::Incomplete { .. }
+            | TransportError::RetryAfterTooLong { .. } => Class::Unavailable,
+            TransportError::Refused { class, .. } => *class,
             TransportError::Inconsistent { .. } | TransportError::Contradiction { .. } => {
-                ErrorKind::Inconsistent
+                Class::Inconsistent
             }
-            TransportError::Local { .. } | TransportError::DocumentPath { .. } => ErrorKind::Local,
-            TransportError::Paging { .. } => ErrorKind::Paging,
-            TransportError::RetriesExhausted { last, .. } => match last.kind() {
-                // Exhausting retries on a transient failure means Cake is unavailable; on a
-                // network class, or on a refusal nobody classified, the class itself is the
-                // better answer.
-                k @ (ErrorKind::UnknownHost
-                | ErrorKind::Connection
-                | ErrorKind::Tls
-                | ErrorKind::Timeout
-                | ErrorKind::Rejected) => k,
-                _ => ErrorKind::Unavailable,
-            },
+            TransportError::Local { .. } => Class::Output,
+            TransportError::DocumentPath { .. } => Class::Usage,
+            TransportError::RetriesExhausted { last, .. } => last.class().exhausted(),
         }
     }
+}
 
-    /// True when another attempt may succeed.
+impl TransportError {
+    /// True when another attempt may succeed: its class is retryable (a longer `Retry-After`
+    /// than allowed is not tried again, whatever its class).
     pub(crate) fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            TransportError::Connection { .. }
-                | TransportError::Timeout { .. }
-                | TransportError::SlowBody { .. }
-                | TransportError::Http { .. }
-                | TransportError::Throttled { .. }
-                | TransportError::Transient { .. }
-                | TransportError::Unrecognised { .. }
-                | TransportError::Incomplete { .. }
-        )
+        !matches!(self, TransportError::RetryAfterTooLong { .. }) && self.class().retryable()
     }
 }

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use cake_catalog::text::escape_controls;
 
+use cake_core::failure::Class;
+
 use crate::error::TransportError;
 use crate::handler::BodyError;
 use crate::retry::parse_retry_after;
@@ -61,46 +63,21 @@ impl From<TransportError> for Failure {
 pub(crate) fn body_failure(e: BodyError, url: &str, host: &str, text: &ServerText) -> Failure {
     let url = url.to_string();
     Failure::from(match e {
-        BodyError::Throttled(m) => TransportError::Throttled {
-            url,
-            message: text.clean(&m),
-        },
-        BodyError::Transient(m) => TransportError::Transient {
-            url,
-            message: text.clean(&m),
-        },
-        BodyError::Unrecognised(m) => TransportError::Unrecognised {
-            url,
-            message: text.clean(&m),
-        },
-        BodyError::Incomplete(m) => TransportError::Incomplete {
-            url,
-            message: text.clean(&m),
-        },
-        BodyError::Authentication(m) => TransportError::Authentication {
-            host: host.to_string(),
-            message: text.clean(&m),
-        },
-        BodyError::Rejected(m) => TransportError::Rejected {
-            url,
-            message: text.clean(&m),
-        },
-        BodyError::WrongAnswer(m) => TransportError::WrongAnswer {
-            url,
-            message: text.clean(&m),
-        },
-        BodyError::OffCatalog(m) => TransportError::OffCatalog {
-            url,
-            message: text.clean(&m),
-        },
-        BodyError::Contradiction(m) => TransportError::Contradiction {
-            url,
-            message: text.clean(&m),
-        },
-        BodyError::Invalid(m) => TransportError::NotCake {
-            url,
-            message: text.clean(&m),
-        },
+        BodyError::Refused { class, message } => {
+            let message = text.clean(&message);
+            match class {
+                Class::Authentication => TransportError::Authentication {
+                    host: host.to_string(),
+                    message,
+                },
+                Class::Inconsistent => TransportError::Contradiction { url, message },
+                class => TransportError::Refused {
+                    url,
+                    class,
+                    message,
+                },
+            }
+        }
         // The handler's own error (no server text in it) is kept whole.
         BodyError::Local(source) => TransportError::Local { url, source },
     })

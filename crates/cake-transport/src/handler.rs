@@ -7,6 +7,7 @@
 //! retry can neither duplicate nor lose rows.
 
 use cake_catalog::DateRange;
+use cake_core::failure::Class;
 use chrono::NaiveDateTime;
 
 /// One page of one window.
@@ -130,49 +131,29 @@ impl std::fmt::Display for RowKey {
     }
 }
 
-/// Why a body cannot be accepted. The variant decides what the transport does next.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a body cannot be accepted.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BodyError {
-    /// Cake is throttling (`success=false`, `Restricted`, `Too many requests`): back off and
-    /// retry.
-    #[error("Cake is throttling requests: {0}")]
-    Throttled(String),
-    /// Cake failed the request for a passing reason (`success=false` with a database timeout,
-    /// a deadlock, a .NET null reference, an empty message): retry.
-    #[error("Cake failed the request temporarily: {0}")]
-    Transient(String),
-    /// Cake refused the request with a message nobody has classified: retried a few times, then
-    /// taken as a refusal.
-    #[error("Cake refused the request: {0}")]
-    Unrecognised(String),
-    /// The body ended early or broke off in a way a new attempt may not repeat: retry.
-    #[error("incomplete response: {0}")]
-    Incomplete(String),
-    /// The API key was refused: never retried.
-    #[error("Cake refused the API key: {0}")]
-    Authentication(String),
-    /// Cake refused the request itself: retrying cannot help.
-    #[error("Cake refused the request: {0}")]
-    Rejected(String),
-    /// The body is Cake's answer to another request: another report, another API version.
-    #[error("{0}")]
-    WrongAnswer(String),
-    /// The body is Cake's answer but does not fit the catalog (an unknown element or a value
-    /// that does not fit its column, refused in strict mode).
-    #[error("{0}")]
-    OffCatalog(String),
-    /// The body contradicts itself (an envelope field or a row's key written twice): the
-    /// window is inconsistent and is pulled again whole.
-    #[error("{0}")]
-    Contradiction(String),
-    /// The body is not a usable Cake response (not XML, wrong shape, a bad value).
-    #[error("{0}")]
-    Invalid(String),
+    /// The body, read as Cake's answer, cannot be accepted; its class decides what the
+    /// transport does next: retry ([`Class::retryable`]), pull the window again
+    /// ([`Class::Inconsistent`]), or stop. The message quotes the server (the transport scrubs
+    /// it before keeping it), hence a string.
+    #[error("{message}")]
+    Refused { class: Class, message: String },
     /// The handler failed on its own side (a full disk while spilling): not the server's fault.
     /// Its error is kept whole, so that callers find its type and causes.
     #[error("{0}")]
     Local(LocalCause),
+}
+
+impl BodyError {
+    pub fn refused(class: Class, message: impl Into<String>) -> BodyError {
+        BodyError::Refused {
+            class,
+            message: message.into(),
+        }
+    }
 }
 
 /// A page handler's own failure (a local file, a thread), kept whole: it displays as the error

@@ -32,6 +32,12 @@ pub enum InstanceError {
     Path(String),
 }
 
+impl cake_core::failure::Classify for InstanceError {
+    fn class(&self) -> cake_core::failure::Class {
+        cake_core::failure::Class::Usage
+    }
+}
+
 impl Instance {
     /// Parses the Domain Name field: a bare name (`mycompany` becomes
     /// `https://mycompany.cake.com`), a host name with dots (`login.example.com`, optionally with

@@ -118,9 +118,10 @@ mod query;
 mod retry;
 mod window;
 
+pub use cake_core::failure::{Class, Classify};
 pub use cake_core::secret::{ApiKey, EmptyApiKey, Scrubber, StreamScrubber, REDACTED};
 pub use client::{Client, ClientOptions, ClientStats, PageResult};
-pub use error::{ErrorKind, TransportError};
+pub use error::TransportError;
 pub use handler::{
     BodyError, HandlerFactory, LocalCause, Page, PageHandler, PageOutcome, PageRequest, RowDates,
     RowKey,

@@ -2,6 +2,7 @@
 //! `row_count`, `success`/`message`) without decoding values. The real decoder is another crate;
 //! the transport is tested on its own.
 
+use cake_transport::Class;
 use std::sync::Mutex;
 
 use cake_transport::{
@@ -41,10 +42,10 @@ impl PageHandler for Scan {
     }
 
     fn finish(self) -> Result<PageOutcome<Ids>, BodyError> {
-        let text =
-            String::from_utf8(self.body).map_err(|_| BodyError::Invalid("not UTF-8".into()))?;
+        let text = String::from_utf8(self.body)
+            .map_err(|_| BodyError::refused(Class::NotCake, "not UTF-8"))?;
         if !text.trim_start().starts_with("<?xml") && !text.trim_start().starts_with('<') {
-            return Err(BodyError::Invalid("not XML".into()));
+            return Err(BodyError::refused(Class::NotCake, "not XML"));
         }
         let root = text
             .split('<')
@@ -54,14 +55,17 @@ impl PageHandler for Scan {
             .unwrap_or_default()
             .to_string();
         if !text.trim_end().ends_with(&format!("</{root}>")) {
-            return Err(BodyError::Incomplete("the document is not complete".into()));
+            return Err(BodyError::refused(
+                Class::Unavailable,
+                "the document is not complete",
+            ));
         }
         if text.contains("<success>false</success>") {
             let message = between(&text, "<message>", "</message>").unwrap_or_default();
             return Err(match message.as_str() {
-                "Restricted" => BodyError::Throttled(message),
-                "Invalid API Key" => BodyError::Authentication(message),
-                _ => BodyError::Rejected(message),
+                "Restricted" => BodyError::refused(Class::Unavailable, message),
+                "Invalid API Key" => BodyError::refused(Class::Authentication, message),
+                _ => BodyError::refused(Class::Rejected, message),
             });
         }
         let row_count = between(&text, "<row_count>", "</row_count>").and_then(|v| v.parse().ok());

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cake_transport::{ApiKey, Client, ClientOptions, ErrorKind, Instance, RetryPolicy};
+use cake_transport::{ApiKey, Class, Classify, Client, ClientOptions, Instance, RetryPolicy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -116,7 +116,7 @@ async fn missing_documents_fail_at_once_as_not_cake() {
         .get_document("/api/99/reports.asmx?WSDL", 1 << 20)
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::NotCake);
+    assert_eq!(err.class(), Class::NotCake);
     assert!(err.to_string().contains("404"), "{err}");
     assert_eq!(lines.lock().unwrap().len(), 1);
 }
@@ -129,7 +129,7 @@ async fn oversized_documents_are_refused() {
         .get_document("/api/1/get.asmx?WSDL", 1000)
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::NotCake);
+    assert_eq!(err.class(), Class::NotCake);
     assert!(err.to_string().contains("larger than 1000 bytes"), "{err}");
     assert_eq!(lines.lock().unwrap().len(), 1);
 }
@@ -159,7 +159,7 @@ async fn only_paths_from_the_root_are_documents() {
         "https://evil.example/x",
     ] {
         let err = c.get_document(bad, 1 << 20).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Local, "{bad}");
+        assert_eq!(err.class(), Class::Usage, "{bad}");
     }
     assert_eq!(c.stats().requests, 0);
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use cake_catalog::{find, plan, Context, Options, Plan};
 use cake_sandbox::{Faults, Sandbox, SandboxConfig};
-use cake_transport::{ApiKey, Client, ClientOptions, ErrorKind, Instance, RetryPolicy};
+use cake_transport::{ApiKey, Class, Classify, Client, ClientOptions, Instance, RetryPolicy};
 use common::{IdSink, ScanFactory};
 
 const KEY: &str = "sandbox-secret-0042";
@@ -164,7 +164,7 @@ async fn a_wrong_key_is_an_authentication_error_and_is_not_retried() {
     let s = sandbox(5, Faults::default()).await;
     let c = client(&s, "not-the-key", 2);
     let err = click_ids(&c, &clicks_plan(10, 1)).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Authentication);
+    assert_eq!(err.class(), Class::Authentication);
     assert_eq!(s.stats().requests, 1);
     assert!(!err.to_string().contains("not-the-key"));
 }

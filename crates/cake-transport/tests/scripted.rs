@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use cake_catalog::{find, plan, Context, Options, Plan};
 use cake_transport::{
-    ApiKey, Client, ClientOptions, ErrorKind, Instance, RetryPolicy, TransportError,
+    ApiKey, Class, Classify, Client, ClientOptions, Instance, RetryPolicy, TransportError,
 };
 use common::ScanFactory;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -187,7 +187,7 @@ async fn retries_are_bounded_and_say_so() {
     .await;
     let err = fetch(&client(&s.url, 3)).await.unwrap_err();
     assert_eq!(s.requests.load(Ordering::SeqCst), 3);
-    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert_eq!(err.class(), Class::Unavailable);
     let text = err.to_string();
     assert!(text.starts_with("gave up after 3 attempts"), "{text}");
     assert!(text.contains("HTTP 503"), "{text}");
@@ -225,7 +225,7 @@ async fn parameter_errors_fail_at_once() {
     .await;
     let err = fetch(&client(&s.url, 5)).await.unwrap_err();
     assert_eq!(s.requests.load(Ordering::SeqCst), 1);
-    assert_eq!(err.kind(), ErrorKind::Rejected);
+    assert_eq!(err.class(), Class::Rejected);
     assert!(err.to_string().contains("Missing parameter: start_date."));
 }
 
@@ -235,7 +235,7 @@ async fn authentication_errors_are_never_retried() {
     let s = server(vec![Reply::Raw(response("200 OK", &[], body)), ok()]).await;
     let err = fetch(&client(&s.url, 5)).await.unwrap_err();
     assert_eq!(s.requests.load(Ordering::SeqCst), 1);
-    assert_eq!(err.kind(), ErrorKind::Authentication);
+    assert_eq!(err.class(), Class::Authentication);
     assert_no_key(&err.to_string());
 }
 
@@ -249,7 +249,7 @@ async fn redirects_are_not_followed() {
     .await;
     let err = fetch(&client(&s.url, 3)).await.unwrap_err();
     assert_eq!(s.requests.load(Ordering::SeqCst), 1);
-    assert_eq!(err.kind(), ErrorKind::NotCake);
+    assert_eq!(err.class(), Class::NotCake);
     assert!(err.to_string().contains("elsewhere.example.com"));
 }
 
@@ -257,7 +257,7 @@ async fn redirects_are_not_followed() {
 async fn unknown_endpoints_are_not_cake() {
     let s = server(vec![Reply::Raw(response("404 Not Found", &[], "nope"))]).await;
     let err = fetch(&client(&s.url, 3)).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::NotCake);
+    assert_eq!(err.class(), Class::NotCake);
     assert_eq!(s.requests.load(Ordering::SeqCst), 1);
 }
 
@@ -294,7 +294,7 @@ async fn a_silent_server_times_out() {
     )
     .unwrap();
     let err = fetch(&c).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert_eq!(err.class(), Class::Timeout, "{err}");
     assert_eq!(s.requests.load(Ordering::SeqCst), 2);
 }
 
@@ -317,7 +317,7 @@ async fn refused_connections_are_connection_errors() {
     let url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
     let err = fetch(&client(&url, 2)).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+    assert_eq!(err.class(), Class::Connection, "{err}");
 }
 
 #[tokio::test]
@@ -333,7 +333,7 @@ async fn tls_to_a_plain_server_is_a_tls_error() {
         }
     });
     let err = fetch(&client(&https, 1)).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+    assert_eq!(err.class(), Class::Tls, "{err}");
     assert_no_key(&err.to_string());
 }
 
@@ -342,6 +342,6 @@ async fn unknown_hosts_are_named() {
     let err = fetch(&client("https://no-such-host.invalid", 1))
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::UnknownHost, "{err}");
+    assert_eq!(err.class(), Class::UnknownHost, "{err}");
     assert!(err.to_string().contains("no-such-host.invalid"));
 }

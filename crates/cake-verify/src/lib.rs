@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use cake_catalog::{
     Column, ColumnType, DateSemantics, Layout, ParamKind, Report, Service, REPORTS,
 };
-use cake_transport::{Client, ErrorKind, TransportError};
+use cake_transport::{Class, Classify, Client, TransportError};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use serde::Serialize;
@@ -59,6 +59,16 @@ pub enum VerifyError {
         source: std::io::Error,
     },
 }
+
+impl Classify for VerifyError {
+    fn class(&self) -> Class {
+        match self {
+            VerifyError::Transport(e) => e.class(),
+            VerifyError::Write { .. } => Class::Output,
+        }
+    }
+}
+
 use wsdl::*;
 pub use wsdl::{Wsdl, WsdlError};
 
@@ -438,8 +448,8 @@ pub async fn verify(client: &Client) -> Result<VerifyReport, VerifyError> {
             Ok(bytes) => Ok(bytes),
             Err(e)
                 if matches!(
-                    e.kind(),
-                    ErrorKind::NotCake | ErrorKind::Rejected | ErrorKind::Authentication
+                    e.class(),
+                    Class::NotCake | Class::Rejected | Class::Authentication
                 ) =>
             {
                 let message = e.to_string();

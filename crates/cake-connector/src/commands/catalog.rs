@@ -2,7 +2,9 @@
 
 use std::fmt::Write as _;
 
-use anyhow::Result;
+use cake_core::failure::Class;
+
+use crate::exit::{Result, WhileDoing};
 use cake_catalog::{ParamKind, Report, REPORTS};
 use serde_json::{json, Value};
 
@@ -12,7 +14,7 @@ use crate::fit::hanging;
 pub fn reports(args: &ReportsArgs) -> Result<String> {
     if args.json {
         let list: Vec<Value> = REPORTS.iter().map(|r| summary_json(r)).collect();
-        return Ok(serde_json::to_string_pretty(&list)? + "\n");
+        return Ok(crate::args::json(&list)? + "\n");
     }
     // 80 columns: the endpoint of each report is in `describe` and `reports --json`.
     let mut out = String::new();
@@ -152,7 +154,7 @@ fn describe_json(r: &Report) -> Value {
 pub fn describe(args: &DescribeArgs) -> Result<String> {
     let r = crate::args::report(&args.report)?;
     if args.json {
-        return Ok(serde_json::to_string_pretty(&describe_json(r))? + "\n");
+        return Ok(crate::args::json(&describe_json(r))? + "\n");
     }
     let mut out = String::new();
     let _ = writeln!(out, "{} ({})", r.name, r.id);
@@ -360,10 +362,14 @@ const CONTRACT_FIELDS: &[&str] = &[
 fn partitions(r: &cake_catalog::Report) -> String {
     match (r.dates, r.layout) {
         (cake_catalog::DateSemantics::None, _) => "none: each run replaces the table".into(),
-        (_, cake_catalog::Layout::RowDay(c)) => {
-            format!("date=<day of {c}>: each run replaces the days it covers")
-        }
-        _ => "date=<first day of each request window>".into(),
+        (_, cake_catalog::Layout::RowDay(c)) => format!(
+            "{}=<day of {c}>: each run replaces the days it covers",
+            cake_catalog::PARTITION_DAY
+        ),
+        _ => format!(
+            "{}=<first day of each request window>",
+            cake_catalog::PARTITION_DAY
+        ),
     }
 }
 
@@ -372,13 +378,15 @@ pub fn completions(args: &crate::cli::CompletionsArgs) -> Result<String> {
     let mut command = <crate::cli::Cli as clap::CommandFactory>::command();
     let mut out = Vec::new();
     clap_complete::generate(args.shell, &mut command, "cake-connector", &mut out);
-    Ok(String::from_utf8(out)?)
+    String::from_utf8(out).doing(Class::Internal, || "cannot write the completions".into())
 }
 
 /// The manual page (roff), from the command-line definitions.
 pub fn man() -> Result<String> {
     let command = <crate::cli::Cli as clap::CommandFactory>::command();
     let mut out = Vec::new();
-    clap_mangen::Man::new(command).render(&mut out)?;
-    Ok(String::from_utf8(out)?)
+    clap_mangen::Man::new(command)
+        .render(&mut out)
+        .doing(Class::Internal, || "cannot write the manual page".into())?;
+    String::from_utf8(out).doing(Class::Internal, || "cannot write the manual page".into())
 }

@@ -1,6 +1,6 @@
 //! `check`: is this a Cake instance, and does it take this key?
 
-use anyhow::Result;
+use crate::exit::Result;
 use cake_transport::{ApiKey, Client, ClientOptions, Instance, RetryPolicy};
 
 use crate::cli::CheckArgs;

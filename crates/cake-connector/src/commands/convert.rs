@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use cake_core::failure::Class;
+
+use crate::exit::{Result, WhileDoing};
 use cake_arrow::{DecodeSummary, DecoderOptions};
 use cake_catalog::Report;
 use cake_sink::{ParquetFile, WriteOptions};
@@ -68,7 +70,7 @@ pub fn run(args: &ConvertArgs) -> Result<String> {
         OutputPlan::PerInput(dir) => {
             let mut staged = Staged::default();
             if !dir.exists() {
-                std::fs::create_dir_all(&dir).with_context(|| {
+                std::fs::create_dir_all(&dir).doing(Class::Output, || {
                     format!("cannot create the output directory {}", dir.display())
                 })?;
                 staged.created_dir = Some(dir.clone());
@@ -198,7 +200,7 @@ struct Staged {
 impl Staged {
     fn commit(mut self) -> Result<()> {
         for (stage, target) in &self.files {
-            std::fs::rename(stage, target).with_context(|| {
+            std::fs::rename(stage, target).doing(Class::Output, || {
                 format!("cannot move the output into place at {}", target.display())
             })?;
         }

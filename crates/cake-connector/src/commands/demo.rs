@@ -3,7 +3,9 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use anyhow::Result;
+use cake_core::failure::Class;
+
+use crate::exit::{Result, WhileDoing};
 use cake_arrow::DecoderOptions;
 use cake_catalog::{plan, Context, Options, PastDays, REPORTS};
 use cake_pipeline::{pull, Cancel, PullOptions};
@@ -53,7 +55,8 @@ pub fn run(args: &DemoArgs) -> Result<String> {
             rows_per_day: args.rows_per_day,
             ..SandboxConfig::default()
         })
-        .await?;
+        .await
+        .doing(Class::Internal, || "cannot start the demo's sandbox".into())?;
         crate::logging::line(
             crate::logging::Line::Progress,
             &format!("sandbox listening on {}", sandbox.url()),
@@ -89,7 +92,7 @@ pub fn run(args: &DemoArgs) -> Result<String> {
             } else {
                 Options::default()
             };
-            let p = plan(report, &opts, &Context::new(now))?;
+            let p = plan(report, &opts, &Context::new(now)).map_err(UsageError::from)?;
             let summary = pull(&client, &p, &sink, &options, &|_| {}).await?;
             let path = format!("{}/{}", sink.store().display(), report.id);
             rows.push((report.id, summary.rows, report.columns.len(), path));

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
-use cake_pipeline::{pull, Cancel, PullOptions, PullSummary};
+use crate::exit::Result;
+use cake_pipeline::{pull, Cancel, Classify, PullOptions, PullSummary, RunStatus};
 use cake_sink::{Format, Sink, SinkOptions, WriteMode};
 use cake_transport::{ApiKey, Client, ClientOptions, Instance, LowSpeed, RetryPolicy};
 
@@ -25,7 +25,7 @@ pub fn run(args: &PullArgs) -> Result<String> {
         };
         let dry = super::dryrun::DryRun::new(&plan, args, instance.as_ref());
         return if args.json {
-            Ok(format!("{}\n", serde_json::to_string_pretty(&dry)?))
+            Ok(format!("{}\n", crate::args::json(&dry)?))
         } else {
             Ok(dry.render())
         };
@@ -129,13 +129,7 @@ pub fn open_sink(location: &str, format: Format) -> Result<Sink> {
         format,
         ..SinkOptions::default()
     };
-    Sink::open(location, options).map_err(|e| {
-        if e.is_usage() {
-            anyhow::Error::new(UsageError::new(e.to_string()))
-        } else {
-            anyhow::Error::new(cake_pipeline::PipelineError::from(e))
-        }
-    })
+    Ok(Sink::open(location, options)?)
 }
 
 /// The client for a connection's flags; the key is registered for redaction first.
@@ -190,15 +184,16 @@ pub fn write_summary_json(
     error: Option<&cake_pipeline::PipelineError>,
 ) -> Result<()> {
     let status = match error {
-        None => "ok",
-        Some(cake_pipeline::PipelineError::Interrupted) => "interrupted",
-        Some(_) => "failed",
+        None => RunStatus::Ok,
+        Some(cake_pipeline::PipelineError::Interrupted) => RunStatus::Interrupted,
+        Some(_) => RunStatus::Failed,
     };
     write_json(
         path,
         &serde_json::json!({
             "status": status,
             "error": error.map(|e| crate::logging::clean(&e.to_string())),
+            "class": error.map(|e| e.class().as_str()),
             "reports": pulls,
         }),
     )
@@ -206,11 +201,19 @@ pub fn write_summary_json(
 
 /// Writes a JSON document, cleaned like every text the binary writes, atomically.
 pub fn write_json(path: &std::path::Path, json: &serde_json::Value) -> Result<()> {
-    let text = crate::logging::clean(&serde_json::to_string_pretty(json)?);
+    use cake_pipeline::PipelineError;
+    let text = serde_json::to_string_pretty(json).map_err(|source| PipelineError::Encode {
+        what: "a JSON document",
+        source,
+    })?;
+    let text = crate::logging::clean(&text);
+    let io = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| PipelineError::Io { path, source }
+    };
     let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text.as_bytes())
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::write(&tmp, text.as_bytes()).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))?;
     Ok(())
 }
 

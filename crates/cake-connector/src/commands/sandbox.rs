@@ -3,7 +3,9 @@
 use std::io::Write as _;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
+use cake_core::failure::Class;
+
+use crate::exit::{Result, WhileDoing};
 use cake_sandbox::{Faults, Hostile, Sandbox, SandboxConfig};
 
 use crate::cli::SandboxArgs;
@@ -76,19 +78,24 @@ pub fn run(args: &SandboxArgs) -> Result<String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("could not start the async runtime")?;
+        .doing(Class::Internal, || {
+            "could not start the async runtime".into()
+        })?;
     runtime.block_on(async move {
         let port = config.port;
-        let sandbox = Sandbox::start(config).await.with_context(|| {
+        let sandbox = Sandbox::start(config).await.doing(Class::Usage, || {
             format!(
                 "could not listen on 127.0.0.1:{port}; choose another --port or 0 for any free one"
             )
         })?;
         {
             let mut out = std::io::stdout().lock();
-            writeln!(out, "{}", sandbox.url())?;
-            writeln!(out, "api key: {}", sandbox.api_key())?;
-            out.flush()?;
+            writeln!(out, "{}", sandbox.url())
+                .and_then(|()| writeln!(out, "api key: {}", sandbox.api_key()))
+                .and_then(|()| out.flush())
+                .doing(Class::Output, || {
+                    "cannot write the sandbox's address".into()
+                })?;
         }
         eprintln!("serving the 37 reports on {}; Ctrl-C stops", sandbox.url());
         let faults = &sandbox.config().faults;
@@ -102,7 +109,7 @@ pub fn run(args: &SandboxArgs) -> Result<String> {
         }
         tokio::signal::ctrl_c()
             .await
-            .context("could not wait for Ctrl-C")?;
+            .doing(Class::Internal, || "could not wait for Ctrl-C".into())?;
         let requests = sandbox.stats().requests;
         sandbox.shutdown().await;
         Ok(format!("stopped after {requests} requests\n"))

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use anyhow::Result;
+use crate::exit::Result;
 use cake_pipeline::TableStatus;
 
 use crate::cli::StatusArgs;
@@ -17,7 +17,7 @@ pub fn run(args: &StatusArgs) -> Result<String> {
             "location": sink.store().display(),
             "tables": tables,
         });
-        return Ok(format!("{}\n", serde_json::to_string_pretty(&json)?));
+        return Ok(format!("{}\n", crate::args::json(&json)?));
     }
     Ok(render(&sink.store().display(), &tables))
 }
@@ -77,7 +77,11 @@ fn render(location: &str, tables: &[TableStatus]) -> String {
             let line = format!("{}: missing {}", t.table, list.join(", "));
             let _ = writeln!(out, "{}", short(&line, 80));
         }
-        if let Some(r) = t.last_run.as_ref().filter(|r| r.status != "ok") {
+        if let Some(r) = t
+            .last_run
+            .as_ref()
+            .filter(|r| r.status != cake_pipeline::RunStatus::Ok)
+        {
             let error = r.error.as_deref().unwrap_or("no message");
             let _ = writeln!(out, "{}: last run {}:", t.table, r.status);
             for line in wrap(&without_queries(error), 78) {

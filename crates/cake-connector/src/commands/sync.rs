@@ -3,7 +3,10 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use anyhow::Result;
+use cake_core::failure::{Class, Classify};
+use cake_pipeline::RunStatus;
+
+use crate::exit::Result;
 use cake_pipeline::{parse_config, sync, Cancel, PullOptions, SyncRun};
 use cake_sink::WriteMode;
 
@@ -119,10 +122,13 @@ pub fn run(args: &SyncArgs) -> Result<String> {
     // The reports that completed are reported, then every failure, then one verdict whose
     // exit code is the highest of the failures'.
     crate::logging::print(&out);
-    let mut worst = 0;
+    let mut worst = Class::Internal;
     for f in &run.failures {
-        let code = crate::exit::code_for_pipeline(&f.error);
-        worst = worst.max(code);
+        let class = f.error.class();
+        let code = crate::exit::code(class);
+        if code >= crate::exit::code(worst) {
+            worst = class;
+        }
         crate::logging::line(
             crate::logging::Line::Error,
             &format!(
@@ -134,7 +140,7 @@ pub fn run(args: &SyncArgs) -> Result<String> {
         );
     }
     if interrupted {
-        worst = crate::signals::exit_code();
+        worst = Class::Interrupted;
     }
     let failed: Vec<&str> = run.failures.iter().map(|f| f.table.as_str()).collect();
     let mut verdict = format!(
@@ -201,24 +207,25 @@ async fn dry_run(
 /// The run's status and every report's, with what each committed.
 fn summary_json(run: &SyncRun, interrupted: bool) -> serde_json::Value {
     let status = if interrupted {
-        "interrupted"
+        RunStatus::Interrupted
     } else if run.is_ok() {
-        "ok"
+        RunStatus::Ok
     } else {
-        "failed"
+        RunStatus::Failed
     };
     let mut reports: Vec<serde_json::Value> = Vec::new();
     for s in &run.synced {
         let mut v = serde_json::to_value(&s.pull).unwrap_or_default();
-        v["status"] = "ok".into();
+        v["status"] = RunStatus::Ok.as_str().into();
         v["covered"] = s.covered.clone().into();
         reports.push(v);
     }
     for f in &run.failures {
         let mut v = serde_json::to_value(&f.committed).unwrap_or_default();
-        v["status"] = "failed".into();
+        v["status"] = RunStatus::Failed.as_str().into();
         v["error"] = crate::logging::clean(&f.error.to_string()).into();
-        v["exit_code"] = crate::exit::code_for_pipeline(&f.error).into();
+        v["class"] = f.error.class().as_str().into();
+        v["exit_code"] = crate::exit::code(f.error.class()).into();
         reports.push(v);
     }
     serde_json::json!({

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use anyhow::Result;
+use crate::exit::Result;
 use cake_transport::{ApiKey, Client, ClientOptions, Instance, RetryPolicy};
 
 use crate::cli::VerifyArgs;
@@ -33,7 +33,7 @@ pub fn run(args: &VerifyArgs) -> Result<String> {
     let runtime = crate::runtime()?;
     let report = runtime.block_on(cake_verify::verify(&client))?;
     let mut text = if args.json {
-        serde_json::to_string_pretty(&report)? + "\n"
+        crate::args::json(&report)? + "\n"
     } else {
         report.to_string()
     };

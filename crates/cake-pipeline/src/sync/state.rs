@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::error::PipelineError;
+use crate::layout::state_path;
 
 /// What a report's state records.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,11 +29,6 @@ pub fn valid_table_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
-/// Path of a table's state document in the output location.
-pub fn state_path(table: &str) -> String {
-    format!("_state/{table}.json")
 }
 
 pub(super) async fn read_state(
