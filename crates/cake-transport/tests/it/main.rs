@@ -1,0 +1,7 @@
+//! The integration tests of cake-transport, in one test binary: each module was a binary of its own,
+//! and one binary links once.
+
+mod common;
+mod document;
+mod sandbox;
+mod scripted;
