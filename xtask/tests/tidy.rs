@@ -1,7 +1,8 @@
 //! Rules of the code base that a reviewer would otherwise have to remember, checked on every
 //! `cargo test`: library code does not `unwrap`, `expect` or `dbg!` outside its tests (input
-//! decides those, and a panic is no answer), and every module opens with a `//!` header that
-//! says what it is for.
+//! decides those, and a panic is no answer), every module opens with a `//!` header that
+//! says what it is for, an error variant carries free text only with a reason, and each
+//! crate links its integration tests into one binary.
 
 use std::path::{Path, PathBuf};
 
@@ -25,7 +26,10 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// The library crates: everything but the binary.
-const LIBRARIES: [&str; 6] = [
+const LIBRARIES: [&str; 9] = [
+    "cake-core",
+    "cake-spec",
+    "cake-verify",
     "cake-catalog",
     "cake-transport",
     "cake-arrow",
@@ -85,5 +89,102 @@ fn every_module_says_what_it_is_for() {
         missing.is_empty(),
         "modules without a `//!` header:\n{}",
         missing.join("\n")
+    );
+}
+
+/// Error enums (`derive(... Error)`) of the library crates: a variant whose payload is free
+/// text (a `message`, `detail`, `reason` or `said` string, or a bare `(String)`) says on that
+/// line, in a `// String:` comment, why a typed source does not serve. A typed source keeps
+/// the cause for `Error::source` and for classification; free text loses both.
+#[test]
+fn free_text_in_errors_says_why() {
+    let free = [
+        "message: String",
+        "detail: String",
+        "reason: String",
+        "said: String",
+        "(String)",
+    ];
+    let mut found = Vec::new();
+    for krate in LIBRARIES {
+        let mut files = Vec::new();
+        sources(
+            &workspace().join("crates").join(krate).join("src"),
+            &mut files,
+        );
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            let mut i = 0;
+            while i < lines.len() {
+                let derives_error =
+                    lines[i].trim_start().starts_with("#[derive(") && lines[i].contains("Error");
+                i += 1;
+                if !derives_error {
+                    continue;
+                }
+                // The item after the derive: only enums are error classifications.
+                while i < lines.len() && lines[i].trim_start().starts_with("#[") {
+                    i += 1;
+                }
+                if i >= lines.len() || !lines[i].contains("enum ") {
+                    continue;
+                }
+                let mut depth = 0i32;
+                loop {
+                    let line = lines[i];
+                    let code = line.split("//").next().unwrap_or_default();
+                    if free.iter().any(|f| code.contains(f)) && !line.contains("// String:") {
+                        found.push(format!("{}:{}: {}", file.display(), i + 1, line.trim()));
+                    }
+                    depth += code.matches('{').count() as i32 - code.matches('}').count() as i32;
+                    i += 1;
+                    if depth <= 0 || i >= lines.len() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "error variants with free text and no `// String:` reason (give the variant a typed \
+         source, or say why text is right):\n{}",
+        found.join("\n")
+    );
+}
+
+/// Each crate's integration tests are modules of one binary, `tests/it/main.rs`, with their
+/// helpers in one support module: every further file at the top of `tests/` is a binary of
+/// its own, linked again against the whole dependency tree.
+#[test]
+fn integration_tests_link_once() {
+    let mut crowded = Vec::new();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(workspace().join("crates"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    dirs.push(workspace().join("xtask"));
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir.join("tests")) else {
+            continue;
+        };
+        let mut binaries: Vec<String> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "rs") || p.join("main.rs").is_file())
+            .map(|p| p.display().to_string())
+            .collect();
+        if binaries.len() > 1 {
+            binaries.sort();
+            crowded.push(binaries.join(", "));
+        }
+    }
+    assert!(
+        crowded.is_empty(),
+        "crates with more than one integration test binary (make them modules of \
+         tests/it/main.rs):\n{}",
+        crowded.join("\n")
     );
 }

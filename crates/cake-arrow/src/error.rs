@@ -92,7 +92,7 @@ pub enum DecodeError {
     #[error("{}", cake_message(report, message, *refusal))]
     Cake {
         report: &'static str,
-        message: String,
+        message: String, // String: Cake's own words from the body, scrubbed
         refusal: CakeRefusal,
     },
 
@@ -103,7 +103,7 @@ pub enum DecodeError {
     SoapFault {
         report: &'static str,
         code: String,
-        reason: String,
+        reason: String, // String: the fault's text from the body, scrubbed
     },
 
     #[error(
@@ -141,7 +141,7 @@ pub enum DecodeError {
     Syntax {
         report: &'static str,
         offset: u64,
-        detail: String,
+        detail: String, // String: quick-xml's error rendered; its type borrows the reader
     },
 
     #[error(
@@ -219,7 +219,7 @@ pub enum DecodeError {
         column: &'static str,
         row: u64,
         value: String,
-        reason: String,
+        reason: String, // String: the parser's words about the value
     },
 
     #[error(
@@ -237,7 +237,7 @@ pub enum DecodeError {
         report: &'static str,
         field: &'static str,
         value: String,
-        reason: String,
+        reason: String, // String: the parser's words about the value
     },
 
     #[error(
@@ -312,7 +312,7 @@ pub enum DecodeError {
     )]
     Layout {
         report: &'static str,
-        detail: String,
+        detail: String, // String: encoding_rs/the reader's words
     },
 
     #[error(
@@ -327,19 +327,19 @@ pub enum DecodeError {
     )]
     WrongAnswer {
         report: &'static str,
-        detail: String,
+        detail: String, // String: arrow's words
     },
 
     #[error("{report}: reading the response failed: {message}")]
     Io {
         report: &'static str,
-        message: String,
+        message: String, // String: the reader's words, scrubbed
     },
 
     #[error("{report}: cannot assemble a record batch: {detail}")]
     Internal {
         report: &'static str,
-        detail: String,
+        detail: String, // String: arrow's words
     },
 }
 

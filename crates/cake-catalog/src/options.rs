@@ -230,23 +230,23 @@ fn option_keys() -> String {
 #[non_exhaustive]
 pub enum ParseError {
     #[error("invalid Past Days `{0}`: write a whole number of days such as 30, 7Day or 30days")]
-    PastDays(String),
+    PastDays(String), // String: the text as given, quoted back
     #[error("Past Days must be at least 1 (`{0}` covers no day); use --days-back 0 for today")]
-    ZeroPastDays(String),
+    ZeroPastDays(String), // String: the text as given, quoted back
     #[error("invalid date `{0}`: write it as YYYY-MM-DD, for example 2026-01-31")]
-    Date(String),
+    Date(String), // String: the text as given, quoted back
     #[error("invalid day count `{0}`: write a whole number of days, 0 or more")]
-    Days(String),
+    Days(String), // String: the text as given, quoted back
     #[error("invalid conversion type `{0}`: use conversions, events or all")]
-    ConversionType(String),
+    ConversionType(String), // String: the text as given, quoted back
     #[error("invalid id `{0}`: ids are positive whole numbers such as 123")]
-    Id(String),
+    Id(String), // String: the text as given, quoted back
     #[error("unknown option `{0}`: the options are {keys}", keys = option_keys())]
-    UnknownKey(String),
+    UnknownKey(String), // String: the text as given, quoted back
     #[error(
         "unknown time zone `{0}`: use an IANA name such as UTC, America/Los_Angeles or Europe/Berlin"
     )]
-    TimeZone(String),
+    TimeZone(String), // String: the text as given, quoted back
 }
 
 impl cake_core::failure::Classify for ParseError {

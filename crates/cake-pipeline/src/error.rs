@@ -40,10 +40,10 @@ pub enum PipelineError {
         source: serde_json::Error,
     },
     #[error("{0}")]
-    Config(String),
+    Config(String), // String: a sentence composed from several values of the config
     /// The output's state cannot be trusted for this run.
     #[error("{0}")]
-    State(String),
+    State(String), // String: a sentence naming the state file and what is wrong in it
     #[error("stopped before the end: windows being fetched were abandoned and nothing of them was written")]
     Interrupted,
 }

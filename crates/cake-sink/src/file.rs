@@ -92,15 +92,15 @@ pub enum SinkError {
     #[error("invalid output path {}: it must name a file", path.display())]
     BadPath { path: PathBuf },
     #[error("invalid write options: {0}")]
-    Options(String),
+    Options(String), // String: which option is out of range, composed here
     #[error("cannot use the output location `{location}`: {message}")]
-    Location { location: String, message: String },
+    Location { location: String, message: String }, // String: what is wrong with the location and what to do
     #[error("object storage failed at {location}: {message}")]
-    Object { location: String, message: String },
+    Object { location: String, message: String }, // String: the words of object_store, parquet or the Delta kernel, with what to do
     #[error("cannot read the Parquet file {name}: {message}")]
-    Read { name: String, message: String },
+    Read { name: String, message: String }, // String: the words of object_store, parquet or the Delta kernel, with what to do
     #[error("{location} does not match its manifest: {message}; pull that partition again to replace it")]
-    Mismatch { location: String, message: String },
+    Mismatch { location: String, message: String }, // String: the difference found, composed from several values
     /// The table at `location` was written under another contract (see
     /// [`crate::Sink::open_table`]). The message lists the fields and says the table is
     /// unchanged; callers add the remedy (such as rebuilding the table).
@@ -127,21 +127,21 @@ pub enum SinkError {
         partition: String,
         location: String,
         attempts: u32,
-        message: String,
+        message: String, // String: the words of object_store, parquet or the Delta kernel, with what to do
     },
     /// The encoder thread of a file stopped without an error of its own (it panicked), or
     /// the file is written to after a failure was returned already.
     #[error("cannot write {}: {message}", path.display())]
-    Encoder { path: PathBuf, message: String },
+    Encoder { path: PathBuf, message: String }, // String: a panic payload or a state, no error type exists
     /// The Delta kernel refused or failed an operation on the table at `location`.
     #[error("the Delta table at {location}: {message}")]
-    Delta { location: String, message: String },
+    Delta { location: String, message: String }, // String: the words of object_store, parquet or the Delta kernel, with what to do
     /// A request to object storage failed; `message` says what is wrong and what to do,
     /// `source` is `object_store`'s error.
     #[error("object storage failed at {location}: {message}")]
     Storage {
         location: String,
-        message: String,
+        message: String, // String: the words of object_store, parquet or the Delta kernel, with what to do
         #[source]
         source: object_store::Error,
     },

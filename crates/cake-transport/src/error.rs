@@ -10,13 +10,13 @@ use cake_core::failure::{Class, Classify};
 #[non_exhaustive]
 pub enum TransportError {
     #[error("Cake at {host} refused the API key: {message}")]
-    Authentication { host: String, message: String },
+    Authentication { host: String, message: String }, // String: reqwest's or the server's words, scrubbed of the key (reqwest's error holds the URL with the key)
     #[error("cannot resolve the host `{host}`; check the domain name (for mycompany.cake.com give `mycompany`)")]
     UnknownHost { host: String },
     #[error("cannot connect to {host}: {message}")]
-    Connection { host: String, message: String },
+    Connection { host: String, message: String }, // String: reqwest's or the server's words, scrubbed of the key (reqwest's error holds the URL with the key)
     #[error("the TLS handshake with {host} failed: {message}; check that the domain is right and serves https")]
-    Tls { host: String, message: String },
+    Tls { host: String, message: String }, // String: reqwest's or the server's words, scrubbed of the key (reqwest's error holds the URL with the key)
     #[error("{what} timed out after {after:?} for {url}")]
     Timeout {
         url: String,
@@ -24,14 +24,14 @@ pub enum TransportError {
         after: Duration,
     },
     #[error("the reply to {url} is not a Cake API response: {message}")]
-    NotCake { url: String, message: String },
+    NotCake { url: String, message: String }, // String: reqwest's or the server's words, scrubbed of the key (reqwest's error holds the URL with the key)
     #[error("Cake refused {url}: {message}")]
-    Rejected { url: String, message: String },
+    Rejected { url: String, message: String }, // String: reqwest's or the server's words, scrubbed of the key (reqwest's error holds the URL with the key)
     #[error("HTTP {status} from {url}: {message}")]
     Http {
         url: String,
         status: u16,
-        message: String,
+        message: String, // String: reqwest's or the server's words, scrubbed of the key (reqwest's error holds the URL with the key)
     },
     /// A body read as Cake's answer that the page handler refused: `class` says what it is
     /// (throttling, a passing failure, a refusal, not Cake's answer...). The message is the
@@ -40,7 +40,7 @@ pub enum TransportError {
     Refused {
         url: String,
         class: Class,
-        message: String,
+        message: String, // String: reqwest's or the server's words, scrubbed of the key (reqwest's error holds the URL with the key)
     },
     #[error("the body of {url} arrived at {rate:.1} bytes/s, below the minimum of {limit} bytes/s over {period:?}; the server or the network is stalling")]
     SlowBody {
@@ -66,7 +66,7 @@ pub enum TransportError {
     #[error("`{path}` is not a document path: name a document by its path from the instance's root (`/api/12/reports.asmx?WSDL`), without scheme, host or fragment")]
     DocumentPath { path: String },
     #[error("the response to {url} broke off: {message}")]
-    Incomplete { url: String, message: String },
+    Incomplete { url: String, message: String }, // String: reqwest's or the server's words, scrubbed of the key (reqwest's error holds the URL with the key)
     #[error(
         "the server asked to wait {} (Retry-After: {said}) before trying {url} again, longer \
          than the {}s --max-retry-after allows: the window fails now; run it again later, or \
@@ -78,7 +78,7 @@ pub enum TransportError {
         url: String,
         asked: Duration,
         /// The header as the server sent it (cleaned).
-        said: String,
+        said: String, // String: the header as the server sent it
         max: Duration,
     },
     #[error(
@@ -87,10 +87,10 @@ pub enum TransportError {
     )]
     HeadTooLarge { url: String, limit: usize },
     #[error("paging {url} failed: {message}")]
-    Paging { url: String, message: String },
+    Paging { url: String, message: String }, // String: the paging rule broken, composed from counts
     /// A page contradicts itself; the window it belongs to is pulled again whole.
     #[error("the reply to {url} contradicts itself: {message}")]
-    Contradiction { url: String, message: String },
+    Contradiction { url: String, message: String }, // String: the two readings that disagree, composed
     #[error("gave up after {attempts} attempts in {elapsed:?}: {last}")]
     RetriesExhausted {
         attempts: u32,

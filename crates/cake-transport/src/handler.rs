@@ -140,7 +140,7 @@ pub enum BodyError {
     /// ([`Class::Inconsistent`]), or stop. The message quotes the server (the transport scrubs
     /// it before keeping it), hence a string.
     #[error("{message}")]
-    Refused { class: Class, message: String },
+    Refused { class: Class, message: String }, // String: the page handler's words (server text, scrubbed)
     /// The handler failed on its own side (a full disk while spilling): not the server's fault.
     /// Its error is kept whole, so that callers find its type and causes.
     #[error("{0}")]

@@ -19,17 +19,17 @@ pub enum InstanceError {
     #[error("the Cake domain is empty: give your instance's name (mycompany for https://mycompany.cake.com), its host name, or an https:// URL")]
     Empty,
     #[error("`{0}` is not a Cake domain: give a name such as mycompany, a host name such as login.example.com, or an https:// URL")]
-    Invalid(String),
+    Invalid(String), // String: the text as given, quoted back
     #[error("`{domain}` uses the {scheme}:// scheme; Cake answers over https:// (http:// is accepted only on loopback or with --allow-insecure-http)")]
     Scheme { domain: String, scheme: String },
     #[error("`{0}` sends the API key unencrypted over http:// to a host that is not on this machine; use https://, or pass --allow-insecure-http if you accept that")]
-    InsecureHttp(String),
+    InsecureHttp(String), // String: the text as given, quoted back
     #[error(
         "`{0}` contains a user name or password; credentials go in --api-key, never in the domain"
     )]
-    UserInfo(String),
+    UserInfo(String), // String: the text as given, quoted back
     #[error("`{0}` has a path, query or fragment; give only the instance's address (the connector adds /api/... itself)")]
-    Path(String),
+    Path(String), // String: the text as given, quoted back
 }
 
 impl cake_core::failure::Classify for InstanceError {

@@ -10,7 +10,7 @@ use super::*;
 #[non_exhaustive]
 pub enum WsdlError {
     #[error("the document is not well-formed XML ({0}); the address may not serve a WSDL")]
-    Malformed(String),
+    Malformed(String), // String: quick-xml's words; its error type is not Clone + Eq
     #[error("the document is not a WSDL 1.1 description (no wsdl:definitions element); the address may serve a login or error page instead")]
     NotWsdl,
     #[error("the document nests elements deeper than {MAX_NESTING} levels")]
