@@ -148,6 +148,11 @@ impl Endpoint {
         )
     }
 
+    /// Path of the method's service, where SOAP requests go: `/api/12/reports.asmx`.
+    pub fn service_path(&self) -> String {
+        format!("/api/{}/{}.asmx", self.version, self.service.as_str())
+    }
+
     /// Default XML namespace of the response: `http://cakemarketing.com/api/12/`.
     pub fn namespace(&self) -> String {
         format!("http://cakemarketing.com/api/{}/", self.version)

@@ -4,8 +4,64 @@ use crate::exit::Result;
 use cake_catalog::{find, parse_timezone, plan, Context, Plan, Report};
 use chrono::{DateTime, Utc};
 
-use crate::cli::{KeyArgs, PlanArgs, ReportOptionArgs};
+use crate::cli::{InstanceArgs, KeyArgs, PlanArgs, ReportOptionArgs};
 use crate::exit::UsageError;
+use cake_transport::{ApiKey, Client, ClientOptions, Instance, Protocol};
+
+impl InstanceArgs {
+    /// The instance named by --domain (or CAKE_DOMAIN), which is required.
+    pub fn instance(&self) -> Result<Instance> {
+        let domain = self.domain.as_deref().ok_or_else(|| {
+            UsageError::new(
+                "--domain is required (or CAKE_DOMAIN): your instance's name, host or https:// URL",
+            )
+        })?;
+        Ok(Instance::parse(domain, self.allow_insecure_http).map_err(UsageError::from)?)
+    }
+
+    /// The instance when a domain was given (`--dry-run` shows requests without one).
+    pub fn instance_if_given(&self) -> Result<Option<Instance>> {
+        match self.domain {
+            Some(_) => self.instance().map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The form of requests asked for (`None`: the default, SOAP).
+    pub fn protocol(&self) -> Result<Option<Protocol>> {
+        match &self.protocol {
+            Some(p) => Ok(Some(p.parse().map_err(UsageError::new)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// The one place a client is made: the instance and protocol of `instance`, `key` (already
+/// registered with the scrubber), and the command's `options`.
+pub fn client(instance: &InstanceArgs, key: String, mut options: ClientOptions) -> Result<Client> {
+    let target = instance.instance()?;
+    if let Some(protocol) = instance.protocol()? {
+        options.protocol = protocol;
+    }
+    let key = ApiKey::new(key).map_err(UsageError::from)?;
+    Ok(Client::new(target, key, options)?)
+}
+
+/// Options of a client for one quick call (`check`, `verify`): `timeout` for every wait,
+/// `attempts` in all.
+pub fn quick_options(timeout_secs: u64, attempts: u32) -> ClientOptions {
+    let timeout = std::time::Duration::from_secs(timeout_secs.max(1));
+    ClientOptions {
+        connect_timeout: timeout,
+        request_timeout: timeout,
+        idle_timeout: timeout,
+        retry: cake_transport::RetryPolicy {
+            max_attempts: attempts,
+            ..cake_transport::RetryPolicy::default()
+        },
+        ..ClientOptions::default()
+    }
+}
 
 impl KeyArgs {
     /// The API key from a file, the environment or the flag, registered first with the one

@@ -147,18 +147,16 @@ pub struct SandboxArgs {
     /// 1: only the first, a retry gets the clean answer).
     #[arg(long, value_name = "N")]
     pub hostile_attempts: Option<u32>,
+    /// Answer SOAP calls with the fault of an instance that does not take SOAP (HTTP 500,
+    /// soap:Sender); GET requests are answered as usual.
+    #[arg(long)]
+    pub refuse_soap: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Cake domain: `mycompany` (for mycompany.cake.com), a host name, or an https:// URL.
-    #[arg(long, env = "CAKE_DOMAIN")]
-    pub domain: String,
     #[command(flatten)]
-    pub key: KeyArgs,
-    /// Allow plain http:// to a host that is not on loopback.
-    #[arg(long)]
-    pub allow_insecure_http: bool,
+    pub instance: InstanceArgs,
     /// Seconds to wait for the instance before giving up.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub timeout: u64,
@@ -166,16 +164,10 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// Cake domain: `mycompany` (for mycompany.cake.com), a host name, or an https:// URL.
-    #[arg(long, env = "CAKE_DOMAIN")]
-    pub domain: String,
     /// The API key is not needed and never sent (an ASMX service's WSDL is public); when given,
     /// it is kept out of every line printed.
     #[command(flatten)]
-    pub key: KeyArgs,
-    /// Allow plain http:// to a host that is not on loopback.
-    #[arg(long)]
-    pub allow_insecure_http: bool,
+    pub instance: InstanceArgs,
     /// Seconds to wait for the instance (per document) before giving up.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     pub timeout: u64,
@@ -243,10 +235,11 @@ pub struct PullArgs {
     pub json: bool,
 }
 
-/// Where the Cake instance is and how to talk to it.
-#[derive(Debug, Args, Clone)]
+/// Which Cake instance, with which key, in which form of request: the arguments of every
+/// command that talks to Cake, turned into a client in one place (`crate::args::client`).
+#[derive(Debug, Args, Clone, Default)]
 #[command(next_help_heading = "Connection")]
-pub struct ConnectionArgs {
+pub struct InstanceArgs {
     /// Cake domain: `mycompany` (for mycompany.cake.com), a host name, or an https:// URL.
     #[arg(long, env = "CAKE_DOMAIN")]
     pub domain: Option<String>,
@@ -255,6 +248,18 @@ pub struct ConnectionArgs {
     /// Allow plain http:// to a host that is not on loopback.
     #[arg(long)]
     pub allow_insecure_http: bool,
+    /// How requests are sent: soap (SOAP 1.2, the key in the request body; the default) or
+    /// get (HTTP GET, the key in the URL, which proxies and access logs write down).
+    #[arg(long, env = "CAKE_PROTOCOL", value_name = "soap|get")]
+    pub protocol: Option<String>,
+}
+
+/// Where the Cake instance is and how hard to press it.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Connection")]
+pub struct ConnectionArgs {
+    #[command(flatten)]
+    pub instance: InstanceArgs,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub concurrency: usize,
@@ -414,12 +419,9 @@ pub struct SyncArgs {
     /// Ignore saved state: start every dated report from its configured start.
     #[arg(long)]
     pub full_refresh: bool,
-    /// The API key, overriding the config's.
+    /// The domain, key, protocol and --allow-insecure-http, each overriding the config's.
     #[command(flatten)]
-    pub key: KeyArgs,
-    /// Cake domain, overriding the config.
-    #[arg(long, env = "CAKE_DOMAIN")]
-    pub domain: Option<String>,
+    pub instance: InstanceArgs,
     /// The instance's time zone (IANA name), overriding the config's `timezone`.
     #[arg(long, env = "CAKE_TIMEZONE", value_name = "TZ")]
     pub timezone: Option<String>,

@@ -28,10 +28,10 @@ fn main() -> ExitCode {
     logging::init(&cli.log);
     // The key is registered before anything can echo it (a key pasted into --domain, say).
     let key = match &cli.command {
-        cli::Command::Pull(a) => Some(&a.connection.key),
-        cli::Command::Check(a) => Some(&a.key),
-        cli::Command::Sync(a) => Some(&a.key),
-        cli::Command::Verify(a) => Some(&a.key),
+        cli::Command::Pull(a) => Some(&a.connection.instance.key),
+        cli::Command::Check(a) => Some(&a.instance.key),
+        cli::Command::Sync(a) => Some(&a.instance.key),
+        cli::Command::Verify(a) => Some(&a.instance.key),
         _ => None,
     };
     if let Some(key) = key.and_then(|k| k.api_key.as_deref()) {

@@ -144,7 +144,13 @@ impl Secret {
                 if !whole_from_start && len - o < MIN_RUN {
                     continue;
                 }
-                let (chars, stop) = longest(&self.bytes[o + 1..], bytes, *end);
+                // Characters still needed after this one for the match to count.
+                let need = if whole_from_start {
+                    len.min(MIN_RUN) - 1
+                } else {
+                    MIN_RUN - 1
+                };
+                let (chars, stop) = longest(&self.bytes[o + 1..], bytes, *end, need);
                 let run = chars + 1;
                 let whole = whole_from_start && run == len;
                 if (whole || run >= MIN_RUN) && best.is_none_or(|b| stop > b) {
@@ -434,16 +440,27 @@ fn base64_forms(secret: &[u8], alphabet: &[u8; 64]) -> Vec<Vec<u8>> {
 }
 
 /// The longest match of `rest` (the secret's next bytes, in order) starting at `at`: how many
-/// of its bytes matched, and where the match ends (`(0, at)` when none did).
-fn longest(rest: &[u8], bytes: &[u8], at: usize) -> (usize, usize) {
+/// of its bytes matched, and where the match ends (`(0, at)` when none did). Of the matches
+/// with at least `need` bytes, the one reaching furthest into the text wins, so that a form is
+/// scrubbed whole (`&amp;` read as `&`, not as `&` and the start of a key's next `a`); only
+/// when none has `need` bytes does the one with the most bytes win.
+fn longest(rest: &[u8], bytes: &[u8], at: usize, need: usize) -> (usize, usize) {
     let Some((&next, more)) = rest.split_first() else {
         return (0, at);
     };
     let mut best = (0, at);
+    let better = |a: (usize, usize), b: (usize, usize)| -> bool {
+        match (a.0 >= need, b.0 >= need) {
+            (true, false) => true,
+            (false, true) => false,
+            (true, true) => a.1 > b.1 || (a.1 == b.1 && a.0 > b.0),
+            (false, false) => a.0 > b.0 || (a.0 == b.0 && a.1 > b.1),
+        }
+    };
     // Depth-first over the forms of each next byte; forms rarely branch.
     for &end in forms(next, bytes, at).as_slice() {
-        let (done, stop) = longest(more, bytes, end);
-        if done + 1 > best.0 || (done + 1 == best.0 && stop > best.1) {
+        let (done, stop) = longest(more, bytes, end, need.saturating_sub(1));
+        if better((done + 1, stop), best) {
             best = (done + 1, stop);
         }
     }

@@ -26,6 +26,25 @@ pub fn excerpt(text: &str, scrubber: Option<&Scrubber>, max_chars: usize) -> Str
     }
 }
 
+/// `text` as XML character data or an attribute value: `&`, `<`, `>`, `"` and `'` escaped.
+pub fn escape_xml(text: &str) -> Cow<'_, str> {
+    if !text.contains(['&', '<', '>', '"', '\'']) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// `text` with every control character written as a visible escape: `\n`, `\r`, `\t`, `\x1b`,
 /// `\x7f`, `\u{85}` for C1 controls, and the Unicode direction overrides (`\u{202e}`), which
 /// reorder what a terminal shows. Printable text, spaces and non-ASCII letters are unchanged.

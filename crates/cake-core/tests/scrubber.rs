@@ -217,3 +217,13 @@ proptest! {
         }
     }
 }
+
+/// A key's `&` escaped in XML is scrubbed as the whole reference, even where the literal `&`
+/// followed by the reference's `a` would match one more of the key's characters.
+#[test]
+fn an_escaped_ampersand_is_scrubbed_whole() {
+    let api = ApiKey::new("aaaaaaa&a").unwrap();
+    assert_eq!(api.redact("«aaaaaaa&amp;»"), "«<redacted>»");
+    assert_eq!(api.redact("«aaaaaaa&amp;a»"), "«<redacted>»");
+    assert_eq!(api.redact("«aaaaaaa&a»"), "«<redacted>»");
+}

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use arrow_array::{Array, StringArray};
 use cake_arrow::DecoderOptions;
 use cake_catalog::{find, plan, Context, Options};
-use cake_transport::{Client, PageSink};
+use cake_transport::{Class, Classify, Client, PageSink};
 
 use crate::decode::{DecodeFactory, DecodedPage};
 use crate::error::PipelineError;
@@ -18,6 +18,8 @@ pub struct CheckReport {
     pub instance: String,
     /// The request made, key redacted.
     pub url: String,
+    /// The form of the request that was answered.
+    pub protocol: cake_transport::Protocol,
     /// Account status names the instance returned.
     pub account_statuses: Vec<String>,
     /// Time the call took, retries included.
@@ -28,8 +30,9 @@ impl std::fmt::Display for CheckReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "OK: {} accepted the API key and answered Account Status with {} statuses ({}) in {} ms",
+            "OK: {} accepted the API key ({}) and answered Account Status with {} statuses ({}) in {} ms",
             self.instance,
+            self.protocol,
             self.account_statuses.len(),
             self.account_statuses.join(", "),
             self.elapsed.as_millis()
@@ -61,8 +64,32 @@ impl PageSink for Names {
     }
 }
 
-/// Calls Account Status (the cheapest authenticated endpoint) and reads the reply.
+/// Calls Account Status (the cheapest authenticated endpoint) and reads the reply. When the
+/// instance refuses the client's form of requests (SOAP or GET) and answers the other, the
+/// error says so and names the flag that works.
 pub async fn check(client: &Client, temp_dir: &Path) -> Result<CheckReport, PipelineError> {
+    let first = check_once(client, temp_dir).await;
+    let Err(PipelineError::Transport(error)) = first else {
+        return first;
+    };
+    // Only a refusal of the request's form is worth the other form: a key, a host or a
+    // network that fails fails both.
+    if !matches!(error.class(), Class::Rejected | Class::NotCake) {
+        return Err(PipelineError::Transport(error));
+    }
+    let refused = client.protocol();
+    let other = client.with_protocol(refused.other())?;
+    match check_once(&other, temp_dir).await {
+        Ok(_) => Err(PipelineError::ProtocolRefused {
+            refused,
+            works: refused.other(),
+            source: error,
+        }),
+        Err(_) => Err(PipelineError::Transport(error)),
+    }
+}
+
+async fn check_once(client: &Client, temp_dir: &Path) -> Result<CheckReport, PipelineError> {
     let report = find("account-status").map_err(|e| PipelineError::Config(e.to_string()))?;
     let plan = plan(
         report,
@@ -82,6 +109,7 @@ pub async fn check(client: &Client, temp_dir: &Path) -> Result<CheckReport, Pipe
     Ok(CheckReport {
         instance: client.instance().to_string(),
         url: client.display_url(report, request, None),
+        protocol: client.protocol(),
         account_statuses: names,
         elapsed: started.elapsed(),
     })

@@ -46,6 +46,26 @@ pub enum PipelineError {
     State(String), // String: a sentence naming the state file and what is wrong in it
     #[error("stopped before the end: windows being fetched were abandoned and nothing of them was written")]
     Interrupted,
+    /// The instance refused one form of requests and answered the other (see `check`).
+    #[error(
+        "the instance refused {} requests ({source}); it answers {} requests: run with \
+         --protocol {works} (`protocol = \"{works}\"` in a sync config)",
+        protocol_name(*refused),
+        protocol_name(*works)
+    )]
+    ProtocolRefused {
+        refused: cake_transport::Protocol,
+        works: cake_transport::Protocol,
+        #[source]
+        source: TransportError,
+    },
+}
+
+fn protocol_name(p: cake_transport::Protocol) -> &'static str {
+    match p {
+        cake_transport::Protocol::Soap => "SOAP 1.2",
+        cake_transport::Protocol::Get => "HTTP GET",
+    }
 }
 
 impl From<SinkError> for PipelineError {
@@ -78,6 +98,7 @@ impl Classify for PipelineError {
             }
             PipelineError::Config(_) | PipelineError::State(_) => Class::Usage,
             PipelineError::Interrupted => Class::Interrupted,
+            PipelineError::ProtocolRefused { .. } => Class::Usage,
         }
     }
 }

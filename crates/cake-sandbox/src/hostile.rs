@@ -453,21 +453,6 @@ fn percent(s: &str, upper: bool) -> String {
     out
 }
 
-fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 16);
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn json_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 16);
     for ch in s.chars() {
@@ -496,7 +481,7 @@ impl KeyEncoding {
             KeyEncoding::PercentLower => percent(key, false),
             KeyEncoding::Form => url::form_urlencoded::byte_serialize(key.as_bytes()).collect(),
             KeyEncoding::Double => percent(&percent(key, true), true),
-            KeyEncoding::XmlEscaped => xml_escape(key),
+            KeyEncoding::XmlEscaped => cake_core::text::escape_xml(key).into_owned(),
             KeyEncoding::JsonEscaped => json_escape(key),
             KeyEncoding::Half => {
                 let n = key.chars().count().div_ceil(2);

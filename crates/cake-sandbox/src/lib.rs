@@ -57,6 +57,7 @@ mod request;
 mod rows;
 mod server;
 mod shape;
+mod soap;
 mod tables;
 mod values;
 mod world;
@@ -74,7 +75,7 @@ pub use hostile::{
 };
 pub use request::{TEXT as TEXT_CONTENT_TYPE, XML as XML_CONTENT_TYPE};
 pub use rows::ROWS_PER_DAY_MAX;
-pub use server::{FaultCounts, FaultPlan, Sandbox, Stats};
+pub use server::{FaultCounts, FaultPlan, RequestSeen, Sandbox, Stats};
 pub use wsdl::{wsdl_document, WsdlDrift};
 
 /// How a sandbox is set up.
@@ -143,6 +144,9 @@ pub struct Faults {
     /// hostile behaviours: `1` misbehaves on the first attempt only (a retry gets the clean
     /// answer); `u32::MAX` (the default) always.
     pub hostile_attempts: u32,
+    /// Answer every SOAP call with the fault of an instance that does not take SOAP (HTTP 500,
+    /// `soap:Sender`); GET is answered as usual.
+    pub refuse_soap: bool,
 }
 
 impl Default for Faults {
@@ -159,6 +163,7 @@ impl Default for Faults {
             trickle_pause: Duration::from_millis(2),
             hostile: Vec::new(),
             hostile_attempts: u32::MAX,
+            refuse_soap: false,
         }
     }
 }

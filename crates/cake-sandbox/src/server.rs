@@ -141,6 +141,8 @@ struct Shared {
     attempts: Mutex<HashMap<String, u32>>,
     /// Every request received, as path and query without `api_key`, in order.
     seen: Mutex<Vec<String>>,
+    /// Every request received, as it came (method, path, content type), in order.
+    log: Mutex<Vec<RequestSeen>>,
     /// Turns `true` when the server stops: slow bodies and latencies end at once.
     stopping: watch::Sender<bool>,
 }
@@ -218,6 +220,7 @@ impl Sandbox {
             counters: Counters::default(),
             attempts: Mutex::new(HashMap::new()),
             seen: Mutex::new(Vec::new()),
+            log: Mutex::new(Vec::new()),
             stopping: watch::channel(false).0,
         });
         let app = axum::Router::new()
@@ -292,6 +295,16 @@ impl Sandbox {
             .clone()
     }
 
+    /// Every request received since the start (or [`Sandbox::reset_stats`]) as it came: its
+    /// method, path, whether its URL carried the key, and its content type.
+    pub fn request_log(&self) -> Vec<RequestSeen> {
+        self.shared
+            .log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     pub fn reset_stats(&self) {
         let c = &self.shared.counters;
         for a in [
@@ -317,6 +330,11 @@ impl Sandbox {
             .clear();
         self.shared
             .seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.shared
+            .log
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
@@ -492,10 +510,25 @@ fn http(
     out
 }
 
+/// One request as the sandbox received it (see [`Sandbox::request_log`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestSeen {
+    /// `GET`, `POST`...
+    pub method: String,
+    /// The path, without the query.
+    pub path: String,
+    /// Whether the query string carried an `api_key` parameter.
+    pub key_in_url: bool,
+    /// The request's `Content-Type`, if it had one.
+    pub content_type: Option<String>,
+}
+
 async fn handle(
     State(shared): State<Arc<Shared>>,
     method: Method,
     uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
 ) -> axum::response::Response {
     let guard = shared.enter();
     let counters = &shared.counters;
@@ -504,16 +537,68 @@ async fn handle(
         reset: false,
         trickle: None,
     };
-    if method != Method::GET {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    shared
+        .log
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(RequestSeen {
+            method: method.to_string(),
+            path: uri.path().to_string(),
+            key_in_url: uri.query().is_some_and(|q| {
+                url::form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "api_key")
+            }),
+            content_type: content_type.clone(),
+        });
+    // A SOAP call is read into the GET form of the same request; its answer is put back in
+    // an envelope at the end.
+    let mut call = None;
+    if method == Method::POST {
+        let action = headers.get("soapaction").and_then(|v| v.to_str().ok());
+        let Some(version) = crate::soap::version(content_type.as_deref().unwrap_or(""), action)
+        else {
+            let r = Response {
+                status: 415,
+                content_type: TEXT,
+                body: b"The sandbox takes POSTs as SOAP 1.2 (application/soap+xml) or SOAP 1.1 \
+                        (text/xml with a SOAPAction header).\r\n"
+                    .to_vec(),
+            };
+            let len = r.body.len();
+            return http(r, &[], whole(len), len, guard);
+        };
+        if shared.faults().refuse_soap {
+            let r = crate::soap::fault(
+                version,
+                true,
+                "Server was unable to read request. ---> This instance does not take SOAP calls.",
+            );
+            let len = r.body.len();
+            return http(r, &[], whole(len), len, guard);
+        }
+        match crate::soap::read(version, uri.path(), &body) {
+            Ok(c) => call = Some(c),
+            Err(r) => {
+                let len = r.body.len();
+                return http(r, &[], whole(len), len, guard);
+            }
+        }
+    } else if method != Method::GET {
         let r = Response {
             status: 405,
             content_type: TEXT,
-            body: b"The sandbox answers HTTP GET only.\r\n".to_vec(),
+            body: b"The sandbox answers HTTP GET and SOAP POSTs only.\r\n".to_vec(),
         };
         let len = r.body.len();
         return http(r, &[], whole(len), len, guard);
     }
-    let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let path_and_query = match &call {
+        Some(c) => c.path_and_query.clone(),
+        None => uri.path_and_query().map_or("/", |p| p.as_str()).to_string(),
+    };
     let faults = shared.faults();
     let config = shared.config.clone();
     let attempt = shared.attempt(&fault_key(&path_and_query));
@@ -612,6 +697,10 @@ async fn handle(
                 },
             }
         }
+    };
+    let response = match &call {
+        Some(c) => crate::soap::wrap(c, response),
+        None => response,
     };
     let len = response.body.len();
     // Faults that cut the body apply to report answers only, never to routing errors.

@@ -21,7 +21,7 @@ use crate::handler::{HandlerFactory, Page, PageHandler, PageOutcome, PageRequest
 use crate::instance::Instance;
 use crate::limiter::Limiter;
 use crate::pace::{LowSpeed, Pace};
-use crate::query::{display_url, request_url, Key};
+use crate::query::{display_url, request as outgoing, Key, Protocol, SOAP12_CONTENT_TYPE};
 use crate::retry::RetryPolicy;
 use cake_core::secret::ApiKey;
 
@@ -57,6 +57,8 @@ pub struct ClientOptions {
     /// Seed of the backoff jitter (`None`: from the clock).
     pub jitter_seed: Option<u64>,
     pub user_agent: String,
+    /// The form of report requests: SOAP 1.2 (the key in the body) by default.
+    pub protocol: Protocol,
 }
 
 impl Default for ClientOptions {
@@ -74,6 +76,7 @@ impl Default for ClientOptions {
             accept_rows_outside_window: false,
             jitter_seed: None,
             user_agent: format!("cake-connector/{}", env!("CARGO_PKG_VERSION")),
+            protocol: Protocol::default(),
         }
     }
 }
@@ -192,6 +195,19 @@ impl Client {
         &self.instance
     }
 
+    /// A client of the same instance, key and options that sends `protocol`'s form of
+    /// requests.
+    pub fn with_protocol(&self, protocol: Protocol) -> Result<Client, TransportError> {
+        Client::new(
+            self.instance.clone(),
+            self.key.clone(),
+            ClientOptions {
+                protocol,
+                ..self.options.clone()
+            },
+        )
+    }
+
     /// The key, for callers that must scrub it out of data they keep (raw responses).
     pub fn api_key(&self) -> &ApiKey {
         &self.key
@@ -210,14 +226,20 @@ impl Client {
         }
     }
 
-    /// The URL of a request with the key redacted, as logs and `--dry-run` show it.
+    /// A request as logs and `--dry-run` show it: under GET the URL with the key redacted,
+    /// under SOAP the method's address with its parameters, without the key.
     pub fn display_url(
         &self,
         report: &Report,
         request: &PlannedRequest,
         page: Option<Page>,
     ) -> String {
-        display_url(&self.instance, report, request, page)
+        display_url(&self.instance, report, request, page, self.options.protocol)
+    }
+
+    /// The form of this client's report requests.
+    pub fn protocol(&self) -> Protocol {
+        self.options.protocol
     }
 
     /// The wait before retry number `retry`, from the policy's jitter.
@@ -427,16 +449,26 @@ impl Client {
     ) -> Result<PageResult<<F::Handler as PageHandler>::Output>, Failure> {
         let _slot = self.limiter.acquire().await;
         self.requests.fetch_add(1, Ordering::SeqCst);
-        tracing::debug!(url = %shown, attempt = info.attempt, "GET");
-        let url = request_url(
+        let protocol = self.options.protocol;
+        tracing::debug!(request = %shown, attempt = info.attempt, "{}", protocol.http_method());
+        let out = outgoing(
             &self.instance,
             report,
             request,
             info.page,
             Key::Real(&self.key),
+            protocol,
         );
+        let builder = match out.body {
+            None => self.http.get(out.url),
+            Some(body) => self
+                .http
+                .post(out.url)
+                .header(reqwest::header::CONTENT_TYPE, SOAP12_CONTENT_TYPE)
+                .body(body),
+        };
         let work = async {
-            let response = self.send(self.http.get(url), shown).await?;
+            let response = self.send(builder, shown).await?;
             self.read_response(response, info, shown, factory).await
         };
         match tokio::time::timeout(self.options.request_timeout, work).await {

@@ -232,6 +232,12 @@ fn is_parameter_error(text: &str) -> bool {
         "Cannot convert",
         "Parameter name:",
         "Input string was not in a correct format",
+        // A SOAP fault blaming the request (SOAP 1.2 `soap:Sender`, 1.1 `soap:Client`): the
+        // envelope or a value in it cannot be read, and sending it again changes nothing.
+        "Server was unable to read request",
+        "Server did not recognize",
+        "soap:Sender",
+        "soap:Client",
     ]
     .iter()
     .any(|needle| text.contains(needle))

@@ -8,9 +8,12 @@
 //! whole response in memory and never parses the XML itself: the handler says how many rows a
 //! body held and whether Cake accepted the request.
 //!
-//! The API key lives in an [`ApiKey`], which has no `Display` and a redacted `Debug`; it is put
-//! into a URL only when the request is sent. Every URL kept for messages and logs is redacted,
-//! and text that comes back from the server is scrubbed of the key before it is stored.
+//! Requests take one of the two forms Cake documents for every method ([`Protocol`]): SOAP 1.2
+//! (the default; `POST /api/N/svc.asmx`, the key in the body, never in a URL) or HTTP GET (the
+//! key in the query string). The API key lives in an [`ApiKey`], which has no `Display` and a
+//! redacted `Debug`; it is put into a request only when it is sent. Every request kept for
+//! messages and logs is shown without the key, and text that comes back from the server is
+//! scrubbed of the key before it is stored.
 //!
 //! Here the transport pages one day of Clicks from the sandbox (a Cake-compatible server on
 //! loopback, `cake-sandbox`) with a handler that only counts rows; cake-pipeline's
@@ -89,9 +92,10 @@
 //! let options = Options { past_days: Some("1day".parse()?), ..Options::default() };
 //! let plan = plan(find("clicks")?, &options, &context)?;
 //! let request = &plan.requests[0];
-//! // What logs show: every parameter, the key redacted.
+//! // What logs show: every parameter; the key travels in the SOAP body, never in a URL.
 //! let shown = client.display_url(plan.report, request, None);
-//! assert!(shown.contains("api_key=<redacted>&start_date=2026-03-09T00%3A00%3A00&"));
+//! assert!(shown.contains("/api/12/reports.asmx/Clicks?start_date=2026-03-09T00%3A00%3A00&"));
+//! assert!(!shown.contains("api_key"));
 //!
 //! let (pages, window) =
 //!     client.fetch_window(&plan, request, &CountRows, || Ok(Pages::default())).await?;
@@ -128,7 +132,7 @@ pub use handler::{
 };
 pub use instance::{Instance, InstanceError};
 pub use pace::LowSpeed;
-pub use query::display_url;
+pub use query::{display_body, display_url, Protocol, SOAP12_CONTENT_TYPE};
 pub use retry::{parse_retry_after, RetryPolicy};
 pub use window::{Inconsistency, PageSink, WindowResult};
 

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use cake_catalog::{Layout, OptionName, Plan, PlannedDates};
-use cake_transport::{Instance, Page};
+use cake_transport::{Instance, Page, Protocol};
 use serde::Serialize;
 
 use crate::cli::PullArgs;
@@ -18,6 +18,10 @@ pub struct DryRun {
     pub table: String,
     pub timezone: String,
     pub window: String,
+    /// `soap` (SOAP 1.2, the key in the body) or `get` (HTTP GET, the key in the URL).
+    pub protocol: String,
+    /// The body of the first window's first request under SOAP, the key redacted.
+    pub first_body: Option<String>,
     /// `replace` or `append`.
     pub mode: String,
     /// Rows per page, for paged reports.
@@ -46,7 +50,12 @@ pub struct DryWindow {
 }
 
 impl DryRun {
-    pub fn new(plan: &Plan, args: &PullArgs, instance: Option<&Instance>) -> DryRun {
+    pub fn new(
+        plan: &Plan,
+        args: &PullArgs,
+        instance: Option<&Instance>,
+        protocol: Protocol,
+    ) -> DryRun {
         let r = plan.report;
         let table = args
             .output
@@ -64,8 +73,9 @@ impl DryRun {
                     row_limit: size,
                 });
                 let url = match (instance, &placeholder) {
-                    (Some(i), _) => cake_transport::display_url(i, r, req, page),
-                    (None, Some(p)) => cake_transport::display_url(p, r, req, page).replacen(
+                    (Some(i), _) => cake_transport::display_url(i, r, req, page, protocol),
+                    (None, Some(p)) => cake_transport::display_url(p, r, req, page, protocol)
+                        .replacen(
                         "https://domain.invalid",
                         "https://<domain>",
                         1,
@@ -89,11 +99,21 @@ impl DryRun {
                 }
             })
             .collect();
+        let first_body = plan.requests.first().and_then(|req| {
+            let page = plan.page_size.map(|size| Page {
+                index: 0,
+                start_at_row: 1,
+                row_limit: size,
+            });
+            cake_transport::display_body(r, req, page, protocol)
+        });
         DryRun {
             report: r.id.to_string(),
             table,
             timezone: plan.timezone.to_string(),
             window: plan.window.to_string(),
+            protocol: protocol.to_string(),
+            first_body,
             mode: args.output.mode.clone(),
             page_size: plan.page_size,
             skipped_future: plan.clipped.map(|c| c.to_string()),
@@ -106,6 +126,13 @@ impl DryRun {
         let mut out = String::new();
         let _ = writeln!(out, "report:   {} (table {})", self.report, self.table);
         let _ = writeln!(out, "timezone: {}", self.timezone);
+        let _ = match self.protocol.as_str() {
+            "soap" => writeln!(
+                out,
+                "protocol: soap (SOAP 1.2 POSTs, the key in the body, never in a URL)"
+            ),
+            other => writeln!(out, "protocol: {other} (HTTP GET, the key in the URL)"),
+        };
         let _ = writeln!(
             out,
             "windows:  {} of one {}",
@@ -140,7 +167,21 @@ impl DryRun {
                 .map(|c| format!(" (until {c}, the run's start)"))
                 .unwrap_or_default();
             let _ = writeln!(out, "{when}{until}: {verb} {}", w.partition);
-            let _ = writeln!(out, "  GET {}", w.first_request);
+            let method = if self.protocol == "get" {
+                "GET"
+            } else {
+                "POST"
+            };
+            let _ = writeln!(out, "  {method} {}", w.first_request);
+        }
+        if let Some(body) = &self.first_body {
+            let _ = writeln!(
+                out,
+                "the first request's body (every request's has this form):"
+            );
+            for line in body.lines() {
+                let _ = writeln!(out, "  {line}");
+            }
         }
         out
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::exit::Result;
 use cake_pipeline::{pull, Cancel, Classify, PullOptions, PullSummary, RunStatus};
 use cake_sink::{Format, Sink, SinkOptions, WriteMode};
-use cake_transport::{ApiKey, Client, ClientOptions, Instance, LowSpeed, RetryPolicy};
+use cake_transport::{Client, ClientOptions, LowSpeed, RetryPolicy};
 
 use crate::cli::{ConnectionArgs, PullArgs};
 use crate::exit::UsageError;
@@ -16,14 +16,9 @@ pub fn run(args: &PullArgs) -> Result<String> {
     let report = crate::args::report(&args.report)?;
     let plan = crate::args::validated_plan(report, &args.options, &args.plan, chrono::Utc::now())?;
     if args.dry_run {
-        let instance = match &args.connection.domain {
-            Some(d) => Some(
-                Instance::parse(d, args.connection.allow_insecure_http)
-                    .map_err(UsageError::from)?,
-            ),
-            None => None,
-        };
-        let dry = super::dryrun::DryRun::new(&plan, args, instance.as_ref());
+        let instance = args.connection.instance.instance_if_given()?;
+        let protocol = args.connection.instance.protocol()?.unwrap_or_default();
+        let dry = super::dryrun::DryRun::new(&plan, args, instance.as_ref(), protocol);
         return if args.json {
             Ok(format!("{}\n", crate::args::json(&dry)?))
         } else {
@@ -134,46 +129,36 @@ pub fn open_sink(location: &str, format: Format) -> Result<Sink> {
 
 /// The client for a connection's flags; the key is registered for redaction first.
 pub fn client(c: &ConnectionArgs) -> Result<Client> {
-    client_with_key(c, c.key.require()?)
+    client_with_key(c, c.instance.key.require()?)
 }
 
 /// The client for a connection's flags and a key already read (and registered for redaction).
 pub fn client_with_key(c: &ConnectionArgs, key: String) -> Result<Client> {
-    let domain = c.domain.as_deref().ok_or_else(|| {
-        UsageError::new(
-            "--domain is required (or CAKE_DOMAIN): your instance's name, host or https:// URL",
-        )
-    })?;
     if c.concurrency == 0 {
         return Err(UsageError::new("--concurrency must be at least 1").into());
     }
-    let instance = Instance::parse(domain, c.allow_insecure_http).map_err(UsageError::from)?;
-    let key = ApiKey::new(key).map_err(UsageError::from)?;
     let t = &c.transport;
-    Ok(Client::new(
-        instance,
-        key,
-        ClientOptions {
-            concurrency: c.concurrency,
-            requests_per_minute: c.requests_per_minute,
-            idle_timeout: Duration::from_secs(t.idle_timeout.max(1)),
-            request_timeout: Duration::from_secs(t.attempt_timeout.max(1)),
-            low_speed: LowSpeed {
-                limit: t.low_speed_limit,
-                time: Duration::from_secs(t.low_speed_time.max(1)),
-            },
-            allow_repeated_keys: t.allow_repeated_keys,
-            accept_rows_outside_window: t.accept_rows_outside_window,
-            head_timeout: Duration::from_secs(t.head_timeout.max(1)),
-            retry: RetryPolicy {
-                max_attempts: c.retry.retries.saturating_add(1),
-                base_delay: Duration::from_millis(c.retry.retry_base_ms),
-                max_retry_after: Duration::from_secs(t.max_retry_after),
-                ..RetryPolicy::default()
-            },
-            ..ClientOptions::default()
+    let options = ClientOptions {
+        concurrency: c.concurrency,
+        requests_per_minute: c.requests_per_minute,
+        idle_timeout: Duration::from_secs(t.idle_timeout.max(1)),
+        request_timeout: Duration::from_secs(t.attempt_timeout.max(1)),
+        low_speed: LowSpeed {
+            limit: t.low_speed_limit,
+            time: Duration::from_secs(t.low_speed_time.max(1)),
         },
-    )?)
+        allow_repeated_keys: t.allow_repeated_keys,
+        accept_rows_outside_window: t.accept_rows_outside_window,
+        head_timeout: Duration::from_secs(t.head_timeout.max(1)),
+        retry: RetryPolicy {
+            max_attempts: c.retry.retries.saturating_add(1),
+            base_delay: Duration::from_millis(c.retry.retry_base_ms),
+            max_retry_after: Duration::from_secs(t.max_retry_after),
+            ..RetryPolicy::default()
+        },
+        ..ClientOptions::default()
+    };
+    crate::args::client(&c.instance, key, options)
 }
 
 /// Writes the run's status and summary as JSON (atomically: a reader never sees half a file),

@@ -48,6 +48,7 @@ fn config(args: &SandboxArgs) -> Result<SandboxConfig> {
             .map_or(defaults.trickle_pause, Duration::from_millis),
         hostile,
         hostile_attempts: args.hostile_attempts.unwrap_or(u32::MAX),
+        refuse_soap: args.refuse_soap,
     };
     faults
         .validate()

@@ -10,7 +10,7 @@ use crate::exit::Result;
 use cake_pipeline::{parse_config, sync, Cancel, PullOptions, SyncRun};
 use cake_sink::WriteMode;
 
-use crate::cli::{ConnectionArgs, SyncArgs};
+use crate::cli::{ConnectionArgs, InstanceArgs, SyncArgs};
 use crate::exit::UsageError;
 
 pub fn run(args: &SyncArgs) -> Result<String> {
@@ -52,16 +52,23 @@ pub fn run(args: &SyncArgs) -> Result<String> {
     if let Some(k) = &i.api_key {
         crate::logging::add_secret(k);
     }
-    // A key from the command line (flag, environment or file) wins over the config's.
-    let key = match (args.key.key()?, &i.api_key) {
+    // What the command line says (flag, environment or file) wins over the config.
+    let given = &args.instance;
+    let key = match (given.key.key()?, &i.api_key) {
         (Some(k), _) => k,
         (None, Some(k)) => k.clone(),
-        (None, None) => args.key.require()?,
+        (None, None) => given.key.require()?,
     };
     let connection = ConnectionArgs {
-        domain: args.domain.clone().or_else(|| i.domain.clone()),
-        key: crate::cli::KeyArgs::default(),
-        allow_insecure_http: i.allow_insecure_http,
+        instance: InstanceArgs {
+            domain: given.domain.clone().or_else(|| i.domain.clone()),
+            key: crate::cli::KeyArgs::default(),
+            allow_insecure_http: given.allow_insecure_http || i.allow_insecure_http,
+            protocol: given
+                .protocol
+                .clone()
+                .or_else(|| plan.protocol.map(|p| p.as_str().to_string())),
+        },
         concurrency: i.concurrency.unwrap_or(4),
         requests_per_minute: i.requests_per_minute,
         transport: args.transport,
@@ -191,7 +198,8 @@ async fn dry_run(
                     });
                     let _ = writeln!(
                         out,
-                        "  GET {}",
+                        "  {} {}",
+                        client.protocol().http_method(),
                         client.display_url(run.plan.report, req, page)
                     );
                 }

@@ -1,35 +1,24 @@
 //! `verify`: the catalog against the instance's own WSDL documents, and corrected spec files.
 
-use std::time::Duration;
-
 use crate::exit::Result;
-use cake_transport::{ApiKey, Client, ClientOptions, Instance, RetryPolicy};
 
 use crate::cli::VerifyArgs;
-use crate::exit::{DriftError, UsageError};
+use crate::exit::DriftError;
 
 /// The key the client holds when none was given: the WSDL is fetched without one.
 const NO_KEY: &str = "cake-connector-verify-sends-no-key";
 
 pub fn run(args: &VerifyArgs) -> Result<String> {
-    let instance =
-        Instance::parse(&args.domain, args.allow_insecure_http).map_err(UsageError::from)?;
-    let key = match args.key.key()? {
-        Some(k) => ApiKey::new(k).map_err(UsageError::from)?,
-        None => ApiKey::new(NO_KEY).map_err(UsageError::from)?,
-    };
-    let timeout = Duration::from_secs(args.timeout.max(1));
-    let options = ClientOptions {
-        connect_timeout: timeout,
-        request_timeout: timeout,
-        idle_timeout: timeout,
-        retry: RetryPolicy {
-            max_attempts: 3,
-            ..RetryPolicy::default()
-        },
-        ..ClientOptions::default()
-    };
-    let client = Client::new(instance, key, options)?;
+    let key = args
+        .instance
+        .key
+        .key()?
+        .unwrap_or_else(|| NO_KEY.to_string());
+    let client = crate::args::client(
+        &args.instance,
+        key,
+        crate::args::quick_options(args.timeout, 3),
+    )?;
     let runtime = crate::runtime()?;
     let report = runtime.block_on(cake_verify::verify(&client))?;
     let mut text = if args.json {

@@ -238,7 +238,15 @@ fn manifests_run_ids(out: &Path, table: &str) -> std::collections::BTreeMap<Stri
     ids
 }
 
-fn matrix(table: &str, report_args: &[&str], partial: (&'static str, f64)) -> String {
+fn matrix(
+    table: &str,
+    report_args: &[&str],
+    partial: (&'static str, f64),
+    protocol: &str,
+) -> String {
+    let mut report_args = report_args.to_vec();
+    report_args.extend_from_slice(&["--protocol", protocol]);
+    let report_args = report_args.as_slice();
     let server = Server::start(SandboxConfig {
         seed: 11,
         api_key: KEY.into(),
@@ -265,9 +273,10 @@ fn matrix(table: &str, report_args: &[&str], partial: (&'static str, f64)) -> St
     let clean_ids = manifests_run_ids(&clean, table);
 
     let mut transcript = format!(
-        "{table}: {} rows in {} partitions without faults\n",
+        "{table}: {} rows in {} partitions without faults ({})\n",
         expected.len(),
-        clean_ids.len()
+        clean_ids.len(),
+        rows_hash(&expected)
     );
     eprintln!(
         "{table}: clean run: {} rows, hash {}",
@@ -388,8 +397,22 @@ fn clicks_paged() {
         "clicks",
         &["clicks", "--start", START, "--end", END, "--page-size", "7"],
         ("HTTP 500/503 0.1, no retry", 0.1),
+        "soap",
     );
     insta::assert_snapshot!("matrix-clicks", t);
+}
+
+/// The Clicks matrix with requests in GET's form: the same rows (the hash in the first line)
+/// and the same outcome for every fault.
+#[test]
+fn clicks_paged_over_get() {
+    let t = matrix(
+        "clicks",
+        &["clicks", "--start", START, "--end", END, "--page-size", "7"],
+        ("HTTP 500/503 0.1, no retry", 0.1),
+        "get",
+    );
+    assert_eq!(outcomes(&t), committed_outcomes("faults", "matrix-clicks"));
 }
 
 #[test]
@@ -398,6 +421,7 @@ fn campaigns_summary_windowed() {
         "campaigns-summary",
         &["campaigns-summary", "--start", START, "--end", END],
         ("HTTP 500/503 0.3, no retry", 0.3),
+        "soap",
     );
     insta::assert_snapshot!("matrix-campaigns-summary", t);
 }

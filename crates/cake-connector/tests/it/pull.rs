@@ -198,15 +198,20 @@ fn dry_run_sends_nothing_and_writes_nothing() {
     ]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let gets: Vec<&str> = stdout.lines().filter(|l| l.contains("GET ")).collect();
-    assert_eq!(gets.len(), 3, "{stdout}");
-    for line in &gets {
+    // SOAP by default: each request is shown without a key, its body once, key redacted.
+    let posts: Vec<&str> = stdout.lines().filter(|l| l.contains("POST ")).collect();
+    assert_eq!(posts.len(), 3, "{stdout}");
+    for line in &posts {
         assert!(
-            line.contains(&format!("GET {url}/api/12/reports.asmx/Clicks?")),
+            line.contains(&format!("POST {url}/api/12/reports.asmx/Clicks?")),
             "{line}"
         );
-        assert!(line.contains("api_key=<redacted>"), "{line}");
+        assert!(!line.contains("api_key"), "{line}");
     }
+    assert!(
+        stdout.contains("<api_key>&lt;redacted&gt;</api_key>"),
+        "{stdout}"
+    );
     assert!(!stdout.contains(KEY), "{stdout}");
     assert_eq!(server.stats().requests, 0, "a dry run sends nothing");
     assert!(!lake.exists(), "a dry run writes nothing");

@@ -184,7 +184,7 @@ fn one_report_of_a_config_and_a_dry_run() {
         "{stdout}"
     );
     assert!(stdout.contains("offers: snapshot"), "{stdout}");
-    assert!(stdout.contains("GET http://127.0.0.1:"), "{stdout}");
+    assert!(stdout.contains("POST http://127.0.0.1:"), "{stdout}");
     assert!(!stdout.contains(KEY));
     assert!(!lake.join("clicks").exists());
     // One report of the config.

@@ -37,6 +37,9 @@ pub struct InstanceConfig {
     pub concurrency: Option<usize>,
     /// Optional budget of requests per minute.
     pub requests_per_minute: Option<u32>,
+    /// `soap` (SOAP 1.2, the key in the request body; the default) or `get` (HTTP GET, the
+    /// key in the URL).
+    pub protocol: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -323,6 +326,8 @@ pub struct SyncReport {
 pub struct SyncPlan {
     pub config: SyncConfig,
     pub timezone: chrono_tz::Tz,
+    /// The form of requests the config asks for (`None`: not said, the default).
+    pub protocol: Option<cake_transport::Protocol>,
     pub window: WindowSize,
     pub reports: Vec<SyncReport>,
 }
@@ -354,6 +359,14 @@ pub fn parse_config(file: &str, text: &str) -> Result<SyncPlan, ConfigError> {
     })?;
     let at = |span: std::ops::Range<usize>, key: &str, message: String| {
         err(format!("line {}: `{key}`: {message}", line_of(text, span)))
+    };
+    let protocol = match &config.instance.protocol {
+        Some(p) => Some(
+            p.get_ref()
+                .parse::<cake_transport::Protocol>()
+                .map_err(|e| at(p.span(), "protocol", e))?,
+        ),
+        None => None,
     };
     let timezone = match &config.instance.timezone {
         Some(tz) => cake_catalog::parse_timezone(tz.get_ref())
@@ -457,6 +470,7 @@ pub fn parse_config(file: &str, text: &str) -> Result<SyncPlan, ConfigError> {
     Ok(SyncPlan {
         config,
         timezone,
+        protocol,
         window,
         reports,
     })

@@ -4,5 +4,6 @@
 mod common;
 mod convert;
 mod keys;
+mod protocols;
 mod pull;
 mod sync;

@@ -238,7 +238,13 @@ fn failing_days(seed: u64, faults: &Faults, plan: &cake_catalog::Plan) -> BTreeS
                 start_at_row: 1,
                 row_limit: size,
             });
-            let url = cake_transport::display_url(&instance, plan.report, req, page);
+            let url = cake_transport::display_url(
+                &instance,
+                plan.report,
+                req,
+                page,
+                cake_transport::Protocol::Get,
+            );
             let path = url.strip_prefix("http://127.0.0.1:1").unwrap();
             (0..2).all(|attempt| faults.plan(seed, path, attempt).error.is_some())
         })

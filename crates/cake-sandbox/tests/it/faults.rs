@@ -326,12 +326,13 @@ async fn the_server_answers_what_respond_answers_and_counts_every_request() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+    // A POST that is not a SOAP call.
     let r = client
         .post(format!("{}{}", s.url(), clicks_query(3)))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 405);
+    assert_eq!(r.status(), 415);
     let q = without_param(&clicks_query(3), "offer_id");
     let r = client.get(format!("{}{q}", s.url())).send().await.unwrap();
     assert_eq!(r.status(), 500);

@@ -7,4 +7,5 @@ mod hostile;
 mod reports;
 mod semantics;
 mod snapshots;
+mod soap;
 mod wsdl;

@@ -153,8 +153,18 @@ fn assert_no_key(text: &str) {
 
 #[tokio::test]
 async fn the_request_carries_every_parameter_and_the_key() {
+    // SOAP by default: posted to the service, no key in the URL.
     let s = server(vec![ok()]).await;
     let ids = fetch(&client(&s.url, 1)).await.unwrap();
+    assert_eq!(ids, ["1", "2"]);
+    let line = s.lines.lock().unwrap()[0].clone();
+    assert_eq!(line, "POST /api/1/get.asmx HTTP/1.1");
+    // GET, asked for: every parameter and the key in the query string.
+    let s = server(vec![ok()]).await;
+    let get = client(&s.url, 1)
+        .with_protocol(cake_transport::Protocol::Get)
+        .unwrap();
+    let ids = fetch(&get).await.unwrap();
     assert_eq!(ids, ["1", "2"]);
     let line = s.lines.lock().unwrap()[0].clone();
     assert_eq!(

@@ -58,6 +58,12 @@ impl Server {
         self.sandbox().stats()
     }
 
+    /// Every request received since the last `faults` as it came: method, path, whether the
+    /// URL carried the key, content type.
+    pub fn request_log(&self) -> Vec<cake_sandbox::RequestSeen> {
+        self.sandbox().request_log()
+    }
+
     /// Every request received since the last `faults`, as path and query without `api_key`.
     pub fn requests_seen(&self) -> Vec<String> {
         self.sandbox().requests_seen()
@@ -471,4 +477,24 @@ pub fn without_queries(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The outcome lines of a committed matrix snapshot (`it__<module>__<name>.snap`): every line
+/// of the transcript but the indented messages, which name requests in one protocol's form.
+pub fn committed_outcomes(module: &str, name: &str) -> Vec<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/it/snapshots")
+        .join(format!("it__{module}__{name}.snap"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let body = text.splitn(3, "---\n").nth(2).unwrap_or_default();
+    outcomes(body)
+}
+
+/// The outcome lines of a matrix transcript: every line but the indented messages.
+pub fn outcomes(transcript: &str) -> Vec<String> {
+    transcript
+        .lines()
+        .filter(|l| !l.starts_with("    ") && !l.is_empty())
+        .map(str::to_string)
+        .collect()
 }

@@ -248,7 +248,13 @@ pub fn repeated(keys: &[String]) -> Vec<String> {
 /// request's URL (all rows, one page) answered by `cake_sandbox::respond` and decoded.
 pub fn sandbox_rows(config: &SandboxConfig, plan: &Plan, request: &PlannedRequest) -> Vec<String> {
     let instance = Instance::parse("http://127.0.0.1:1", false).unwrap();
-    let url = cake_transport::display_url(&instance, plan.report, request, None);
+    let url = cake_transport::display_url(
+        &instance,
+        plan.report,
+        request,
+        None,
+        cake_transport::Protocol::Get,
+    );
     let path = url
         .strip_prefix("http://127.0.0.1:1")
         .unwrap()
