@@ -235,6 +235,15 @@ pub enum ParseError {
     ZeroPastDays(String), // String: the text as given, quoted back
     #[error("invalid date `{0}`: write it as YYYY-MM-DD, for example 2026-01-31")]
     Date(String), // String: the text as given, quoted back
+    #[error("invalid date `{text}`: {} {year} has {days} days", month_name(month))]
+    NoSuchDay {
+        text: String,
+        year: i32,
+        month: u32,
+        days: u32,
+    },
+    #[error("invalid date `{text}`: there is no month {month}; months go from 01 to 12")]
+    NoSuchMonth { text: String, month: u32 },
     #[error("invalid day count `{0}`: write a whole number of days, 0 or more")]
     Days(String), // String: the text as given, quoted back
     #[error("invalid conversion type `{0}`: use conversions, events or all")]
@@ -280,6 +289,13 @@ impl FromStr for PastDays {
             .or_else(|| lower.strip_suffix("day"))
             .unwrap_or(&lower)
             .trim_end();
+        // A negative count covers no day, as 0 does.
+        if digits
+            .strip_prefix('-')
+            .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(ParseError::ZeroPastDays(s.to_string()));
+        }
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ParseError::PastDays(s.to_string()));
         }
@@ -385,7 +401,45 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, ParseError> {
     if !well_formed {
         return Err(ParseError::Date(s.to_string()));
     }
-    NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| ParseError::Date(s.to_string()))
+    NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| {
+        // Well formed, yet no such day: say which part is out of range.
+        let (year, month) = (t[..4].parse::<i32>(), t[5..7].parse::<u32>());
+        match (year, month) {
+            (Ok(year), Ok(month @ 1..=12)) => ParseError::NoSuchDay {
+                text: t.to_string(),
+                year,
+                month,
+                days: days_in_month(year, month),
+            },
+            (_, Ok(month)) => ParseError::NoSuchMonth {
+                text: t.to_string(),
+                month,
+            },
+            _ => ParseError::Date(s.to_string()),
+        }
+    })
+}
+
+/// The number of days of `month` (1 to 12) of `year`.
+fn days_in_month(year: i32, month: u32) -> u32 {
+    let first = NaiveDate::from_ymd_opt(year, month, 1);
+    let next = if month == 12 {
+        NaiveDate::from_ymd_opt(year + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(year, month + 1, 1)
+    };
+    match (first, next) {
+        (Some(a), Some(b)) => (b - a).num_days() as u32,
+        _ => 31,
+    }
+}
+
+/// The English name of `month` (1 to 12).
+fn month_name(month: &u32) -> &'static str {
+    u8::try_from(*month)
+        .ok()
+        .and_then(|m| chrono::Month::try_from(m).ok())
+        .map_or("that month", |m| m.name())
 }
 
 /// Parses a number of days back (0 is today).
@@ -469,7 +523,6 @@ mod tests {
             "30dayz",
             "days",
             "",
-            "-3",
             "+3",
             "3.5",
             "three",
@@ -485,6 +538,22 @@ mod tests {
         assert_eq!(
             "0days".parse::<PastDays>(),
             Err(ParseError::ZeroPastDays("0days".into()))
+        );
+        assert_eq!(
+            "-3".parse::<PastDays>(),
+            Err(ParseError::ZeroPastDays("-3".into()))
+        );
+        assert_eq!(
+            parse_date("2026-02-30").unwrap_err().to_string(),
+            "invalid date `2026-02-30`: February 2026 has 28 days"
+        );
+        assert_eq!(
+            parse_date("2024-02-30").unwrap_err().to_string(),
+            "invalid date `2024-02-30`: February 2024 has 29 days"
+        );
+        assert_eq!(
+            parse_date("2026-13-01").unwrap_err().to_string(),
+            "invalid date `2026-13-01`: there is no month 13; months go from 01 to 12"
         );
     }
 

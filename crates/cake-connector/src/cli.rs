@@ -217,6 +217,9 @@ pub struct DescribeArgs {
 pub struct PullArgs {
     /// Report id (`clicks`) or display name (`"Campaigns Summary"`).
     pub report: String,
+    /// Further reports: refused with a pointer to `sync`, which pulls several.
+    #[arg(hide = true)]
+    pub more_reports: Vec<String>,
     #[command(flatten)]
     pub options: ReportOptionArgs,
     #[command(flatten)]
@@ -525,6 +528,8 @@ impl Args for ReportOptionArgs {
                     .value_name(spec.value)
                     .help(spec.help)
                     .help_heading(OPTIONS_HEADING)
+                    // `--past-days -3` reaches the catalog's parser, which says what is wrong.
+                    .allow_negative_numbers(true)
                     // The catalog's parser checks the value as clap reads it.
                     .value_parser(move |s: &str| {
                         cake_catalog::Options::default()

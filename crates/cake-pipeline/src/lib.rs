@@ -51,6 +51,30 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # What is public, and why
+//!
+//! - **The jobs and their options and summaries**: [`check`] / [`CheckReport`]; [`pull`],
+//!   [`preflight`] (the checks a pull makes before it sends anything, for a caller that fans
+//!   windows out itself), [`PullOptions`], [`PullSummary`], [`WindowSummary`], [`Progress`] /
+//!   [`NoProgress`] (what the caller is told as windows commit), [`partition_of`] (the
+//!   partition a window replaces, for dry runs); [`sync`] with its config ([`parse_config`],
+//!   [`SyncConfig`], [`SyncPlan`], [`SyncReport`], [`plan_report`], [`valid_table_name`],
+//!   [`ConfigError`]) and results ([`SyncRun`], [`SyncedReport`], [`ReportRun`],
+//!   [`ReportState`], [`SyncFailure`]); [`status`] with [`TableStatus`], [`RunRecord`],
+//!   [`RunStatus`] and [`record_run`] (a front end records its own runs' end); [`convert_file`]
+//!   / [`convert_reader`] with the saved-file readers ([`open_saved`], [`saved_reader`],
+//!   [`SavedReader`], [`SavedEncoding`]) and [`ConvertError`]; [`Cancel`].
+//! - **Errors and their one classification**: [`PipelineError`], and [`Class`], [`Classify`],
+//!   [`Failure`] from `cake-core`, so that a front end maps failures to exit codes or
+//!   exceptions without another dependency.
+//! - **The page handler, for callers that drive the transport themselves**: [`DecodeFactory`],
+//!   [`DecodeHandler`], [`DecodedPage`], [`SpillError`], [`body_error`] (a decoder error as the
+//!   transport's refusal), [`DateBounds`] (the days a window owns), [`RAW_ZSTD_LEVEL`].
+//! - **What a location holds, named once**: [`layout`] (partition names, `_state/`, `_runs/`,
+//!   `_raw/` paths) and [`metadata`] (the key/value metadata every file carries), with
+//!   [`contract_for`] and [`schema_fingerprint`] (a table's contract), for readers of the lake
+//!   that check what wrote it.
 
 mod cancel;
 mod check;

@@ -191,10 +191,24 @@ pub(crate) fn reqwest_failure(
         || lower.contains("invalidcontenttype")
         || lower.contains("corrupt message")
     {
-        TransportError::Tls {
-            host,
-            message: chain,
-        }
+        // A plain-http server answers a TLS hello with bytes that are no TLS record.
+        let plain = lower.contains("invalidcontenttype") || lower.contains("corrupt message");
+        let message = if plain && url.starts_with("https://") {
+            let origin = url
+                .splitn(4, '/')
+                .take(3)
+                .collect::<Vec<_>>()
+                .join("/")
+                .replacen("https://", "http://", 1);
+            format!(
+                "{chain}; this server speaks plain http, not https: give {origin} as the \
+                 domain if that is what you meant (http:// is accepted on loopback, elsewhere \
+                 with --allow-insecure-http)"
+            )
+        } else {
+            chain
+        };
+        TransportError::Tls { host, message }
     } else if e.is_connect() || e.is_request() {
         TransportError::Connection {
             host,

@@ -40,8 +40,8 @@ impl cake_core::failure::Classify for InstanceError {
 
 impl Instance {
     /// Parses the Domain Name field: a bare name (`mycompany` becomes
-    /// `https://mycompany.cake.com`), a host name with dots (`login.example.com`, optionally with
-    /// `:port`), or a full `https://host[:port]` URL. `http://` is refused unless the host is on
+    /// `https://mycompany.cake.com`), a host (a name with dots such as `login.example.com`, an
+    /// address, `localhost`, or any of them with `:port`), or a full `https://host[:port]` URL. `http://` is refused unless the host is on
     /// loopback or `allow_insecure_http` is set.
     pub fn parse(domain: &str, allow_insecure_http: bool) -> Result<Instance, InstanceError> {
         let d = domain.trim();
@@ -65,17 +65,20 @@ impl Instance {
             if d.contains('@') {
                 return Err(InstanceError::UserInfo(d.to_string()));
             }
+            // A host: a name with dots, an address, `localhost`, or anything with a port. Only
+            // a bare name is an instance of cake.com.
             let host_part = d.rsplit_once(':').map_or(d, |(h, _)| h);
-            let full = if host_part.contains('.') || host_part.starts_with('[') {
+            let is_host = host_part.contains('.')
+                || host_part.starts_with('[')
+                || d.contains(':')
+                || host_part.eq_ignore_ascii_case("localhost");
+            let full = if is_host {
                 format!("https://{d}")
             } else {
                 if !is_label(host_part) {
                     return Err(invalid());
                 }
-                match d.split_once(':') {
-                    Some((name, port)) => format!("https://{name}.cake.com:{port}"),
-                    None => format!("https://{d}.cake.com"),
-                }
+                format!("https://{d}.cake.com")
             };
             Url::parse(&full).map_err(|_| invalid())?
         };
@@ -193,6 +196,11 @@ mod tests {
         assert_eq!(ok("http://localhost:9", false), "http://localhost:9");
         assert_eq!(ok("http://[::1]:9", false), "http://[::1]:9");
         assert_eq!(ok("http://cake.internal", true), "http://cake.internal");
+        // Hosts, not instances of cake.com: localhost, addresses, anything with a port.
+        assert_eq!(ok("localhost", false), "https://localhost");
+        assert_eq!(ok("localhost:8080", false), "https://localhost:8080");
+        assert_eq!(ok("127.0.0.1:8080", false), "https://127.0.0.1:8080");
+        assert_eq!(ok("cakebox:8443", false), "https://cakebox:8443");
     }
 
     #[test]

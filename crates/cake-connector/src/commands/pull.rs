@@ -13,6 +13,15 @@ use crate::cli::{ConnectionArgs, PullArgs};
 use crate::exit::UsageError;
 
 pub fn run(args: &PullArgs) -> Result<String> {
+    if !args.more_reports.is_empty() {
+        return Err(UsageError::new(format!(
+            "pull takes one report, and was given {} more ({}); run pull once per report, or \
+             list them in a sync config, which pulls several incrementally (docs/sync.md)",
+            args.more_reports.len(),
+            args.more_reports.join(", ")
+        ))
+        .into());
+    }
     let report = crate::args::report(&args.report)?;
     let plan = crate::args::validated_plan(report, &args.options, &args.plan, chrono::Utc::now())?;
     if args.dry_run {

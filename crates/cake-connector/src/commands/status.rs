@@ -9,6 +9,17 @@ use crate::cli::StatusArgs;
 use crate::fit::{short, wrap};
 
 pub fn run(args: &StatusArgs) -> Result<String> {
+    // A local location that does not exist is a mistyped path, not an empty location (and
+    // opening it would create it).
+    let local = !args.out.contains("://");
+    if local && !std::path::Path::new(&args.out).exists() {
+        return Err(crate::exit::UsageError::new(format!(
+            "the location {} does not exist; check the path (status reads a location that \
+             pull or sync wrote, it never creates one)",
+            args.out
+        ))
+        .into());
+    }
     let sink = super::pull::open_sink(&args.out, cake_sink::Format::default())?;
     let runtime = crate::runtime()?;
     let tables = runtime.block_on(cake_pipeline::status(&sink, chrono::Utc::now()))?;

@@ -254,6 +254,18 @@ fn pull_refuses_bad_reports_options_dates_domains_and_keys() {
             2,
         ),
         (
+            "a negative Past Days",
+            vec!["clicks", "--past-days", "-3"],
+            Some(&url),
+            2,
+        ),
+        (
+            "two reports",
+            vec!["clicks", "conversions", "--past-days", "1"],
+            Some(&url),
+            2,
+        ),
+        (
             "a date in another format",
             vec!["clicks", "--date", "03/01/2024"],
             Some(&url),

@@ -131,3 +131,14 @@ fn status_reads_delta_tables() {
     assert!(clicks["last_write"].as_str().is_some());
     assert_eq!(clicks["unreadable"], serde_json::json!([]));
 }
+
+/// A mistyped local path is said to be one (exit 2), and is not created.
+#[test]
+fn status_of_a_location_that_does_not_exist_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("lkae");
+    let r = run(&["status", "--out", s(&missing)], &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("does not exist"), "{}", r.stderr);
+    assert!(!missing.exists(), "status created the location");
+}

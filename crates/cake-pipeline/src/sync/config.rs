@@ -343,6 +343,12 @@ pub fn parse_config(file: &str, text: &str) -> Result<SyncPlan, ConfigError> {
         if msg.contains("expected a sequence") && text.contains("[report]") {
             msg.push_str(": each report is a `[[report]]` table (two brackets), one per report");
         }
+        if msg.contains("missing field `output`") {
+            msg.push_str(
+                ": the config says where the tables go in an [output] table, at least \
+                 `[output]` then `location = \"./lake\"` (a directory or s3://bucket/prefix)",
+            );
+        }
         err(match e.span() {
             Some(span) => {
                 let line = line_of(text, span.clone());
@@ -493,6 +499,17 @@ mod tests {
         let plan = plan.unwrap();
         assert!(!plan.config.output.location.contains("://"));
         assert!(plan.reports.len() >= 4);
+    }
+
+    #[test]
+    fn a_config_without_output_shows_the_block() {
+        let e = parse("[instance]\ndomain = \"mycompany\"\n[[report]]\nreport = \"offers\"\n")
+            .unwrap_err();
+        assert!(e.contains("missing field `output`"), "{e}");
+        assert!(
+            e.contains("[output]") && e.contains("location = \"./lake\""),
+            "{e}"
+        );
     }
 
     #[test]
