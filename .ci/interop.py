@@ -47,6 +47,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
+import cibin
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEY = "interop-key-3b1f9c"
 BUCKET = "interop"
@@ -580,11 +582,7 @@ def main():
         help="the cake-connector binary (default: the debug one, which the tests built)",
     )
     args = parser.parse_args()
-    binary = args.bin
-    if binary is None:
-        subprocess.run(["cargo", "build", "-p", "cake-connector"], cwd=ROOT, check=True)
-        target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
-        binary = os.path.join(os.path.abspath(target), "debug", "cake-connector")
+    binary = cibin.binary(args.bin)
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
     reports = json.loads(run(binary, "reports", "--json"))

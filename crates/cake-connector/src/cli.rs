@@ -71,6 +71,62 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page (roff) on stdout: `cake-connector man > cake-connector.1`.
     Man,
+    /// The Airbyte source protocol on stdout: spec, check, discover, read
+    /// (docs/platforms.md).
+    Airbyte(AirbyteArgs),
+    /// A Singer tap (tap-cake for Meltano): --discover, or SCHEMA, RECORD and STATE messages
+    /// on stdout (docs/platforms.md).
+    Singer(SingerArgs),
+}
+
+/// The arguments of the Airbyte protocol, as Airbyte passes them.
+#[derive(Debug, Args)]
+pub struct AirbyteArgs {
+    #[command(subcommand)]
+    pub command: AirbyteCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AirbyteCommand {
+    /// The configuration's JSON schema (a SPEC message).
+    Spec,
+    /// One cheap authenticated call (a CONNECTION_STATUS message; exit 0 either way).
+    Check(AirbyteFiles),
+    /// Every report as a stream (a CATALOG message).
+    Discover(AirbyteFiles),
+    /// The selected streams: RECORD messages, and a STATE after every committed window.
+    Read(AirbyteFiles),
+}
+
+/// The files Airbyte passes.
+#[derive(Debug, Args)]
+pub struct AirbyteFiles {
+    /// The source configuration (JSON: domain, api_key, start_date, lookback_days, ...).
+    #[arg(long, value_name = "FILE")]
+    pub config: std::path::PathBuf,
+    /// The configured catalog (`read`: the selected streams and their sync modes).
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<std::path::PathBuf>,
+    /// The state of the last read (`read`).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<std::path::PathBuf>,
+}
+
+/// The arguments of a Singer tap, as Singer runners pass them.
+#[derive(Debug, Args)]
+pub struct SingerArgs {
+    /// The tap's configuration (JSON, the same keys as the Airbyte source's).
+    #[arg(long, value_name = "FILE")]
+    pub config: std::path::PathBuf,
+    /// Print the catalog of every stream and exit.
+    #[arg(long)]
+    pub discover: bool,
+    /// The catalog with the selected streams (default: every stream).
+    #[arg(long, alias = "properties", value_name = "FILE")]
+    pub catalog: Option<std::path::PathBuf>,
+    /// The state of the last run (`{"bookmarks": {...}}`).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -50,6 +50,8 @@ fn main() -> ExitCode {
         cli::Command::Completions(a) => commands::catalog::completions(a),
         cli::Command::Man => commands::catalog::man(),
         cli::Command::Demo(a) => commands::demo::run(a),
+        cli::Command::Airbyte(a) => commands::platforms::airbyte(a),
+        cli::Command::Singer(a) => commands::platforms::singer(a),
     };
     match result {
         Ok(text) => {

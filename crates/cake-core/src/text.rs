@@ -83,8 +83,9 @@ pub fn page_summary(text: &str) -> String {
     if let Some(title) = title.map(collapse).filter(|t| !t.is_empty()) {
         return title;
     }
+    // Markup: its tags go, and its references are read (`&apos;` is `'`, `&#62;` is `>`).
     let plain = if text.contains('<') {
-        Cow::Owned(strip_tags(text))
+        Cow::Owned(decode_references(&strip_tags(text)))
     } else {
         Cow::Borrowed(text)
     };
@@ -93,6 +94,49 @@ pub fn page_summary(text: &str) -> String {
         .map(collapse)
         .find(|l| !l.is_empty())
         .unwrap_or_default()
+}
+
+/// `s` with XML's named references and character references replaced by their characters;
+/// anything else that starts with `&` is left as it is.
+fn decode_references(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at + 1..];
+        let end = tail.find(';').filter(|&e| e <= 10);
+        let decoded = end.and_then(|e| {
+            let name = &tail[..e];
+            let c = match name {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                _ => {
+                    let n = name.strip_prefix('#')?;
+                    let code = match n.strip_prefix(['x', 'X']) {
+                        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                        None => n.parse().ok(),
+                    };
+                    code.and_then(char::from_u32)
+                }
+            };
+            c.map(|c| (c, e))
+        });
+        match decoded {
+            Some((c, e)) => {
+                out.push(c);
+                rest = &tail[e + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn collapse(s: &str) -> String {
@@ -163,6 +207,11 @@ mod tests {
                 "Missing parameter: x.",
             ),
             ("a < b", "a"),
+            // A SOAP fault's text, its references read.
+            (
+                "<soap:Reason><soap:Text>Server Error in &apos;/&apos; ---&gt; &#65;&#x42; &amp;c &unknown;</soap:Text></soap:Reason>",
+                "Server Error in '/' ---> AB &c &unknown;",
+            ),
             ("", ""),
             ("  \n \r\n", ""),
         ];

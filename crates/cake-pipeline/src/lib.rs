@@ -84,8 +84,10 @@ mod decode;
 mod error;
 pub mod layout;
 pub mod metadata;
+pub mod protocol;
 mod pull;
 mod rows;
+mod state;
 mod status;
 mod sync;
 

@@ -261,10 +261,17 @@ pub async fn pull(
         c.1 += w.rows;
         on_commit(w);
     };
-    let result = pull_windows(
-        client, plan, sink, options, &contract, &table, started, &on_commit,
-    )
-    .await;
+    let job = Job {
+        client,
+        plan,
+        sink,
+        options,
+        table: &table,
+        contract: &contract,
+        opened: tokio::sync::OnceCell::new(),
+        now: chrono::Utc::now(),
+    };
+    let result = pull_windows(&job, started, &on_commit).await;
     let (windows, rows) = *committed.lock().unwrap_or_else(|p| p.into_inner());
     let record = RunRecord {
         run_id: sink.run_id().to_string(),
@@ -284,34 +291,17 @@ pub async fn pull(
 }
 
 /// The windows of a pull after its preflight.
-#[allow(clippy::too_many_arguments)]
 async fn pull_windows(
-    client: &Client,
-    plan: &Plan,
-    sink: &Sink,
-    options: &PullOptions,
-    contract: &TableContract,
-    table: &str,
+    job: &Job<'_>,
     started: Instant,
     on_commit: &(dyn Fn(&WindowSummary) + Send + Sync),
 ) -> Result<PullSummary, PipelineError> {
+    let (plan, options, sink, table) = (job.plan, job.options, job.sink, job.table);
     let report = plan.report;
-    let table = table.to_string();
     options.progress.start(report.id, plan.requests.len());
     let failed = AtomicBool::new(false);
-    let job = Job {
-        client,
-        plan,
-        sink,
-        options,
-        table: &table,
-        contract,
-        opened: tokio::sync::OnceCell::new(),
-        now: chrono::Utc::now(),
-    };
     let results: Vec<Result<Option<WindowSummary>, PipelineError>> = stream::iter(&plan.requests)
         .map(|request| {
-            let job = &job;
             let failed = &failed;
             async move {
                 if failed.load(Ordering::SeqCst) || options.cancel.is_cancelled() {
@@ -356,7 +346,7 @@ async fn pull_windows(
         skipped_future: plan.clipped.map(|c| c.to_string()),
         ..PullSummary::of_windows(
             report.id,
-            &table,
+            table,
             sink.store().display(),
             windows,
             started.elapsed().as_secs_f64(),

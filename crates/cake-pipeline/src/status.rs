@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::PipelineError;
 use crate::layout::{runs_path, state_path};
-use crate::sync::ReportState;
+use crate::state::ReportState;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

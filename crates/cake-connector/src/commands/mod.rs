@@ -5,6 +5,7 @@ pub mod check;
 pub mod convert;
 pub mod demo;
 pub mod dryrun;
+pub mod platforms;
 pub mod pull;
 pub mod sandbox;
 pub mod status;

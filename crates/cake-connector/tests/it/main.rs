@@ -12,6 +12,7 @@ mod exit_codes;
 mod faults;
 mod hostile;
 mod logs;
+mod platforms;
 mod protocols;
 mod pull;
 mod sandbox;

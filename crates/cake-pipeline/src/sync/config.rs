@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::state::valid_table_name;
+use crate::state::valid_table_name;
 
 /// A sync config file (TOML). See `docs/sync.md` for the format and an example.
 #[derive(Debug, Clone, Deserialize)]

@@ -8,10 +8,10 @@
 //! never past a window that is not.
 
 mod config;
-mod state;
 
+use crate::state::{read_state, write_state};
+pub use crate::state::{valid_table_name, ReportState};
 pub use config::*;
-pub use state::*;
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -81,6 +81,14 @@ pub async fn sync(
     options: &PullOptions,
     fail_fast: bool,
 ) -> SyncRun {
+    let job = SyncJob {
+        client,
+        sink,
+        plan,
+        full_refresh,
+        now,
+        options,
+    };
     let mut run = SyncRun::default();
     for sr in &plan.reports {
         let stop = options.cancel.is_cancelled() || (fail_fast && !run.failures.is_empty());
@@ -89,18 +97,7 @@ pub async fn sync(
             continue;
         }
         let committed = Mutex::new(Vec::new());
-        match sync_report(
-            client,
-            sink,
-            plan,
-            sr,
-            full_refresh,
-            now,
-            options,
-            &committed,
-        )
-        .await
-        {
+        match sync_report(&job, sr, &committed).await {
             Ok(done) => run.synced.push(done),
             Err(error) => {
                 let windows = committed.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -267,17 +264,29 @@ fn state_after(
     state
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn sync_report(
-    client: &Client,
-    sink: &Sink,
-    plan: &SyncPlan,
-    sr: &SyncReport,
+/// What every report of one sync run shares.
+struct SyncJob<'a> {
+    client: &'a Client,
+    sink: &'a Sink,
+    plan: &'a SyncPlan,
     full_refresh: bool,
     now: chrono::DateTime<chrono::Utc>,
-    options: &PullOptions,
+    options: &'a PullOptions,
+}
+
+async fn sync_report(
+    job: &SyncJob<'_>,
+    sr: &SyncReport,
     windows: &Mutex<Vec<WindowSummary>>,
 ) -> Result<SyncedReport, PipelineError> {
+    let SyncJob {
+        client,
+        sink,
+        plan,
+        full_refresh,
+        now,
+        options,
+    } = *job;
     let run = plan_report(client, sink, plan, sr, full_refresh, now, options.rebuild).await?;
     let options = PullOptions {
         table: Some(sr.table.clone()),

@@ -4,6 +4,7 @@
 mod common;
 mod convert;
 mod keys;
+mod platforms;
 mod protocols;
 mod pull;
 mod sync;

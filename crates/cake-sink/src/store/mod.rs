@@ -134,7 +134,7 @@ impl Store {
     /// Anything that looks like a URL must be a well-formed one of a supported scheme:
     /// `s3:/bucket`, `s3:bucket`, `s3//bucket`, `s3://` without a bucket, `data:x` (a word of
     /// two or more letters and a colon without `//`) and other schemes (`gs://`, `az://`,
-    /// `http://`, ...) are refused with [`SinkError::Location`] ([`SinkError::is_usage`]), so
+    /// `http://`, ...) are refused with [`SinkError::Location`] (of the class `Usage`), so
     /// a typo never becomes a local folder. Windows drive letters (`C:\lake`) and relative
     /// paths (`./lake`, `lake`) are paths.
     pub fn open(location: &str) -> Result<Store, SinkError> {

@@ -10,6 +10,7 @@ use crate::layout::state_path;
 
 /// What a report's state records.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ReportState {
     pub report: String,
     /// Last day committed without a gap since the first run (dated range reports).
@@ -31,7 +32,7 @@ pub fn valid_table_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-pub(super) async fn read_state(
+pub(crate) async fn read_state(
     sink: &Sink,
     table: &str,
     today: NaiveDate,
@@ -76,7 +77,7 @@ fn newer_version(a: &str, b: &str) -> bool {
     parse(a) > parse(b)
 }
 
-pub(super) async fn write_state(
+pub(crate) async fn write_state(
     sink: &Sink,
     state: &ReportState,
     table: &str,
