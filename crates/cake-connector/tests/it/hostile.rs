@@ -62,6 +62,9 @@ struct Case {
     within: Duration,
     /// Keep the raw responses (`--keep-raw`): their files are checked for the key too.
     keep_raw: bool,
+    /// A case of the decoder's memory (rows of hundreds of megabytes): the form of the
+    /// request plays no part, so it runs in the default form only.
+    memory: bool,
 }
 
 fn hostile(h: Hostile, first_only: bool) -> Faults {
@@ -79,6 +82,7 @@ fn case(name: &str, faults: Faults, expect: Expect) -> Case {
         extra: Vec::new(),
         expect,
         within: Duration::from_secs(20),
+        memory: false,
         keep_raw: true,
     }
 }
@@ -323,11 +327,13 @@ fn second_round(cases: &mut Vec<Case>) {
     ));
     // Memory: one row holding 300 MB, refused or truncated, never held.
     let huge = Hostile::LargeRow { bytes: 300 << 20 };
-    cases.push(case(
+    let mut refused = case(
         "300 MB of unknown elements in one row",
         hostile(huge.clone(), false),
         Fails(8),
-    ));
+    );
+    refused.memory = true;
+    cases.push(refused);
     let mut truncated = case(
         "300 MB of unknown elements in one row, --truncate-extra",
         hostile(huge, false),
@@ -336,18 +342,22 @@ fn second_round(cases: &mut Vec<Case>) {
     truncated.extra = vec!["--truncate-extra"];
     // 300 MB of raw response, compressed, would measure zstd rather than the decoder.
     truncated.keep_raw = false;
+    truncated.memory = true;
     cases.push(truncated);
-    cases.push(case(
+    let mut repeated = case(
         "a known element 300 times 1 MiB in one row",
         hostile(Hostile::RepeatedKnownElement { times: 300 }, false),
         Fails(8),
-    ));
+    );
+    repeated.memory = true;
+    cases.push(repeated);
     let mut names = case(
         "120,000 unknown names in one row, --truncate-extra",
         hostile(Hostile::UnknownNames { names: 120_000 }, false),
         SameButRejected("_extra truncated; the names counted in one bounded line"),
     );
     names.extra = vec!["--truncate-extra"];
+    names.memory = true;
     cases.push(names);
 }
 
@@ -446,17 +456,29 @@ fn matrix() {
 }
 
 /// The same cases with requests in GET's form: the same rows (the clean run's hash is in the
-/// first line) and the same outcome for every case.
+/// first line) and the same outcome for every case but the decoder's memory cases, which do
+/// not depend on the form.
 #[test]
 fn matrix_over_get() {
     let transcript = run_matrix("get");
-    assert_eq!(
-        outcomes(&transcript),
-        committed_outcomes("hostile", "matrix")
-    );
+    let memory: Vec<String> = cases()
+        .into_iter()
+        .filter(|c| c.memory)
+        .map(|c| format!("{}: ", c.name))
+        .collect();
+    let committed: Vec<String> = committed_outcomes("hostile", "matrix")
+        .into_iter()
+        .filter(|line| !memory.iter().any(|m| line.starts_with(m.as_str())))
+        .collect();
+    assert_eq!(outcomes(&transcript), committed);
 }
 
+/// The matrices take turns: both at once on two cores would measure the machine against the
+/// cases' time bounds, not the connector.
+static TURNS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn run_matrix(protocol: &'static str) -> String {
+    let _turn = TURNS.lock().unwrap_or_else(|p| p.into_inner());
     let server = Server::start(SandboxConfig {
         seed: 11,
         api_key: KEY.into(),
@@ -477,6 +499,9 @@ fn run_matrix(protocol: &'static str) -> String {
         rows_hash(&expected)
     );
     for (i, case) in cases().into_iter().enumerate() {
+        if case.memory && protocol != "soap" {
+            continue;
+        }
         server.faults(case.faults.clone());
         let out = dir.path().join(format!("case-{i}"));
         let mut extra = case.extra.clone();
