@@ -18,14 +18,11 @@ fn emit(message: &Value) {
 }
 
 fn read_file(path: &std::path::Path, what: &str) -> std::result::Result<String, PipelineError> {
-    std::fs::read_to_string(path)
-        .map_err(|source| PipelineError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
-        .map_err(|e| {
-            PipelineError::Config(format!("cannot read the {what} {}: {e}", path.display()))
-        })
+    // One mapping: `PipelineError::Io` speaks of writing, and a file the platform passes is
+    // read.
+    std::fs::read_to_string(path).map_err(|e| {
+        PipelineError::Config(format!("cannot read the {what} {}: {e}", path.display()))
+    })
 }
 
 /// The configuration (its key registered with the scrubber first) and a client for it.
