@@ -328,6 +328,8 @@ pub enum DecodeError {
     WrongAnswer {
         report: &'static str,
         detail: String, // String: arrow's words
+        /// The report whose answer it is, when the catalog knows it.
+        answers: Option<&'static str>,
     },
 
     #[error("{report}: reading the response failed: {message}")]

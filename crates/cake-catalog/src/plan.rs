@@ -166,7 +166,10 @@ impl PlanError {
                 "the dates lie outside the supported calendar; use dates between years 1 and 9999"
                     .into()
             }
-            PlanError::ZeroPageSize => "page size must be at least 1".into(),
+            PlanError::ZeroPageSize => match naming {
+                Naming::Keys => "`page_size` must be at least 1".into(),
+                Naming::Flags => "--page-size must be at least 1".into(),
+            },
             PlanError::NotPaged { report } => format!(
                 "{report} answers in one piece: a page size applies only to paged reports (`describe` shows which)"
             ),

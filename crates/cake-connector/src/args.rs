@@ -19,14 +19,6 @@ impl InstanceArgs {
         Ok(Instance::parse(domain, self.allow_insecure_http).map_err(UsageError::from)?)
     }
 
-    /// The instance when a domain was given (`--dry-run` shows requests without one).
-    pub fn instance_if_given(&self) -> Result<Option<Instance>> {
-        match self.domain {
-            Some(_) => self.instance().map(Some),
-            None => Ok(None),
-        }
-    }
-
     /// The form of requests asked for (`None`: the default, SOAP).
     pub fn protocol(&self) -> Result<Option<Protocol>> {
         match &self.protocol {
@@ -69,7 +61,17 @@ impl KeyArgs {
     /// is readable by every user of the machine (`/proc/PID/cmdline`, `ps`).
     pub fn key(&self) -> Result<Option<String>> {
         let key = match (&self.api_key_file, &self.api_key) {
-            (Some(path), _) => {
+            (Some(_), Some(key)) => {
+                // Either may come from the environment: the message names both ways.
+                crate::logging::add_secret(key);
+                return Err(UsageError::new(
+                    "two API keys: a key file (--api-key-file or CAKE_API_KEY_FILE) and a key \
+                     (CAKE_API_KEY or --api-key); keep one: unset CAKE_API_KEY to read the \
+                     file, or drop the file",
+                )
+                .into());
+            }
+            (Some(path), None) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
                     UsageError::new(format!(
                         "cannot read the API key file {}: {e}; check --api-key-file or \
@@ -77,7 +79,16 @@ impl KeyArgs {
                         path.display()
                     ))
                 })?;
-                Some(text.trim().to_string())
+                let key = text.trim();
+                if key.is_empty() {
+                    return Err(UsageError::new(format!(
+                        "the API key file {} is empty; write the key into it, or check \
+                         --api-key-file or CAKE_API_KEY_FILE",
+                        path.display()
+                    ))
+                    .into());
+                }
+                Some(key.to_string())
             }
             (None, Some(key)) => {
                 let from_env = std::env::var("CAKE_API_KEY").is_ok_and(|v| v == *key);
@@ -119,11 +130,27 @@ pub fn json(value: &impl serde::Serialize) -> Result<String> {
     })
 }
 
+/// The time zone `value` (from `--timezone`, or the `CAKE_TIMEZONE` variable, which the
+/// message names when the value is its).
+pub fn timezone(value: &str) -> Result<chrono_tz::Tz> {
+    parse_timezone(value).map_err(|e| {
+        let from_env = std::env::var("CAKE_TIMEZONE").is_ok_and(|v| v == value);
+        if from_env {
+            UsageError::new(format!(
+                "CAKE_TIMEZONE: {e}; fix the variable, or unset it for UTC"
+            ))
+        } else {
+            UsageError::from(e)
+        }
+        .into()
+    })
+}
+
 impl PlanArgs {
     /// The planning context at the instant `now`.
     pub fn context(&self, now: DateTime<Utc>) -> Result<Context> {
         let mut ctx = Context::new(now);
-        ctx.timezone = parse_timezone(&self.timezone).map_err(UsageError::from)?;
+        ctx.timezone = timezone(&self.timezone)?;
         ctx.window = self
             .window
             .parse()

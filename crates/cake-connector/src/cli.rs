@@ -25,10 +25,12 @@ pub struct Cli {
 #[derive(Debug, Args, Clone, Copy)]
 #[command(next_help_heading = "Logging")]
 pub struct LogArgs {
-    /// Errors only: no warnings, no progress.
+    /// Errors and the final one-line summary only: no warnings, no progress, no line per
+    /// partition.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// More detail: -v for what each run does, -vv for every request, -vvv for everything.
+    /// More detail: -v adds a line per request, -vv every library's debug lines, -vvv
+    /// everything (and a backtrace on an internal error).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// `text` (default), or `json`: one JSON object per line, secrets scrubbed, for log
@@ -77,6 +79,23 @@ pub enum Command {
     /// A Singer tap (tap-cake for Meltano): --discover, or SCHEMA, RECORD and STATE messages
     /// on stdout (docs/platforms.md).
     Singer(SingerArgs),
+    /// Sync config files: `config init` (a commented starter file), `config validate FILE`,
+    /// `config schema` (its JSON Schema).
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print a commented starter config on stdout: `config init > cake.toml`.
+    Init,
+    /// Check a config file as `sync` reads it, without sending anything or writing.
+    Validate {
+        /// The config file (TOML).
+        file: std::path::PathBuf,
+    },
+    /// Print the JSON Schema of a config file on stdout.
+    Schema,
 }
 
 /// The arguments of the Airbyte protocol, as Airbyte passes them.
@@ -216,6 +235,10 @@ pub struct CheckArgs {
     /// Seconds to wait for the instance before giving up.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub timeout: u64,
+    /// The outcome as one JSON document on stdout (`"ok"`, the instance, or the error's
+    /// class and exit code).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -251,6 +274,13 @@ pub struct StatusArgs {
     /// Print JSON (every detail, for monitoring) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Also show the last N runs of each table (ok, failed, refused or interrupted).
+    #[arg(long, value_name = "N")]
+    pub history: Option<usize>,
+    /// Mark the tables this sync config no longer lists (and the ones it lists that the
+    /// location does not hold yet).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -341,12 +371,7 @@ pub struct KeyArgs {
     pub api_key: Option<String>,
     /// A file holding the API key (a Docker or Kubernetes secret); surrounding whitespace is
     /// ignored.
-    #[arg(
-        long,
-        env = "CAKE_API_KEY_FILE",
-        value_name = "PATH",
-        conflicts_with = "api_key"
-    )]
+    #[arg(long, env = "CAKE_API_KEY_FILE", value_name = "PATH")]
     pub api_key_file: Option<std::path::PathBuf>,
 }
 
@@ -504,6 +529,9 @@ pub struct SyncArgs {
     /// and first request) and send nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: the plan as one JSON document on stdout.
+    #[arg(long, requires = "dry_run")]
+    pub json: bool,
     #[command(flatten)]
     pub transport: TransportArgs,
     #[command(flatten)]

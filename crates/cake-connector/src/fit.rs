@@ -27,6 +27,71 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
+/// The width the binary's lines wrap at: the terminal's when stderr is one, else `COLUMNS`
+/// when set, else [`WIDTH`]; never under 40.
+pub fn columns() -> usize {
+    use std::io::IsTerminal as _;
+    let terminal = std::io::stderr()
+        .is_terminal()
+        .then(|| terminal_size::terminal_size_of(std::io::stderr()))
+        .flatten()
+        .map(|(w, _)| usize::from(w.0));
+    let set = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse().ok());
+    terminal.or(set).unwrap_or(WIDTH).max(40)
+}
+
+/// `text` with every line longer than `width` wrapped at spaces, continuation lines indented
+/// by the line's own indent plus two spaces. Nothing is lost: a word longer than a line is
+/// split across lines, every character kept.
+pub fn fold(text: &str, width: usize) -> String {
+    let width = width.max(8);
+    let mut out = String::with_capacity(text.len() + text.len() / width * 4);
+    for line in text.split_inclusive('\n') {
+        let (body, end) = match line.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (line, ""),
+        };
+        if body.chars().count() <= width {
+            out.push_str(line);
+            continue;
+        }
+        let lead = body.len() - body.trim_start_matches(' ').len();
+        let indent = " ".repeat((lead + 2).min(width / 2));
+        let mut current = " ".repeat(lead.min(width / 2));
+        let mut empty = true;
+        for word in body[lead..].split(' ').filter(|w| !w.is_empty()) {
+            let mut word: Vec<char> = word.chars().collect();
+            while !word.is_empty() {
+                let used = current.chars().count();
+                let sep = usize::from(!empty);
+                if used + sep + word.len() <= width {
+                    if !empty {
+                        current.push(' ');
+                    }
+                    current.extend(word.drain(..));
+                    empty = false;
+                    continue;
+                }
+                if empty {
+                    // Alone on its line and still too long: the part that fits.
+                    current.extend(word.drain(..width - used));
+                }
+                out.push_str(&current);
+                out.push('\n');
+                current.clone_from(&indent);
+                empty = true;
+            }
+        }
+        if !empty {
+            out.push_str(&current);
+        }
+        out.push_str(end);
+    }
+    out
+}
+
 /// `text` cut to `width` characters, with an ellipsis when cut.
 pub fn short(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
@@ -71,6 +136,40 @@ pub fn hanging(out: &mut String, prefix: &str, text: &str, min: usize, fallback:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folded_lines_fit_and_keep_every_character() {
+        let path = "/".to_string() + &"segment/".repeat(20);
+        let text = format!(
+            "error: cannot write {path}file.parquet: the disk is full; free space or \
+             point --out elsewhere and run again\nshort\n    an indented line that is far \
+             too long to fit in forty columns of text\n"
+        );
+        for width in [40, 80] {
+            let folded = fold(&text, width);
+            assert!(
+                folded.lines().all(|l| l.chars().count() <= width),
+                "{folded}"
+            );
+            let squeeze = |t: &str| t.split_whitespace().collect::<String>();
+            assert_eq!(squeeze(&folded), squeeze(&text));
+            assert!(folded.ends_with('\n'));
+            assert!(folded.lines().any(|l| l == "short"));
+            // Continuation lines are indented under their line (the indented line is 74
+            // characters: at 80 columns it stays whole).
+            let after = folded
+                .lines()
+                .skip_while(|l| !l.starts_with("    an"))
+                .nth(1);
+            if width < 74 {
+                assert!(after.is_some_and(|l| l.starts_with("      ")), "{folded}");
+            } else {
+                assert!(folded.contains("    an indented line that is far too long"));
+            }
+        }
+        assert_eq!(fold("fits\n", 80), "fits\n");
+        assert_eq!(fold("one two three", 8), "one two\n  three");
+    }
 
     #[test]
     fn hanging_text_fits_and_keeps_every_word() {

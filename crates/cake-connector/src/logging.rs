@@ -66,15 +66,17 @@ pub enum Line {
     Hint,
 }
 
-/// Prints one line of the binary's own output on stderr (with `-q`, errors and hints only): as it is in text mode, as a JSON
-/// event (`"level"`, `"fields": {"message"}`) with `--log-format json`, so that stderr is all
+/// Prints one line of the binary's own output on stderr (with `-q`, errors and hints only): in
+/// text mode wrapped at the terminal's width ([`crate::fit::columns`]), as a JSON event (`"level"`, `"fields": {"message"}`) with `--log-format json`, so that stderr is all
 /// JSON lines for a log shipper.
 pub fn line(kind: Line, text: &str) {
     if quiet() && matches!(kind, Line::Progress | Line::Warning) {
         return;
     }
     if !JSON.load(std::sync::atomic::Ordering::Relaxed) {
-        eprint(&format!("{text}\n"));
+        // Scrubbed before it is cut: a secret split across two lines would escape the scrub.
+        let folded = crate::fit::fold(&clean(&format!("{text}\n")), crate::fit::columns());
+        let _ = io::stderr().lock().write_all(folded.as_bytes());
         return;
     }
     let text = text.trim_end();
@@ -88,8 +90,22 @@ pub fn line(kind: Line, text: &str) {
 
 static JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Prints `text` on stdout, cleaned. A closed pipe (`| head`) is not an error worth a message.
+/// Prints `text` on stdout, cleaned; text for people (anything but JSON) is wrapped at the
+/// terminal's width, scrubbed before it is cut. A closed pipe (`| head`) is not an error
+/// worth a message.
 pub fn print(text: &str) {
+    let cleaned = clean(text);
+    let shown = if text.starts_with(['{', '[']) {
+        cleaned
+    } else {
+        crate::fit::fold(&cleaned, crate::fit::columns())
+    };
+    let _ = io::stdout().lock().write_all(shown.as_bytes());
+}
+
+/// Prints what a program reads on stdout (a completion script, a manual page, protocol
+/// messages, a config file), cleaned and never wrapped.
+pub fn print_raw(text: &str) {
     let _ = io::stdout().lock().write_all(clean(text).as_bytes());
 }
 
@@ -97,9 +113,14 @@ struct CleanStderr;
 
 impl Write for CleanStderr {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        io::stderr()
-            .lock()
-            .write_all(clean(&String::from_utf8_lossy(buf)).as_bytes())?;
+        // Log lines wrap like every line (scrubbed before they are cut); JSON lines do not.
+        let text = clean(&String::from_utf8_lossy(buf));
+        let text = if JSON.load(std::sync::atomic::Ordering::Relaxed) {
+            text
+        } else {
+            crate::fit::fold(&text, crate::fit::columns())
+        };
+        io::stderr().lock().write_all(text.as_bytes())?;
         Ok(buf.len())
     }
 
@@ -137,7 +158,8 @@ pub fn init(args: &crate::cli::LogArgs) {
     let level = match (args.quiet, args.verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
-        (false, 1) => "info",
+        // A line per request (the transport's), and what each run does.
+        (false, 1) => "info,cake_transport=debug",
         (false, 2) => "debug",
         _ => "trace",
     };

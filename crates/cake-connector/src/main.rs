@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory as _, FromArgMatches as _};
 
 mod args;
 mod cli;
@@ -23,8 +23,30 @@ pub(crate) fn runtime() -> exit::Result<tokio::runtime::Runtime> {
         .map_err(|e| exit::failure(cake_core::failure::Class::Internal, e))
 }
 
+/// The command line, parsed; help and errors are wrapped at the terminal's width like every
+/// other line (80 columns when not a terminal).
+fn parse() -> cli::Cli {
+    let width = fit::columns();
+    let matches = cli::Cli::command()
+        .term_width(width)
+        .try_get_matches()
+        .and_then(|m| cli::Cli::from_arg_matches(&m));
+    match matches {
+        Ok(cli) => cli,
+        Err(e) => {
+            let text = fit::fold(&e.render().to_string(), width);
+            if e.use_stderr() {
+                logging::eprint(&text);
+            } else {
+                logging::print(&text);
+            }
+            std::process::exit(e.exit_code());
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = parse();
     logging::init(&cli.log);
     // The key is registered before anything can echo it (a key pasted into --domain, say).
     let key = match &cli.command {
@@ -52,10 +74,25 @@ fn main() -> ExitCode {
         cli::Command::Demo(a) => commands::demo::run(a),
         cli::Command::Airbyte(a) => commands::platforms::airbyte(a),
         cli::Command::Singer(a) => commands::platforms::singer(a),
+        cli::Command::Config(c) => commands::config::run(c),
     };
     match result {
         Ok(text) => {
-            logging::print(&text);
+            // Text for people is wrapped at the terminal's width; what programs read (JSON,
+            // completion scripts, the manual page, protocol messages, a config file) is not.
+            let machine = matches!(
+                cli.command,
+                cli::Command::Completions(_)
+                    | cli::Command::Man
+                    | cli::Command::Airbyte(_)
+                    | cli::Command::Singer(_)
+                    | cli::Command::Config(cli::ConfigCommand::Init)
+            );
+            if machine {
+                logging::print_raw(&text);
+            } else {
+                logging::print(&text);
+            }
             ExitCode::from(exit::OK)
         }
         Err(e) => {

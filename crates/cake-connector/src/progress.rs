@@ -14,6 +14,8 @@ pub struct Reporter {
     bars: Option<MultiProgress>,
     /// Each report's bar and the rows decoded so far.
     per_report: Mutex<HashMap<String, (ProgressBar, u64)>>,
+    /// Each report's windows: planned, and committed so far.
+    counts: Mutex<HashMap<String, (usize, usize)>>,
 }
 
 impl Reporter {
@@ -23,12 +25,40 @@ impl Reporter {
             quiet,
             bars: (!quiet && std::io::stderr().is_terminal()).then(MultiProgress::new),
             per_report: Mutex::new(HashMap::new()),
+            counts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How far `report` got: windows committed, of the windows planned.
+    pub fn reached(&self, report: &str) -> Option<(usize, usize)> {
+        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        counts.get(report).map(|&(planned, done)| (done, planned))
+    }
+
+    /// The line that says where an interrupted report stopped and what picks it up.
+    pub fn interrupted(&self, report: &str, resumes: &str) -> String {
+        match self.reached(report) {
+            Some((done, planned)) => format!(
+                "interrupted at {done}/{planned}: {done} window(s) committed and kept; {resumes}"
+            ),
+            None => format!("interrupted before its first window; {resumes}"),
         }
     }
 }
 
+/// What picks up an interrupted `pull`: nothing resumes it.
+pub const PULL_RESUMES: &str =
+    "`pull` pulls every window again, `sync` resumes where a sync stopped";
+
+/// What picks up an interrupted `sync`.
+pub const SYNC_RESUMES: &str = "`sync` resumes from there, `pull` would pull them again";
+
 impl Progress for Reporter {
     fn start(&self, report: &str, windows: usize) {
+        self.counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(report.to_string(), (windows, 0));
         if let Some(multi) = &self.bars {
             let bar = multi.add(ProgressBar::new(windows as u64));
             bar.set_style(
@@ -62,6 +92,14 @@ impl Progress for Reporter {
     }
 
     fn window(&self, report: &str, w: &WindowSummary) {
+        if let Some((_, done)) = self
+            .counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(report)
+        {
+            *done += 1;
+        }
         if self.quiet {
             return;
         }
@@ -97,7 +135,9 @@ impl Drop for Reporter {
             .unwrap_or_else(|p| p.into_inner())
             .values()
         {
-            bar.finish();
+            // A bar stops where its report stopped: an interrupted or failed report's bar
+            // does not jump to its end.
+            bar.abandon();
         }
     }
 }

@@ -81,6 +81,25 @@ pub enum ConvertError {
         #[source]
         source: DecodeError,
     },
+    /// The file is not a Cake XML response at all (JSON, an HTML page, empty, an archive):
+    /// nothing was decoded.
+    #[error(
+        "{} is not a Cake XML response: it is {what}. convert reads the XML bodies Cake's API \
+         answers (saved with curl, or kept by pull --keep-raw), plain, gzip or zstd",
+        path.display()
+    )]
+    NotCake { path: PathBuf, what: String },
+    /// The file is the answer of another report of the catalog.
+    #[error(
+        "{} is a saved response of {answers}, not of {report}: convert it as {answers} \
+         (--report {answers})",
+        path.display()
+    )]
+    OtherReport {
+        path: PathBuf,
+        report: &'static str,
+        answers: &'static str,
+    },
     /// Writing the Parquet output failed.
     #[error("{} was not converted", path.display())]
     Write {
@@ -94,6 +113,8 @@ impl Classify for ConvertError {
     fn class(&self) -> Class {
         match self {
             ConvertError::Open { .. } => Class::Usage,
+            ConvertError::NotCake { .. } => Class::NotCake,
+            ConvertError::OtherReport { .. } => Class::NotCake,
             ConvertError::Decode { source, .. } => source.class(),
             ConvertError::Write { source, .. } => source.class(),
         }
@@ -140,8 +161,98 @@ pub fn convert_file(
     input: &Path,
     out: &mut ParquetFile,
 ) -> Result<DecodeSummary, ConvertError> {
-    let reader = open_saved(input)?;
+    let mut reader = open_saved(input)?;
+    let head = match reader.fill_buf() {
+        Ok(head) => describe(head),
+        Err(e) => Some(format!("compressed data that does not decompress ({e})")),
+    };
+    if let Some(what) = head {
+        let what = match SavedEncoding::of(&first_bytes(input)) {
+            SavedEncoding::Plain => what,
+            SavedEncoding::Gzip => format!("gzip of {what}"),
+            SavedEncoding::Zstd => format!("zstd of {what}"),
+        };
+        return Err(ConvertError::NotCake {
+            path: input.to_path_buf(),
+            what,
+        });
+    }
     convert_reader(report, options, input, reader, out)
+}
+
+/// Whether the first bytes of `bytes` are UTF-8 text without control characters (a
+/// character cut at the end of the sample does not count).
+fn looks_like_text(bytes: &[u8]) -> bool {
+    let sample = &bytes[..bytes.len().min(64)];
+    let valid = match std::str::from_utf8(sample) {
+        Ok(_) => sample.len(),
+        Err(e) if e.error_len().is_none() => e.valid_up_to(),
+        Err(_) => return false,
+    };
+    sample[..valid]
+        .iter()
+        .all(|b| !b.is_ascii_control() || b.is_ascii_whitespace())
+}
+
+/// The first four bytes of a file (fewer when it is shorter or unreadable).
+fn first_bytes(path: &Path) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut head = Vec::new();
+    if let Ok(f) = File::open(path) {
+        let _ = f.take(4).read_to_end(&mut head);
+    }
+    head
+}
+
+/// What a document that starts with `head` is, when it is clearly not XML (`None`: it may be
+/// a Cake response, the decoder decides).
+pub fn describe(head: &[u8]) -> Option<String> {
+    let text = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    let start = text.iter().position(|b| !b.is_ascii_whitespace());
+    let Some(start) = start else {
+        return Some(if head.is_empty() {
+            "empty (0 bytes)".to_string()
+        } else {
+            format!("{} byte(s) of whitespace only", head.len())
+        });
+    };
+    let text = &text[start..];
+    let lower: Vec<u8> = text.iter().take(15).map(u8::to_ascii_lowercase).collect();
+    let excerpt = || {
+        let s: String = String::from_utf8_lossy(&text[..text.len().min(200)])
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+        cake_core::text::excerpt(&s, None, 40)
+    };
+    if lower.starts_with(b"<!doctype html") || lower.starts_with(b"<html") {
+        let page = String::from_utf8_lossy(text);
+        let gist = cake_core::text::excerpt(&cake_core::text::page_summary(&page), None, 60);
+        return Some(format!("an HTML page (\"{gist}\")"));
+    }
+    if text.starts_with(b"<") {
+        return None;
+    }
+    if text.starts_with(b"{") || text.starts_with(b"[") {
+        return Some(format!("a JSON document (\"{}\")", excerpt()));
+    }
+    let kind = if text.starts_with(b"PK\x03\x04") {
+        "a ZIP archive"
+    } else if text.starts_with(b"%PDF") {
+        "a PDF document"
+    } else if text.starts_with(b"BZh") {
+        "bzip2 data, which convert does not read (decompress it first)"
+    } else if text.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) {
+        "xz data, which convert does not read (decompress it first)"
+    } else if text.starts_with(b"PAR1") {
+        "a Parquet file"
+    } else if looks_like_text(text) {
+        return Some(format!("text (\"{}\")", excerpt()));
+    } else {
+        "binary data"
+    };
+    Some(kind.to_string())
 }
 
 /// Decodes a response read from `reader` into `out`; `input` names it in errors.
@@ -156,6 +267,15 @@ pub fn convert_reader(
         out.write(&batch).map_err(Failure::Write)
     })
     .map_err(|failure| match failure {
+        Failure::Decode(DecodeError::WrongAnswer {
+            report: asked,
+            answers: Some(answers),
+            ..
+        }) => ConvertError::OtherReport {
+            path: input.to_path_buf(),
+            report: asked,
+            answers,
+        },
         Failure::Decode(source) => ConvertError::Decode {
             path: input.to_path_buf(),
             source,
@@ -182,6 +302,29 @@ impl From<DecodeError> for Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_is_not_xml_is_described() {
+        let cases: [(&[u8], Option<&str>); 10] = [
+            (b"", Some("empty (0 bytes)")),
+            (b"  \n", Some("3 byte(s) of whitespace only")),
+            (b"{\"d\": 1}", Some("a JSON document (\"{\"d\": 1}\")")),
+            (b"<!DOCTYPE html><html>", Some("an HTML page")),
+            (b"\n<HTML><body>", Some("an HTML page")),
+            (b"PK\x03\x04zz", Some("a ZIP archive")),
+            (b"Server Error", Some("text (\"Server Error\")")),
+            (b"<?xml version=\"1.0\"?><a/>", None),
+            (b"\xef\xbb\xbf<response/>", None),
+            (&[0, 159, 146, 150, 1, 2], Some("binary data")),
+        ];
+        for (head, want) in cases {
+            let got = describe(head);
+            match want {
+                None => assert_eq!(got, None, "{head:?}"),
+                Some(w) => assert!(got.as_deref().is_some_and(|g| g.starts_with(w)), "{got:?}"),
+            }
+        }
+    }
 
     #[test]
     fn encodings_are_recognised_by_their_first_bytes() {

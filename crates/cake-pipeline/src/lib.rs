@@ -104,13 +104,17 @@ pub use decode::{
 };
 pub use error::PipelineError;
 pub use pull::{
-    partition_of, preflight, pull, NoProgress, Progress, PullOptions, PullSummary, WindowSummary,
+    partition_of, preflight, preflight_dry, pull, NoProgress, Progress, PullOptions, PullSummary,
+    WindowSummary,
 };
 pub use rows::DateBounds;
-pub use status::{record_run, status, RunRecord, RunStatus, TableStatus};
+pub use status::{
+    covered, record_run, run_history, status, RunRecord, RunStatus, TableStatus, HISTORY_KEPT,
+};
 pub use sync::{
-    parse_config, plan_report, sync, valid_table_name, ConfigError, ReportRun, ReportState,
-    SyncConfig, SyncFailure, SyncPlan, SyncReport, SyncRun, SyncedReport,
+    config_schema, parse_config, plan_report, starter_config, sync, valid_table_name, ConfigError,
+    ConfigKey, KeyKind, ReportRun, ReportState, SyncConfig, SyncFailure, SyncPlan, SyncReport,
+    SyncRun, SyncedReport, CONFIG_KEYS, CONFIG_TABLES,
 };
 
 /// The README's example, run as a doctest so that it stays true.

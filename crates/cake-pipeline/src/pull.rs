@@ -31,8 +31,7 @@ use crate::decode::{DecodeFactory, DecodedPage};
 use crate::error::PipelineError;
 use crate::layout::{day_partition, partition_day, raw_path};
 use crate::rows::DateBounds;
-use crate::status::RunStatus;
-use crate::status::{record_run, RunRecord};
+use crate::status::{record_run, RunRecord, RunStatus};
 
 /// Receives progress as a job runs. Every method has an empty default.
 pub trait Progress: Send + Sync {
@@ -93,7 +92,7 @@ impl PullOptions {
 }
 
 /// What one committed window holds.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct WindowSummary {
     /// First day (instance-local) of the window, for dated reports.
     pub start: Option<String>,
@@ -220,6 +219,24 @@ pub async fn preflight(
     Ok(contract)
 }
 
+/// The checks [`preflight`] runs, for a dry run: the location is probed (a small object
+/// written and removed, as every run does first) and the table's contract compared without
+/// changing anything. The error is the one the real run would stop with; `Ok` says what the
+/// run would do to the table.
+pub async fn preflight_dry(
+    client: &Client,
+    plan: &Plan,
+    sink: &Sink,
+    options: &PullOptions,
+) -> Result<cake_sink::ContractCheck, PipelineError> {
+    let table = options.table_for(plan.report);
+    sink.probe().await?;
+    let contract = contract_for(client, plan, options.decoder.personal_data);
+    sink.preview_table(&table, &contract, options.rebuild)
+        .await
+        .map_err(|source| PipelineError::table(&table, source))
+}
+
 /// Compares `contract` with the table's: `None` for a table that has none yet, the check
 /// otherwise (a differing table is rebuilt with `rebuild`, refused without).
 pub(crate) async fn check_contract(
@@ -252,8 +269,20 @@ pub async fn pull(
 ) -> Result<PullSummary, PipelineError> {
     let started = Instant::now();
     let report = plan.report;
-    let contract = preflight(client, plan, sink, options).await?;
     let table = options.table_for(report);
+    let contract = match preflight(client, plan, sink, options).await {
+        Ok(contract) => contract,
+        Err(e) => {
+            // A refusal is recorded on the table it refused; nothing else was touched.
+            let refused = Err(e);
+            if RunStatus::of(&refused) == RunStatus::Refused {
+                let covered = Some(crate::status::covered(plan));
+                let record = RunRecord::of(sink, covered, &refused, (0, 0), started.elapsed());
+                record_run(sink, &table, &record).await;
+            }
+            return refused;
+        }
+    };
     let committed = std::sync::Mutex::new((0usize, 0u64));
     let on_commit = |w: &WindowSummary| {
         let mut c = committed.lock().unwrap_or_else(|p| p.into_inner());
@@ -273,15 +302,8 @@ pub async fn pull(
     };
     let result = pull_windows(&job, started, &on_commit).await;
     let (windows, rows) = *committed.lock().unwrap_or_else(|p| p.into_inner());
-    let record = RunRecord {
-        run_id: sink.run_id().to_string(),
-        finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        status: RunStatus::of(&result),
-        error: result.as_ref().err().map(|e| e.to_string()),
-        windows,
-        rows,
-        connector_version: env!("CARGO_PKG_VERSION").to_string(),
-    };
+    let covered = Some(crate::status::covered(plan));
+    let record = RunRecord::of(sink, covered, &result, (windows, rows), started.elapsed());
     // A first run that committed nothing leaves the location as it was.
     let table_exists = windows > 0 || matches!(sink.table_contract(&table).await, Ok(Some(_)));
     if table_exists {

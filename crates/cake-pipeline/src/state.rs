@@ -43,12 +43,12 @@ pub(crate) async fn read_state(
     };
     let state: ReportState = serde_json::from_slice(&bytes).map_err(|e| {
         PipelineError::State(format!(
-            "the state {path} is not valid ({e}); delete it, or start again with the full refresh option"
+            "the state {path} is not valid ({e}); delete it, or start again with a full refresh (sync --full-refresh)"
         ))
     })?;
     if newer_version(&state.connector_version, env!("CARGO_PKG_VERSION")) {
         return Err(PipelineError::State(format!(
-            "the state {path} was written by version {} of the connector, newer than this one ({}): run the newer version, or start again with the full refresh option",
+            "the state {path} was written by version {} of the connector, newer than this one ({}): run the newer version, or start again with a full refresh (sync --full-refresh)",
             state.connector_version,
             env!("CARGO_PKG_VERSION")
         )));
@@ -59,7 +59,7 @@ pub(crate) async fn read_state(
     ] {
         if let Some(day) = day.filter(|d| *d > today) {
             return Err(PipelineError::State(format!(
-                "the state {path} says {what} {day}, after today ({today} in the instance's time zone): a run whose clock was ahead wrote it. Check this machine's clock, then delete the state or start again with the full refresh option"
+                "the state {path} says {what} {day}, after today ({today} in the instance's time zone): a run whose clock was ahead wrote it. Check this machine's clock, then delete the state or start again with a full refresh (sync --full-refresh)"
             )));
         }
     }

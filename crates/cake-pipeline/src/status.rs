@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::PipelineError;
-use crate::layout::{runs_path, state_path};
+use crate::layout::{history_dir, history_entry, runs_path, state_path};
 use crate::state::ReportState;
 
 /// How a run ended.
@@ -18,6 +18,8 @@ use crate::state::ReportState;
 pub enum RunStatus {
     Ok,
     Failed,
+    /// The table's contract differs from the run's: nothing was sent or written.
+    Refused,
     Interrupted,
 }
 
@@ -26,8 +28,20 @@ impl RunStatus {
     pub fn of<T>(result: &Result<T, PipelineError>) -> RunStatus {
         match result {
             Ok(_) => RunStatus::Ok,
-            Err(PipelineError::Interrupted) => RunStatus::Interrupted,
-            Err(_) => RunStatus::Failed,
+            Err(e) => RunStatus::of_error(e),
+        }
+    }
+
+    /// How a job that failed with `error` ended: refused, interrupted or failed.
+    pub fn of_error(error: &PipelineError) -> RunStatus {
+        match error {
+            PipelineError::Interrupted => RunStatus::Interrupted,
+            PipelineError::Table { source, .. }
+                if matches!(**source, cake_sink::SinkError::ContractMismatch { .. }) =>
+            {
+                RunStatus::Refused
+            }
+            _ => RunStatus::Failed,
         }
     }
 
@@ -35,6 +49,7 @@ impl RunStatus {
         match self {
             RunStatus::Ok => "ok",
             RunStatus::Failed => "failed",
+            RunStatus::Refused => "refused",
             RunStatus::Interrupted => "interrupted",
         }
     }
@@ -55,21 +70,110 @@ pub struct RunRecord {
     pub status: RunStatus,
     /// What went wrong, for a run that did not end `ok`.
     pub error: Option<String>,
+    /// The class of the failure ([`cake_core::failure::Class`]), for a run that did not end
+    /// `ok`.
+    #[serde(default)]
+    pub class: Option<String>,
+    /// The days the run was asked for (`2026-01-01 to 2026-01-03`, `snapshot`).
+    #[serde(default)]
+    pub covered: Option<String>,
     /// Windows committed by the run.
     pub windows: usize,
     pub rows: u64,
+    /// How long it ran, in milliseconds.
+    #[serde(default)]
+    pub millis: Option<u64>,
     pub connector_version: String,
 }
 
-/// Records how a run of `table` ended (best effort: a failure to record is logged, not fatal,
-/// so that it never hides the run's own outcome).
+impl RunRecord {
+    /// The record of a run into `sink` that was asked for `covered` (see [`covered`]) and
+    /// ended with `result` after `elapsed`, having committed `windows` windows of `rows` rows.
+    pub fn of<T>(
+        sink: &Sink,
+        covered: Option<String>,
+        result: &Result<T, PipelineError>,
+        (windows, rows): (usize, u64),
+        elapsed: std::time::Duration,
+    ) -> RunRecord {
+        use cake_core::failure::Classify as _;
+        RunRecord {
+            run_id: sink.run_id().to_string(),
+            finished_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            status: RunStatus::of(result),
+            error: result.as_ref().err().map(ToString::to_string),
+            class: result
+                .as_ref()
+                .err()
+                .map(|e| e.class().as_str().to_string()),
+            covered,
+            windows,
+            rows,
+            millis: Some(u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)),
+            connector_version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+/// The days a plan asks for, for people: `2026-01-01 to 2026-01-03`, `changes since
+/// 2026-01-01`, `snapshot`.
+pub fn covered(plan: &cake_catalog::Plan) -> String {
+    let days = plan.requests.iter().filter_map(|r| r.window);
+    let first = days.clone().map(|w| w.start()).min();
+    let last = days.map(|w| w.last_day()).max();
+    match (first, last) {
+        (Some(a), Some(b)) if a == b => a.to_string(),
+        (Some(a), Some(b)) => format!("{a} to {b}"),
+        _ => match plan.dates {
+            cake_catalog::PlannedDates::ChangesSince(d) => format!("changes since {d}"),
+            _ => "snapshot".to_string(),
+        },
+    }
+}
+
+/// Runs kept in a table's history; older ones are removed as new ones are recorded.
+pub const HISTORY_KEPT: usize = 100;
+
+/// Records how a run of `table` ended, as its last run and in its history (best effort: a
+/// failure to record is logged, not fatal, so that it never hides the run's own outcome).
 pub async fn record_run(sink: &Sink, table: &str, record: &RunRecord) {
     let Ok(bytes) = serde_json::to_vec_pretty(record) else {
         return;
     };
-    if let Err(e) = sink.put_document(&runs_path(table), bytes).await {
-        tracing::warn!(table, "cannot record the run's outcome: {e}");
+    let entry = history_entry(table, &record.finished_at, &record.run_id);
+    for rel in [runs_path(table), entry] {
+        if let Err(e) = sink.put_document(&rel, bytes.clone()).await {
+            tracing::warn!(table, "cannot record the run's outcome: {e}");
+            return;
+        }
     }
+    // The oldest entries beyond what is kept.
+    if let Ok(mut entries) = sink.store().list_recursive(&history_dir(table)).await {
+        entries.sort();
+        let excess = entries.len().saturating_sub(HISTORY_KEPT);
+        for old in entries.into_iter().take(excess) {
+            let _ = sink.store().delete(&old).await;
+        }
+    }
+}
+
+/// The last `n` runs of `table`, newest first, as recorded by [`record_run`]; a damaged
+/// entry is left out.
+pub async fn run_history(sink: &Sink, table: &str, n: usize) -> Vec<RunRecord> {
+    let Ok(mut entries) = sink.store().list_recursive(&history_dir(table)).await else {
+        return Vec::new();
+    };
+    entries.sort();
+    let mut runs = Vec::new();
+    for rel in entries.iter().rev() {
+        if runs.len() == n {
+            break;
+        }
+        if let Some(run) = read_json::<RunRecord>(sink, rel).await {
+            runs.push(run);
+        }
+    }
+    runs
 }
 
 /// One table of a location.

@@ -32,6 +32,74 @@ impl Sink {
         }
     }
 
+    /// What [`Sink::open_table`] would find for `contract`, without locking or writing
+    /// anything (a dry run): [`ContractCheck::Created`] for a table that does not exist yet,
+    /// [`ContractCheck::Matches`], or with `rebuild` [`ContractCheck::Rebuilt`] for a table
+    /// whose contract differs; without `rebuild` a differing table is the error a real run
+    /// gets.
+    pub async fn preview_table(
+        &self,
+        table: &str,
+        contract: &TableContract,
+        rebuild: bool,
+    ) -> Result<ContractCheck, SinkError> {
+        check_name(table)?;
+        // What the open paths of each format find, read only: a table of the other format
+        // differs by its format, an unreadable Delta log is refused unless rebuilt.
+        let differences = match self.options.format {
+            Format::Parquet => {
+                let rel = format!("{table}/{CONTRACT}");
+                match self.store.get_bytes(&rel).await? {
+                    None if self.has_delta_log(table).await? => {
+                        vec![format_difference(Format::Delta, Format::Parquet)]
+                    }
+                    None => return Ok(ContractCheck::Created),
+                    Some(bytes) => {
+                        let stored = contract::parse(&rel, &bytes)?;
+                        if stored == *contract {
+                            return Ok(ContractCheck::Matches);
+                        }
+                        stored.differences(contract)
+                    }
+                }
+            }
+            Format::Delta => match self.delta_table(table).await? {
+                crate::delta::DeltaTable::Missing => {
+                    let rel = format!("{table}/{CONTRACT}");
+                    if self.store.get_bytes(&rel).await?.is_none() {
+                        return Ok(ContractCheck::Created);
+                    }
+                    vec![format_difference(Format::Parquet, Format::Delta)]
+                }
+                crate::delta::DeltaTable::Found(snapshot) => {
+                    let stored = crate::delta::contract_of(&snapshot);
+                    if stored == *contract {
+                        return Ok(ContractCheck::Matches);
+                    }
+                    stored.differences(contract)
+                }
+                crate::delta::DeltaTable::Unreadable(why) if !rebuild => {
+                    return Err(SinkError::Delta {
+                        location: self.store.location_of(table),
+                        message: format!(
+                            "its Delta log cannot be read ({why}); if a rebuild was \
+                             interrupted, rebuild the table again"
+                        ),
+                    });
+                }
+                crate::delta::DeltaTable::Unreadable(_) => Vec::new(),
+            },
+        };
+        if rebuild {
+            return Ok(ContractCheck::Rebuilt);
+        }
+        Err(SinkError::ContractMismatch {
+            table: table.to_string(),
+            location: self.store.location_of(table),
+            differences,
+        })
+    }
+
     /// The committed partitions of `table` (`date=2024-01-31`, ...), sorted: the directories
     /// that hold a `_SUCCESS` manifest, or with [`Format::Delta`] the partitions of the
     /// table's current files.

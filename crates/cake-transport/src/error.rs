@@ -13,11 +13,17 @@ pub enum TransportError {
     Authentication { host: String, message: String }, // String: reqwest's or the server's words, scrubbed of the key (reqwest's error holds the URL with the key)
     #[error("cannot resolve the host `{host}`; check the domain name (for mycompany.cake.com give `mycompany`)")]
     UnknownHost { host: String },
-    #[error("cannot connect to {host}: {message}")]
+    #[error(
+        "cannot connect to {host}: {message}; check the domain (and its port) and that the \
+         instance is up and reachable from here"
+    )]
     Connection { host: String, message: String }, // String: reqwest's or the server's words, scrubbed of the key (reqwest's error holds the URL with the key)
-    #[error("the TLS handshake with {host} failed: {message}; check that the domain is right and serves https")]
+    #[error("the TLS handshake with {host} failed: {message}")]
     Tls { host: String, message: String }, // String: reqwest's or the server's words, scrubbed of the key (reqwest's error holds the URL with the key)
-    #[error("{what} timed out after {after:?} for {url}")]
+    #[error(
+        "{what} timed out after {after:?} for {url}; the instance is slow or unreachable: \
+         retry later, or allow more time (--idle-timeout, --attempt-timeout)"
+    )]
     Timeout {
         url: String,
         what: &'static str,

@@ -206,7 +206,7 @@ pub(crate) fn reqwest_failure(
                  with --allow-insecure-http)"
             )
         } else {
-            chain
+            format!("{chain}; check that the domain is right and serves https")
         };
         TransportError::Tls { host, message }
     } else if e.is_connect() || e.is_request() {

@@ -28,11 +28,15 @@ impl Decoder {
             let whose = other_report(|r| r.endpoint.method.as_bytes() == found.as_bytes())
                 .map(|r| format!(", which answers {}", r.name))
                 .unwrap_or_default();
-            return Err(self.wrong_answer(format!(
-                "its {what} is <{}>, the answer of the method {}{whose}, not of {method}",
-                String::from_utf8_lossy(local),
-                self.excerpt(found.as_bytes()),
-            )));
+            let answers = other_report(|r| r.endpoint.method.as_bytes() == found.as_bytes());
+            return Err(self.wrong_answer_of(
+                format!(
+                    "its {what} is <{}>, the answer of the method {}{whose}, not of {method}",
+                    String::from_utf8_lossy(local),
+                    self.excerpt(found.as_bytes()),
+                ),
+                answers.map(|r| r.id),
+            ));
         }
         if !ours {
             let other = other_report(|r| {
@@ -43,11 +47,14 @@ impl Decoder {
                 }
             });
             if let Some(other) = other {
-                return Err(self.wrong_answer(format!(
-                    "its {what} is <{}>, which answers {}",
-                    String::from_utf8_lossy(local),
-                    other.name
-                )));
+                return Err(self.wrong_answer_of(
+                    format!(
+                        "its {what} is <{}>, which answers {}",
+                        String::from_utf8_lossy(local),
+                        other.name
+                    ),
+                    Some(other.id),
+                ));
             }
         }
         for attr in e.attributes().with_checks(false).flatten() {
@@ -74,9 +81,19 @@ impl Decoder {
     }
 
     pub(super) fn wrong_answer(&self, detail: String) -> DecodeError {
+        self.wrong_answer_of(detail, None)
+    }
+
+    /// [`Decoder::wrong_answer`], naming the report whose answer it is.
+    pub(super) fn wrong_answer_of(
+        &self,
+        detail: String,
+        answers: Option<&'static str>,
+    ) -> DecodeError {
         DecodeError::WrongAnswer {
             report: self.report.id,
             detail,
+            answers,
         }
     }
 

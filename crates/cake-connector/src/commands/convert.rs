@@ -23,7 +23,7 @@ use crate::exit::UsageError;
 
 pub fn run(args: &ConvertArgs) -> Result<String> {
     let report = crate::args::report(&args.report)?;
-    let timezone = cake_catalog::parse_timezone(&args.timezone).map_err(UsageError::from)?;
+    let timezone = crate::args::timezone(&args.timezone)?;
     // Archives hold responses of older API versions: they are read by element name, unless
     // strict mode refuses them.
     let options = DecoderOptions {
@@ -162,6 +162,16 @@ impl OutputPlan {
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
         if is_parquet && !out.is_dir() {
+            let folder = out.parent().filter(|p| !p.as_os_str().is_empty());
+            if let Some(folder) = folder.filter(|f| !f.exists()) {
+                return Err(UsageError::new(format!(
+                    "the folder {} of --out does not exist: create it first (mkdir -p {}) \
+                     or fix the path",
+                    folder.display(),
+                    folder.display()
+                ))
+                .into());
+            }
             return Ok(OutputPlan::Single(out.to_path_buf()));
         }
         if out.exists() && !out.is_dir() {

@@ -94,11 +94,13 @@ pub fn run(args: &DemoArgs) -> Result<String> {
             };
             let p = plan(report, &opts, &Context::new(now)).map_err(UsageError::from)?;
             let summary = pull(&client, &p, &sink, &options, &|_| {}).await?;
-            let path = format!("{}/{}", sink.store().display(), report.id);
+            // Relative to the output root, which is printed once.
+            let path = format!("{}/", report.id);
             rows.push((report.id, summary.rows, report.columns.len(), path));
         }
         sandbox.shutdown().await;
         let mut out = String::new();
+        let _ = writeln!(out, "into {}:", sink.store().display());
         let _ = writeln!(out, "{:<24} {:>8} {:>8}  OUTPUT", "REPORT", "ROWS", "COLUMNS");
         for (id, n, cols, path) in &rows {
             let _ = writeln!(out, "{id:<24} {n:>8} {cols:>8}  {path}");

@@ -18,6 +18,10 @@ pub struct DryRun {
     pub table: String,
     pub timezone: String,
     pub window: String,
+    /// The output location.
+    pub location: String,
+    /// What the run does to the table, after the same check of its contract.
+    pub table_check: Option<String>,
     /// `soap` (SOAP 1.2, the key in the body) or `get` (HTTP GET, the key in the URL).
     pub protocol: String,
     /// The body of the first window's first request under SOAP, the key redacted.
@@ -50,19 +54,13 @@ pub struct DryWindow {
 }
 
 impl DryRun {
-    pub fn new(
-        plan: &Plan,
-        args: &PullArgs,
-        instance: Option<&Instance>,
-        protocol: Protocol,
-    ) -> DryRun {
+    pub fn new(plan: &Plan, args: &PullArgs, instance: &Instance, protocol: Protocol) -> DryRun {
         let r = plan.report;
         let table = args
             .output
             .table
             .clone()
             .unwrap_or_else(|| r.id.to_string());
-        let placeholder = Instance::parse("domain.invalid", false).ok();
         let windows = plan
             .requests
             .iter()
@@ -72,16 +70,7 @@ impl DryRun {
                     start_at_row: 1,
                     row_limit: size,
                 });
-                let url = match (instance, &placeholder) {
-                    (Some(i), _) => cake_transport::display_url(i, r, req, page, protocol),
-                    (None, Some(p)) => cake_transport::display_url(p, r, req, page, protocol)
-                        .replacen(
-                        "https://domain.invalid",
-                        "https://<domain>",
-                        1,
-                    ),
-                    (None, None) => String::new(),
-                };
+                let url = cake_transport::display_url(instance, r, req, page, protocol);
                 let partition = match (r.layout, cake_pipeline::partition_of(plan, req.window)) {
                     (Layout::RowDay(column), _) => format!(
                         "{table}/date=<each day of {column} in the answer>, and the partitions of the days the request covers"
@@ -112,6 +101,8 @@ impl DryRun {
             table,
             timezone: plan.timezone.to_string(),
             window: plan.window.to_string(),
+            location: args.output.out.clone().unwrap_or_default(),
+            table_check: None,
             protocol: protocol.to_string(),
             first_body,
             mode: args.output.mode.clone(),
@@ -126,6 +117,10 @@ impl DryRun {
         let mut out = String::new();
         let _ = writeln!(out, "report:   {} (table {})", self.report, self.table);
         let _ = writeln!(out, "timezone: {}", self.timezone);
+        let _ = writeln!(out, "location: {}", self.location);
+        if let Some(check) = &self.table_check {
+            let _ = writeln!(out, "table:    {check}");
+        }
         let _ = match self.protocol.as_str() {
             "soap" => writeln!(
                 out,
@@ -167,12 +162,15 @@ impl DryRun {
                 .map(|c| format!(" (until {c}, the run's start)"))
                 .unwrap_or_default();
             let _ = writeln!(out, "{when}{until}: {verb} {}", w.partition);
-            let method = if self.protocol == "get" {
-                "GET"
+            // Under SOAP the parameters travel in the body, shown once below; the address is
+            // what the line is for (`--json` has the parameters of each window).
+            let (method, shown) = if self.protocol == "get" {
+                ("GET", w.first_request.as_str())
             } else {
-                "POST"
+                let address = w.first_request.split('?').next();
+                ("POST", address.unwrap_or(&w.first_request))
             };
-            let _ = writeln!(out, "  {method} {}", w.first_request);
+            let _ = writeln!(out, "  {method} {shown}");
         }
         if let Some(body) = &self.first_body {
             let _ = writeln!(

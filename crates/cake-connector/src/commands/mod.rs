@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod check;
+pub mod config;
 pub mod convert;
 pub mod demo;
 pub mod dryrun;

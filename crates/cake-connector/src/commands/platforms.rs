@@ -14,7 +14,7 @@ use cake_pipeline::Failure;
 
 /// One message, one line.
 fn emit(message: &Value) {
-    crate::logging::print(&format!("{message}\n"));
+    crate::logging::print_raw(&format!("{message}\n"));
 }
 
 fn read_file(path: &std::path::Path, what: &str) -> std::result::Result<String, PipelineError> {

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::exit::Result;
+use cake_core::failure::Class;
 use cake_pipeline::{pull, Cancel, Classify, PullOptions, PullSummary, RunStatus};
 use cake_sink::{Format, Sink, SinkOptions, WriteMode};
 use cake_transport::{Client, ClientOptions, LowSpeed, RetryPolicy};
@@ -24,16 +25,6 @@ pub fn run(args: &PullArgs) -> Result<String> {
     }
     let report = crate::args::report(&args.report)?;
     let plan = crate::args::validated_plan(report, &args.options, &args.plan, chrono::Utc::now())?;
-    if args.dry_run {
-        let instance = args.connection.instance.instance_if_given()?;
-        let protocol = args.connection.instance.protocol()?.unwrap_or_default();
-        let dry = super::dryrun::DryRun::new(&plan, args, instance.as_ref(), protocol);
-        return if args.json {
-            Ok(format!("{}\n", crate::args::json(&dry)?))
-        } else {
-            Ok(dry.render())
-        };
-    }
     let client = client(&args.connection)?;
     let out = args.output.out.as_deref().ok_or_else(|| {
         UsageError::new(
@@ -51,18 +42,25 @@ pub fn run(args: &PullArgs) -> Result<String> {
     }
     check_summary_path(args.output.summary_json.as_deref())?;
     let format: Format = args.output.format.parse().map_err(UsageError::new)?;
+    // A dry run leaves no directory behind (a real run keeps the one it made: removing it
+    // could race another run that is starting into the same new location).
+    let _created = args.dry_run.then(|| NewDirectories::before(out));
     let sink = open_sink(out, format)?;
     let cancel = Cancel::new();
+    let reporter = Arc::new(crate::progress::Reporter::new());
     let options = PullOptions {
         mode,
         keep_raw: args.output.keep_raw,
         decoder: args.output.decode.options(plan.timezone),
         windows_in_flight: args.connection.concurrency,
-        progress: Arc::new(crate::progress::Reporter::new()),
+        progress: reporter.clone(),
         table: args.output.table.clone(),
         rebuild: args.output.rebuild_table,
         cancel: cancel.clone(),
     };
+    if args.dry_run {
+        return dry_run(args, &plan, &client, &sink, &options);
+    }
     if let Some(days) = plan.clipped {
         crate::logging::line(
             crate::logging::Line::Warning,
@@ -107,7 +105,53 @@ pub fn run(args: &PullArgs) -> Result<String> {
             render_summary(&summary)
         ));
     }
+    if let Err(cake_pipeline::PipelineError::Interrupted) = &result {
+        let line = reporter.interrupted(report.id, crate::progress::PULL_RESUMES);
+        return Err(crate::exit::Failed::new(
+            Class::Interrupted,
+            format!("stopped before the end: {line}"),
+        )
+        .into());
+    }
     Ok(render_summary(&result?))
+}
+
+/// `--dry-run`: the plan, after every check the real run makes before its first request
+/// (the flags, the key, the location's probe, the table's contract, unchanged); a check that
+/// fails ends the dry run with the real run's error and exit code, after the plan.
+fn dry_run(
+    args: &PullArgs,
+    plan: &cake_catalog::Plan,
+    client: &Client,
+    sink: &Sink,
+    options: &PullOptions,
+) -> Result<String> {
+    let protocol = client.protocol();
+    let mut dry = super::dryrun::DryRun::new(plan, args, client.instance(), protocol);
+    let checked =
+        crate::runtime()?.block_on(cake_pipeline::preflight_dry(client, plan, sink, options));
+    dry.table_check = checked.as_ref().ok().map(|c| {
+        match c {
+            cake_sink::ContractCheck::Created => "a new table",
+            cake_sink::ContractCheck::Matches => "an existing table; its contract matches",
+            cake_sink::ContractCheck::Rebuilt => {
+                "rebuilt: its contract differs, and --rebuild-table deletes what it holds"
+            }
+        }
+        .to_string()
+    });
+    let text = if args.json {
+        format!("{}\n", crate::args::json(&dry)?)
+    } else {
+        dry.render()
+    };
+    match checked {
+        Ok(_) => Ok(text),
+        Err(e) => {
+            crate::logging::print(&text);
+            Err(e.into())
+        }
+    }
 }
 
 /// The summary's folder must exist before anything is sent: a run must not do all its work and
@@ -128,6 +172,37 @@ pub fn check_summary_path(path: Option<&std::path::Path>) -> Result<()> {
 
 /// Opens the output location, writing tables in `format`; a malformed location is a usage
 /// error.
+/// The local directories a dry run's checks create for its output location (opening a
+/// location creates it): removed again when the dry run ends, if they are still empty.
+pub struct NewDirectories(Vec<std::path::PathBuf>);
+
+impl NewDirectories {
+    /// The directories of `location` that do not exist yet, deepest first (none for object
+    /// storage).
+    pub fn before(location: &str) -> NewDirectories {
+        let mut missing = Vec::new();
+        if !location.contains("://") {
+            let mut dir = Some(std::path::Path::new(location));
+            while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+                missing.push(d.to_path_buf());
+                dir = d.parent();
+            }
+        }
+        NewDirectories(missing)
+    }
+}
+
+impl Drop for NewDirectories {
+    fn drop(&mut self) {
+        // `remove_dir` removes only an empty directory; the first that holds something stops.
+        for dir in &self.0 {
+            if std::fs::remove_dir(dir).is_err() {
+                break;
+            }
+        }
+    }
+}
+
 pub fn open_sink(location: &str, format: Format) -> Result<Sink> {
     let options = SinkOptions {
         format,
@@ -177,11 +252,7 @@ pub fn write_summary_json(
     pulls: &[&PullSummary],
     error: Option<&cake_pipeline::PipelineError>,
 ) -> Result<()> {
-    let status = match error {
-        None => RunStatus::Ok,
-        Some(cake_pipeline::PipelineError::Interrupted) => RunStatus::Interrupted,
-        Some(_) => RunStatus::Failed,
-    };
+    let status = error.map_or(RunStatus::Ok, RunStatus::of_error);
     write_json(
         path,
         &serde_json::json!({
@@ -232,6 +303,10 @@ pub fn render_summary(s: &PullSummary) -> String {
         30,
         2,
     );
+    // `-q`: the one summary line, nothing per partition.
+    if crate::logging::quiet() {
+        return out;
+    }
     for w in &s.windows {
         let _ = writeln!(
             out,

@@ -14,12 +14,11 @@ use crate::cli::{ConnectionArgs, InstanceArgs, SyncArgs};
 use crate::exit::UsageError;
 
 pub fn run(args: &SyncArgs) -> Result<String> {
-    let text = std::fs::read_to_string(&args.config)
-        .map_err(|e| UsageError::new(format!("cannot read {}: {e}", args.config.display())))?;
+    let text = super::config::read(&args.config)?;
     let mut plan = parse_config(&args.config.display().to_string(), &text)
         .map_err(|e| UsageError::new(e.to_string()))?;
     if let Some(tz) = &args.timezone {
-        plan.timezone = cake_catalog::parse_timezone(tz).map_err(UsageError::from)?;
+        plan.timezone = crate::args::timezone(tz)?;
     }
     if !args.reports.is_empty() {
         let wanted = args
@@ -76,21 +75,25 @@ pub fn run(args: &SyncArgs) -> Result<String> {
     };
     let client = super::pull::client_with_key(&connection, key)?;
     super::pull::check_summary_path(args.summary_json.as_deref())?;
+    let _created = args
+        .dry_run
+        .then(|| super::pull::NewDirectories::before(&plan.config.output.location));
     let sink = super::pull::open_sink(&plan.config.output.location, plan.config.output.format)?;
     let cancel = Cancel::new();
+    let reporter = Arc::new(crate::progress::Reporter::new());
     let options = PullOptions {
         mode: WriteMode::Replace,
         keep_raw: plan.config.output.keep_raw,
         decoder: plan.config.output.decoder(plan.timezone),
         windows_in_flight: connection.concurrency.max(1),
-        progress: Arc::new(crate::progress::Reporter::new()),
+        progress: reporter.clone(),
         table: None,
         rebuild: args.rebuild_tables,
         cancel: cancel.clone(),
     };
     let runtime = crate::runtime()?;
     if args.dry_run {
-        return runtime.block_on(dry_run(&client, &sink, &plan, args.full_refresh));
+        return runtime.block_on(dry_run(&client, &sink, &plan, args));
     }
     let run = runtime.block_on(async {
         tokio::spawn(crate::signals::watch(cancel.clone()));
@@ -110,7 +113,18 @@ pub fn run(args: &SyncArgs) -> Result<String> {
         super::pull::write_json(path, &summary_json(&run, interrupted))?;
     }
     let mut out = String::new();
-    for s in &run.synced {
+    // `-q`: one line for the whole run.
+    if crate::logging::quiet() {
+        let rows: u64 = run.synced.iter().map(|s| s.pull.rows).sum();
+        let windows: usize = run.synced.iter().map(|s| s.pull.windows.len()).sum();
+        let _ = writeln!(
+            out,
+            "synced {} of {} report(s): {rows} rows in {windows} window(s)",
+            run.synced.len(),
+            plan.reports.len()
+        );
+    }
+    for s in run.synced.iter().filter(|_| !crate::logging::quiet()) {
         let _ = writeln!(
             out,
             "{:<24} {:<32} {:>10} rows {:>4} window(s)",
@@ -136,26 +150,47 @@ pub fn run(args: &SyncArgs) -> Result<String> {
         if code >= crate::exit::code(worst) {
             worst = class;
         }
-        crate::logging::line(
-            crate::logging::Line::Error,
-            &format!(
+        let line = if RunStatus::of_error(&f.error) == RunStatus::Interrupted {
+            format!(
+                "{}: {}",
+                f.table,
+                reporter.interrupted(f.report.id, crate::progress::SYNC_RESUMES)
+            )
+        } else {
+            format!(
                 "error: {}: {} (exit {code}; {} window(s) committed before it)",
                 f.table,
                 crate::exit::chain(&f.error).replace('\n', "\\n"),
                 f.committed.windows.len(),
-            ),
-        );
+            )
+        };
+        crate::logging::line(crate::logging::Line::Error, &line);
     }
     if interrupted {
         worst = Class::Interrupted;
     }
-    let failed: Vec<&str> = run.failures.iter().map(|f| f.table.as_str()).collect();
+    let (stopped, failed): (Vec<_>, Vec<_>) = run
+        .failures
+        .iter()
+        .partition(|f| RunStatus::of_error(&f.error) == RunStatus::Interrupted);
+    let names = |v: &[&cake_pipeline::SyncFailure]| -> String {
+        v.iter()
+            .map(|f| f.table.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let mut verdict = format!(
         "{} of {} report(s) failed ({})",
-        run.failures.len(),
+        failed.len(),
         plan.reports.len(),
-        failed.join(", ")
+        names(&failed)
     );
+    if !stopped.is_empty() {
+        verdict = format!("{} interrupted ({})", stopped.len(), names(&stopped));
+        if !failed.is_empty() {
+            verdict.push_str(&format!(", {} failed ({})", failed.len(), names(&failed)));
+        }
+    }
     if !run.skipped.is_empty() {
         verdict.push_str(&format!("; not started: {}", run.skipped.join(", ")));
     }
@@ -165,51 +200,130 @@ pub fn run(args: &SyncArgs) -> Result<String> {
     Err(crate::exit::Failed::new(worst, verdict).into())
 }
 
-/// What each report of the config would pull, without sending anything.
+/// What each report of the config would pull, without sending anything to Cake: the checks
+/// the real run makes before its first request (the location's probe, each table's contract,
+/// unchanged) and the exit code it would end with. With `json`, one JSON document on stdout.
 async fn dry_run(
     client: &cake_transport::Client,
     sink: &cake_sink::Sink,
     plan: &cake_pipeline::SyncPlan,
-    full_refresh: bool,
+    args: &SyncArgs,
 ) -> Result<String> {
+    // Every report of the real run would stop at a location that takes no writes.
+    sink.probe()
+        .await
+        .map_err(cake_pipeline::PipelineError::from)?;
     let mut out = String::new();
+    let mut reports = Vec::new();
+    let mut refused: Vec<(String, Class)> = Vec::new();
     let now = chrono::Utc::now();
     for sr in &plan.reports {
-        match cake_pipeline::plan_report(client, sink, plan, sr, full_refresh, now, false).await {
+        let planned = cake_pipeline::plan_report(
+            client,
+            sink,
+            plan,
+            sr,
+            args.full_refresh,
+            now,
+            args.rebuild_tables,
+            true,
+        )
+        .await;
+        match planned {
             Ok(run) => {
-                let _ = writeln!(
-                    out,
-                    "{}: {} in {} window(s) of one {}{}",
-                    run.table,
-                    run.covered,
-                    run.plan.requests.len(),
-                    run.plan.window,
-                    if run.previous.is_some() {
-                        ", after its state"
-                    } else {
-                        ", first run"
-                    }
-                );
-                if let Some(req) = run.plan.requests.first() {
+                let first = run.plan.requests.first().map(|req| {
                     let page = run.plan.page_size.map(|size| cake_transport::Page {
                         index: 0,
                         start_at_row: 1,
                         row_limit: size,
                     });
-                    let _ = writeln!(
-                        out,
-                        "  {} {}",
+                    format!(
+                        "{} {}",
                         client.protocol().http_method(),
                         client.display_url(run.plan.report, req, page)
-                    );
+                    )
+                });
+                let since = if run.previous.is_some() {
+                    "after its state"
+                } else {
+                    "first run"
+                };
+                let _ = writeln!(
+                    out,
+                    "{}: {} in {} window(s) of one {}, {since}",
+                    run.table,
+                    run.covered,
+                    run.plan.requests.len(),
+                    run.plan.window,
+                );
+                if let Some(first) = &first {
+                    // Under SOAP the parameters travel in the body: the text shows the
+                    // address (`--json` has the whole first request).
+                    let shown = match client.protocol() {
+                        cake_transport::Protocol::Soap => first.split('?').next(),
+                        _ => None,
+                    };
+                    let _ = writeln!(out, "  {}", shown.unwrap_or(first));
                 }
+                reports.push(serde_json::json!({
+                    "table": run.table,
+                    "report": run.plan.report.id,
+                    "status": "planned",
+                    "covered": run.covered,
+                    "windows": run.plan.requests.len(),
+                    "window": run.plan.window.to_string(),
+                    "first_run": run.previous.is_none(),
+                    "first_request": first,
+                }));
             }
             Err(e) => {
-                let _ = writeln!(out, "{}: refused: {}", sr.table, crate::exit::chain(&e));
+                let class = e.class();
+                let message = crate::exit::chain(&e);
+                let _ = writeln!(out, "{}: refused: {message}", sr.table);
+                reports.push(serde_json::json!({
+                    "table": sr.table,
+                    "report": sr.report.id,
+                    "status": "refused",
+                    "error": crate::logging::clean(&message),
+                    "class": class.as_str(),
+                    "exit_code": crate::exit::code(class),
+                }));
+                refused.push((sr.table.clone(), class));
             }
         }
     }
-    Ok(out)
+    let text = if args.json {
+        let doc = serde_json::json!({
+            "dry_run": true,
+            "location": sink.store().display(),
+            "reports": reports,
+        });
+        format!("{}\n", crate::args::json(&doc)?)
+    } else {
+        out
+    };
+    if refused.is_empty() {
+        return Ok(text);
+    }
+    // The plan is printed, then the verdict the real run would end with.
+    crate::logging::print(&text);
+    let worst = refused
+        .iter()
+        .map(|(_, c)| *c)
+        .max_by_key(|c| crate::exit::code(*c))
+        .unwrap_or(Class::Usage);
+    let tables: Vec<&str> = refused.iter().map(|(t, _)| t.as_str()).collect();
+    Err(crate::exit::Failed::new(
+        worst,
+        format!(
+            "{} of {} report(s) would be refused ({}): the real run exits the same way; \
+             the `TABLE: refused:` lines above say why and what to do",
+            refused.len(),
+            plan.reports.len(),
+            tables.join(", ")
+        ),
+    )
+    .into())
 }
 
 /// The run's status and every report's, with what each committed.
@@ -230,7 +344,7 @@ fn summary_json(run: &SyncRun, interrupted: bool) -> serde_json::Value {
     }
     for f in &run.failures {
         let mut v = serde_json::to_value(&f.committed).unwrap_or_default();
-        v["status"] = RunStatus::Failed.as_str().into();
+        v["status"] = RunStatus::of_error(&f.error).as_str().into();
         v["error"] = crate::logging::clean(&f.error.to_string()).into();
         v["class"] = f.error.class().as_str().into();
         v["exit_code"] = crate::exit::code(f.error.class()).into();

@@ -215,7 +215,7 @@ fn nothing_in(dir: &Path) -> Result<(), String> {
 }
 
 fn transcript_entry(label: &str, r: &Run, dir: &Path) -> String {
-    let verdict = stable(r.verdict()).replace(s(dir), "DIR");
+    let verdict = stable(&r.verdict()).replace(s(dir), "DIR");
     format!("$ {label}\nexit {}: {verdict}\n\n", r.code)
 }
 
@@ -640,5 +640,5 @@ fn weak_messages_now_say_what_to_do() {
         &[],
     );
     assert_eq!(r.code, 8, "{}", r.stderr);
-    assert!(r.verdict().contains("answers Clicks"), "{}", r.stderr);
+    assert!(r.verdict().contains("--report clicks"), "{}", r.stderr);
 }

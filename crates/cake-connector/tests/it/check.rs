@@ -11,6 +11,7 @@ const KEY: &str = "check-secret-key-123";
 
 fn check(domain: &str, key: &str) -> (i32, String) {
     let out: Output = Command::new(env!("CARGO_BIN_EXE_cake-connector"))
+        .env("COLUMNS", "1000")
         .args(["check", "--domain", domain, "--timeout", "1"])
         .env("CAKE_API_KEY", key)
         .env("CAKE_LOG", "trace")

@@ -12,6 +12,7 @@ fn fixtures() -> PathBuf {
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_cake-connector"))
+        .env("COLUMNS", "1000")
         .arg("convert")
         .args(args)
         .env_remove("CAKE_TIMEZONE")
@@ -381,7 +382,8 @@ fn older_versions_convert_with_a_warning() {
     let (code, _, stderr) = run(&["--report", "conversions", s(&input), "--out", s(&out)]);
     assert_eq!(code, 8, "{stderr}");
     assert!(
-        stderr.contains("ClicksResponse") && stderr.contains("method Clicks"),
+        stderr.contains("a saved response of clicks, not of conversions")
+            && stderr.contains("--report clicks"),
         "{stderr}"
     );
 }

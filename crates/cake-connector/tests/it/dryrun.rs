@@ -47,7 +47,7 @@ fn the_dry_run_is_what_runs() {
     ];
     let mut dry = vec!["pull", "--dry-run", "--json", "--out", s(&whole)];
     dry.extend_from_slice(&args);
-    let r = run(&dry, &[]);
+    let r = run(&dry, &[("CAKE_API_KEY", KEY)]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let plan: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let windows = plan["windows"].as_array().unwrap();

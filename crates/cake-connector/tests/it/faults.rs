@@ -360,7 +360,7 @@ fn matrix(
                 format!(
                     "exit 10, previous output byte-identical; {} requests\n    {}",
                     stats.requests,
-                    without_queries(&stable(r.verdict()))
+                    without_queries(&stable(&r.verdict()))
                 )
             }
             Expect::Partial => {

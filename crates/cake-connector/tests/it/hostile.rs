@@ -606,7 +606,7 @@ fn run_matrix(protocol: &'static str) -> String {
                 format!("exit {code}, previous output byte-identical")
             }
         };
-        let verdict = without_queries(&stable(r.verdict()));
+        let verdict = without_queries(&stable(&r.verdict()));
         eprintln!(
             "{name} | exit {} | {:.2} s | {requests} requests | peak RSS {} MiB | {outcome}",
             r.code,

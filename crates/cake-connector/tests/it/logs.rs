@@ -91,6 +91,32 @@ fn quiet_prints_errors_only() {
     let ok = pull(KEY);
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     assert_eq!(ok.stderr, "", "-q prints nothing but errors");
+    // The one summary line (wrapped at 80 columns), no line per partition.
+    assert!(ok.stdout.starts_with("clicks: "), "{}", ok.stdout);
+    assert!(!ok.stdout.contains("clicks/date="), "{}", ok.stdout);
+    assert!(ok.stdout.lines().count() <= 2, "{}", ok.stdout);
+    // -v: a line per request (two days, one request each), not only progress.
+    let verbose = run(
+        &[
+            "pull",
+            "clicks",
+            "--past-days",
+            "2",
+            "--domain",
+            &url,
+            "--out",
+            s(&out),
+            "-v",
+        ],
+        &[("CAKE_API_KEY", KEY)],
+    );
+    assert_eq!(verbose.code, 0, "{}", verbose.stderr);
+    let requests = verbose
+        .stderr
+        .lines()
+        .filter(|l| l.contains("cake_transport") && l.contains("POST"))
+        .count();
+    assert_eq!(requests, 2, "{}", verbose.stderr);
     let failed = pull("a-wrong-key");
     assert_eq!(failed.code, 3);
     assert_eq!(failed.stderr.lines().count(), 1, "{}", failed.stderr);

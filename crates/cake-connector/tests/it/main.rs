@@ -12,6 +12,8 @@ mod exit_codes;
 mod faults;
 mod hostile;
 mod logs;
+mod mistakes;
+mod newcomer;
 mod platforms;
 mod protocols;
 mod pull;

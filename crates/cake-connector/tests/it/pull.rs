@@ -23,6 +23,7 @@ fn server() -> Server {
 
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cake-connector"))
+        .env("COLUMNS", "1000")
         .args(args)
         .env_remove("CAKE_DOMAIN")
         .env_remove("CAKE_TIMEZONE")
@@ -151,7 +152,17 @@ fn pull_writes_the_layout_and_the_summary() {
     }
     assert_eq!(r["bytes"], parquet_bytes);
     assert!(windows[0]["start"].as_str() < windows[1]["start"].as_str());
-    assert_eq!(files(&lake), expected, "nothing else, no staging left");
+    // The run's entry in the table's history, named by when it ended.
+    let mut found = files(&lake);
+    let history: Vec<String> = found
+        .iter()
+        .filter(|f| f.starts_with("_runs/clicks/"))
+        .cloned()
+        .collect();
+    assert_eq!(history.len(), 1, "{found:?}");
+    assert!(history[0].ends_with(".json"), "{history:?}");
+    found.retain(|f| !f.starts_with("_runs/clicks/"));
+    assert_eq!(found, expected, "nothing else, no staging left");
 
     // An undated report into the same location: a snapshot beside the dated table.
     let out = run(&[
@@ -168,7 +179,9 @@ fn pull_writes_the_layout_and_the_summary() {
     expected.push("offers/_table.json".into());
     expected.push("offers/part-00000.parquet".into());
     expected.sort();
-    assert_eq!(files(&lake), expected);
+    let mut found = files(&lake);
+    found.retain(|f| !f.starts_with("_runs/clicks/") && !f.starts_with("_runs/offers/"));
+    assert_eq!(found, expected);
     assert!(parquet_rows(&lake.join("offers/part-00000.parquet"), "offers") > 0);
     for f in files(&lake) {
         assert!(
@@ -198,12 +211,13 @@ fn dry_run_sends_nothing_and_writes_nothing() {
     ]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    // SOAP by default: each request is shown without a key, its body once, key redacted.
+    // SOAP by default: each request is shown by its address (the parameters travel in the
+    // body), its body once, key redacted.
     let posts: Vec<&str> = stdout.lines().filter(|l| l.contains("POST ")).collect();
     assert_eq!(posts.len(), 3, "{stdout}");
     for line in &posts {
         assert!(
-            line.contains(&format!("POST {url}/api/12/reports.asmx/Clicks?")),
+            line.ends_with(&format!("POST {url}/api/12/reports.asmx/Clicks")),
             "{line}"
         );
         assert!(!line.contains("api_key"), "{line}");

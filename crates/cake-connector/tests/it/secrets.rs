@@ -293,6 +293,8 @@ fn the_key_appears_in_no_output() {
             "--dry-run",
             "--domain",
             &url,
+            "--out",
+            s(&dir.path().join("dry")),
         ],
         &key_env,
     );

@@ -61,7 +61,18 @@ fn interrupted(signal: i32, expected_code: i32) {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    std::thread::sleep(Duration::from_millis(200));
+    // At least one window committed, so that the run has a table and a history.
+    let committed_one = || {
+        std::fs::read_dir(out.join("clicks"))
+            .is_ok_and(|days| days.flatten().any(|d| d.path().join("_SUCCESS").exists()))
+    };
+    while !committed_one() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no window was committed"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     // SAFETY: sends a signal to the child this test started.
     let rc = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
     assert_eq!(rc, 0);
@@ -83,6 +94,25 @@ fn interrupted(signal: i32, expected_code: i32) {
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
     assert_eq!(json["status"], "interrupted");
+    // Where it stopped, of how many, and what picks it up.
+    let committed = json["reports"][0]["windows"].as_array().unwrap().len();
+    assert!(
+        r.verdict().contains(&format!(
+            "interrupted at {committed}/10: {committed} window(s)"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(r.verdict().contains("`sync` resumes"), "{}", r.stderr);
+    // The run is in the table's history as interrupted.
+    let h = run(
+        &["status", "--out", s(&out), "--history", "5", "--json"],
+        &[],
+    );
+    assert_eq!(h.code, 0, "{}", h.stderr);
+    let h: serde_json::Value = serde_json::from_str(&h.stdout).unwrap();
+    assert_eq!(h["tables"][0]["history"][0]["status"], "interrupted", "{h}");
+    assert_eq!(h["tables"][0]["history"][0]["windows"], committed, "{h}");
     // What was committed is whole; what was being fetched left nothing.
     let found = check_location(&out, &["clicks"]).unwrap();
     let committed = json["reports"][0]["windows"].as_array().unwrap().len();

@@ -24,6 +24,7 @@ fn server() -> Server {
 
 fn sync(config: &Path, summary: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cake-connector"))
+        .env("COLUMNS", "1000")
         .args(["sync", "--config"])
         .arg(config)
         .arg("--summary-json")
@@ -164,6 +165,7 @@ fn one_report_of_a_config_and_a_dry_run() {
     .unwrap();
     let cmd = |extra: &[&str]| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_cake-connector"));
+        c.env("COLUMNS", "1000");
         c.args(["sync", "--config"])
             .arg(&config)
             .args(extra)

@@ -16,6 +16,7 @@ struct Run {
 
 fn run(domain: &str, extra: &[&str]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_cake-connector"))
+        .env("COLUMNS", "1000")
         .args(["verify", "--domain", domain, "--timeout", "10"])
         .args(extra)
         .env("CAKE_API_KEY", KEY)

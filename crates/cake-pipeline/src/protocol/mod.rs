@@ -283,7 +283,7 @@ pub async fn read(
         }
     }
     let sink = Sink::open(&location, SinkOptions::default())?;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let options = PullOptions {
         mode: WriteMode::Replace,
         decoder: plan.config.output.decoder(plan.timezone),
@@ -298,54 +298,82 @@ pub async fn read(
         drop(options);
         run
     };
-    let previous = state;
-    let emitting = async {
-        let mut states: BTreeMap<String, ReportState> = BTreeMap::new();
-        let mut failure = None;
-        while let Some((report_id, window)) = rx.recv().await {
-            let Ok(report) = cake_catalog::find(&report_id) else {
-                continue;
-            };
-            if let Err(e) = emit_window(&sink, report, &window, emit).await {
-                failure.get_or_insert(e);
-                continue;
-            }
-            // A range stream's state moves with every window: windows commit in order.
-            if let (DateSemantics::Range { .. }, Some(last)) = (report.dates, last_day(&window)) {
-                let st = states.entry(report.id.to_string()).or_insert_with(|| {
-                    previous
-                        .get(report.id)
-                        .cloned()
-                        .unwrap_or_else(|| ReportState {
-                            report: report.id.to_string(),
-                            ..ReportState::default()
-                        })
-                });
-                st.committed_through = Some(st.committed_through.map_or(last, |c| c.max(last)));
-                emit.state(report, st);
-            }
-        }
-        failure
-    };
-    let (run, failure) = tokio::join!(running, emitting);
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    // The final state of every stream: what sync recorded (a change feed's cursor, a
-    // snapshot's last run).
+    let emitting = emit_committed(rx, state, emit, |report, window| {
+        let sink = &sink;
+        async move { emit_window(sink, report, &window, emit).await }
+    });
+    let (run, failed) = tokio::join!(running, emitting);
+    // The final state of every stream that emitted all it committed: what sync recorded (a
+    // change feed's cursor, a snapshot's last run).
     for synced in &run.synced {
+        if failed.contains_key(synced.state.report.as_str()) {
+            continue;
+        }
         if let Ok(report) = cake_catalog::find(&synced.state.report) {
             emit.state(report, &synced.state);
         }
     }
-    let failures = run
+    let mut failures: Vec<(&'static Report, PipelineError)> = run
         .failures
         .into_iter()
         .map(|f| (f.report, f.error))
         .collect();
+    for (id, error) in failed {
+        if let Ok(report) = cake_catalog::find(id) {
+            if failures.iter().all(|(r, _)| r.id != id) {
+                failures.push((report, error));
+            }
+        }
+    }
     drop(sink);
     drop(dir);
     Ok(failures)
+}
+
+/// Emits each committed window of `committed` through `each` (its records) and `emit` (the
+/// stream's state after it), in order. A stream whose window fails to emit stops there: its
+/// later windows emit neither records nor states, so its state never passes records a
+/// platform did not receive. Returns the streams that stopped, with why.
+async fn emit_committed<F, Fut>(
+    mut committed: tokio::sync::mpsc::UnboundedReceiver<(String, WindowSummary)>,
+    previous: &BTreeMap<String, ReportState>,
+    emit: &dyn Emit,
+    mut each: F,
+) -> BTreeMap<&'static str, PipelineError>
+where
+    F: FnMut(&'static Report, WindowSummary) -> Fut,
+    Fut: std::future::Future<Output = Result<(), PipelineError>>,
+{
+    let mut states: BTreeMap<&'static str, ReportState> = BTreeMap::new();
+    let mut failed: BTreeMap<&'static str, PipelineError> = BTreeMap::new();
+    while let Some((report_id, window)) = committed.recv().await {
+        let Ok(report) = cake_catalog::find(&report_id) else {
+            continue;
+        };
+        if failed.contains_key(report.id) {
+            continue;
+        }
+        let last = last_day(&window);
+        if let Err(e) = each(report, window).await {
+            failed.insert(report.id, e);
+            continue;
+        }
+        // A range stream's state moves with every window: windows commit in order.
+        if let (DateSemantics::Range { .. }, Some(last)) = (report.dates, last) {
+            let st = states.entry(report.id).or_insert_with(|| {
+                previous
+                    .get(report.id)
+                    .cloned()
+                    .unwrap_or_else(|| ReportState {
+                        report: report.id.to_string(),
+                        ..ReportState::default()
+                    })
+            });
+            st.committed_through = Some(st.committed_through.map_or(last, |c| c.max(last)));
+            emit.state(report, st);
+        }
+    }
+    failed
 }
 
 /// The last day of a dated window (its end is exclusive).
@@ -389,4 +417,92 @@ async fn emit_window(
 /// Every report, as the streams a platform discovers.
 pub fn streams() -> impl Iterator<Item = &'static Report> {
     REPORTS.iter().copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// Records what was emitted, in order.
+    #[derive(Default)]
+    struct Seen(Mutex<Vec<String>>);
+
+    impl Emit for Seen {
+        fn record(&self, report: &Report, record: Map<String, Value>) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("record {} {record:?}", report.id));
+        }
+        fn state(&self, report: &Report, state: &ReportState) {
+            let through = state.committed_through.map(|d| d.to_string());
+            self.0.lock().unwrap().push(format!(
+                "state {} {}",
+                report.id,
+                through.unwrap_or_default()
+            ));
+        }
+    }
+
+    fn window(start: &str, end: &str) -> WindowSummary {
+        WindowSummary {
+            start: Some(start.into()),
+            end: Some(end.into()),
+            ..WindowSummary::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_stops_at_its_first_window_that_fails_to_emit() {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        for (report, start, end) in [
+            ("clicks", "2026-01-01", "2026-01-02"),
+            ("conversions", "2026-01-01", "2026-01-02"),
+            ("clicks", "2026-01-02", "2026-01-03"),
+            ("conversions", "2026-01-02", "2026-01-03"),
+            ("clicks", "2026-01-03", "2026-01-04"),
+        ] {
+            tx.send((report.to_string(), window(start, end))).unwrap();
+        }
+        drop(tx);
+        let seen = Seen::default();
+        let mut asked = Vec::new();
+        let failed = emit_committed(rx, &BTreeMap::new(), &seen, |report, w| {
+            asked.push(format!(
+                "{} {}",
+                report.id,
+                w.start.clone().unwrap_or_default()
+            ));
+            let fails = report.id == "clicks" && w.start.as_deref() == Some("2026-01-02");
+            async move {
+                if fails {
+                    Err(PipelineError::Config("unreadable".into()))
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .await;
+        // Clicks' third window is never emitted, and its state stays at the first.
+        assert_eq!(
+            asked,
+            [
+                "clicks 2026-01-01",
+                "conversions 2026-01-01",
+                "clicks 2026-01-02",
+                "conversions 2026-01-02",
+            ]
+        );
+        assert_eq!(
+            *seen.0.lock().unwrap(),
+            [
+                "state clicks 2026-01-01",
+                "state conversions 2026-01-01",
+                "state conversions 2026-01-02",
+            ]
+        );
+        assert_eq!(failed.keys().copied().collect::<Vec<_>>(), ["clicks"]);
+    }
 }

@@ -343,6 +343,18 @@ pub fn parse_config(file: &str, text: &str) -> Result<SyncPlan, ConfigError> {
         if msg.contains("expected a sequence") && text.contains("[report]") {
             msg.push_str(": each report is a `[[report]]` table (two brackets), one per report");
         }
+        if text.parse::<toml::Table>().is_err() && !msg.contains("invalid date") {
+            msg.push_str(
+                ": a config is TOML (`key = value` under `[tables]`, docs/sync.md); \
+                 `cake-connector config init` prints a starter file",
+            );
+        }
+        for (rust, plain) in [("u32", "a whole number"), ("usize", "a whole number")] {
+            msg = msg.replace(&format!("expected {rust}"), &format!("expected {plain}"));
+        }
+        if msg.starts_with("invalid type: string") && msg.contains("a whole number") {
+            msg.push_str(" (write it without quotes)");
+        }
         if msg.contains("missing field `output`") {
             msg.push_str(
                 ": the config says where the tables go in an [output] table, at least \
@@ -394,7 +406,9 @@ pub fn parse_config(file: &str, text: &str) -> Result<SyncPlan, ConfigError> {
     };
     if config.reports.is_empty() {
         return Err(err(
-            "no [[report]] entries: add at least one, e.g. [[report]] report = \"clicks\"".into(),
+            "no [[report]] entries: add at least one, a `[[report]]` line then \
+             `report = \"clicks\"` (`cake-connector config init` shows one)"
+                .into(),
         ));
     }
     let mut reports = Vec::new();
@@ -440,10 +454,21 @@ pub fn parse_config(file: &str, text: &str) -> Result<SyncPlan, ConfigError> {
                     .iter()
                     .find(|(n, _)| *n == spec.name)
                     .map_or_else(|| rc.report.span(), |(_, v)| v.span());
+                let takes: Vec<&str> = report
+                    .menus
+                    .iter()
+                    .filter(|m| !m.is_date())
+                    .flat_map(|m| m.options().map(|o| o.key))
+                    .collect();
+                let takes = if takes.is_empty() {
+                    "it takes no filter".to_string()
+                } else {
+                    format!("it takes {}", takes.join(", "))
+                };
                 return Err(at(
                     span,
                     spec.key,
-                    format!("{} does not take this option", report.name),
+                    format!("{} does not take this option; {takes}", report.name),
                 ));
             }
         }

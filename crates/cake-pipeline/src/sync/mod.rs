@@ -8,10 +8,12 @@
 //! never past a window that is not.
 
 mod config;
+mod keys;
 
 use crate::state::{read_state, write_state};
 pub use crate::state::{valid_table_name, ReportState};
 pub use config::*;
+pub use keys::{config_schema, starter_config, ConfigKey, KeyKind, CONFIG_KEYS, CONFIG_TABLES};
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -134,7 +136,9 @@ pub struct ReportRun {
 
 /// The plan of one report of a sync at `now`, after its state and lookback. The table's
 /// contract is checked first (a differing table is rebuilt with `rebuild`, which resets its
-/// state, and refused without).
+/// state, and refused without). With `dry`, nothing is changed: the check is the one the
+/// real run makes, and a rebuild is only planned.
+#[allow(clippy::too_many_arguments)]
 pub async fn plan_report(
     client: &Client,
     sink: &Sink,
@@ -143,6 +147,7 @@ pub async fn plan_report(
     full_refresh: bool,
     now: chrono::DateTime<chrono::Utc>,
     rebuild: bool,
+    dry: bool,
 ) -> Result<ReportRun, PipelineError> {
     let report = sr.report;
     let mut ctx = Context::new(now);
@@ -166,7 +171,12 @@ pub async fn plan_report(
         &plan_for(report, &probe_options, &ctx)?,
         plan.config.output.include_personal_data,
     );
-    let check = crate::pull::check_contract(sink, &sr.table, &contract, rebuild).await?;
+    let check = if dry {
+        let preview = sink.preview_table(&sr.table, &contract, rebuild).await;
+        Some(preview.map_err(|source| PipelineError::table(&sr.table, source))?)
+    } else {
+        crate::pull::check_contract(sink, &sr.table, &contract, rebuild).await?
+    };
     let previous = if full_refresh || check == Some(cake_sink::ContractCheck::Rebuilt) {
         None
     } else {
@@ -287,7 +297,31 @@ async fn sync_report(
         now,
         options,
     } = *job;
-    let run = plan_report(client, sink, plan, sr, full_refresh, now, options.rebuild).await?;
+    let started = std::time::Instant::now();
+    let planned = plan_report(
+        client,
+        sink,
+        plan,
+        sr,
+        full_refresh,
+        now,
+        options.rebuild,
+        false,
+    )
+    .await;
+    let run = match planned {
+        Ok(run) => run,
+        Err(e) => {
+            // A refusal is recorded on the table it refused: `status` shows it.
+            let refused = Err(e);
+            if crate::RunStatus::of(&refused) == crate::RunStatus::Refused {
+                let record =
+                    crate::status::RunRecord::of(sink, None, &refused, (0, 0), started.elapsed());
+                crate::status::record_run(sink, &sr.table, &record).await;
+            }
+            return refused;
+        }
+    };
     let options = PullOptions {
         table: Some(sr.table.clone()),
         ..options.clone()

@@ -153,6 +153,15 @@ impl Store {
             Parsed::S3 { bucket, prefix } => open_s3(loc, bucket, prefix, options),
             Parsed::Local(path) => {
                 let path = PathBuf::from(path);
+                // A file (or a file among the parents) in the way is a mistyped location,
+                // not a failing disk.
+                if let Some(file) = path.ancestors().find(|p| p.is_file()) {
+                    return Err(refuse(format!(
+                        "{} is a file, not a directory: give a directory (it is created if \
+                         missing) or s3://bucket/prefix",
+                        file.display()
+                    )));
+                }
                 fs::create_dir_all(&path).map_err(|source| SinkError::Io {
                     path: path.clone(),
                     source,

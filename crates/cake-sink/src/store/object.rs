@@ -350,6 +350,24 @@ fn explain(e: &object_store::Error, bucket: &str) -> String {
     let text = chain_text(e);
     let code = xml_element(&text, "Code");
     let server_message = xml_element(&text, "Message");
+    // With no credentials in the environment, object_store asks the instance metadata service
+    // (or the container's credential endpoint) for a role; where there is none, that lookup
+    // is what fails, whatever the bucket.
+    if text.contains("/latest/api/token")
+        || text.contains("/latest/meta-data/")
+        || text.contains("169.254.170.2")
+    {
+        return "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
+                (or AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN), or run where the instance \
+                or container has a role; the lookup of instance credentials failed"
+            .to_string()
+            + if std::env::var_os("AWS_PROFILE").is_some() {
+                " (AWS_PROFILE is not read: export the profile's keys, for instance with \
+                 `aws configure export-credentials --format env`)"
+            } else {
+                ""
+            };
+    }
     if code.as_deref() == Some("NoSuchBucket") {
         return format!(
             "the bucket {bucket} does not exist (or the endpoint is wrong): create it or fix the location"
@@ -445,6 +463,21 @@ mod tests {
             message.starts_with("access denied (InvalidAccessKeyId): check the credentials"),
             "{message}"
         );
+    }
+
+    /// A failed credential lookup is not blamed on the endpoint, even when the lookup was
+    /// refused like a connection.
+    #[test]
+    fn a_failed_credential_lookup_says_no_credentials() {
+        let e = object_store::Error::Generic {
+            store: "S3",
+            source: "Error performing PUT http://169.254.169.254/latest/api/token in 1ms - \
+                     Server returned non-2xx status code: 403 Forbidden"
+                .into(),
+        };
+        let message = explain(&e, "b");
+        assert!(message.starts_with("no AWS credentials found"), "{message}");
+        assert!(message.contains("AWS_ACCESS_KEY_ID"), "{message}");
     }
 
     #[test]

@@ -87,20 +87,38 @@ pub struct Run {
 }
 
 impl Run {
-    /// The last `error:` line of stderr (the verdict), or an empty string.
-    pub fn verdict(&self) -> &str {
-        self.stderr
-            .lines()
-            .rfind(|l| l.starts_with("error:"))
-            .unwrap_or_default()
+    /// The last `error:` message of stderr (the verdict) as one line: the lines it was
+    /// wrapped into at 80 columns joined again; an empty string when there is none.
+    pub fn verdict(&self) -> String {
+        self.error_block()
+            .split("\n  ")
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The last `error:` message of stderr as printed: its first line and the indented lines
+    /// that continue it.
+    pub fn error_block(&self) -> String {
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        let Some(start) = lines.iter().rposition(|l| l.starts_with("error:")) else {
+            return String::new();
+        };
+        let end = lines[start + 1..]
+            .iter()
+            .position(|l| !l.starts_with("  "))
+            .map_or(lines.len(), |n| start + 1 + n);
+        lines[start..end].join("\n")
     }
 }
 
-/// The binary with a clean environment: none of the `CAKE_*` variables of the caller, and
-/// `RUST_BACKTRACE=full`, so that a backtrace reaching a user would show in every test.
+/// The binary with a clean environment: none of the `CAKE_*` variables of the caller,
+/// `RUST_BACKTRACE=full`, so that a backtrace reaching a user would show in every test, and
+/// a terminal 1,000 columns wide, so that messages compare whole (the tests of the width,
+/// `width.rs` and `mistakes.rs`, remove `COLUMNS`: 80 columns).
 pub fn command(args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
     c.args(args)
+        .env("COLUMNS", "1000")
         .env_remove("CAKE_API_KEY")
         .env_remove("CAKE_API_KEY_FILE")
         .env_remove("CAKE_DOMAIN")
