@@ -141,6 +141,47 @@ impl LeaseRecord {
 static TOKENS: AtomicU64 = AtomicU64::new(0);
 
 impl Sink {
+    /// Who holds the lock of `table` now, if anyone, without taking it or writing anything
+    /// (a dry run): a live local lock, or an unexpired lease on object storage. A run that
+    /// finds it held waits for it, up to the lock timeout.
+    pub async fn lock_holder(&self, table: &str) -> Result<Option<String>, SinkError> {
+        crate::sink::check_name(table)?;
+        match self.store.local_root() {
+            Some(root) => {
+                let path = root.join(LOCKS).join(format!("{table}.lock"));
+                let Ok(mut file) = OpenOptions::new().read(true).open(&path) else {
+                    return Ok(None);
+                };
+                match file.try_lock() {
+                    // Free: the lock taken to see it is released with the file.
+                    Ok(()) => Ok(None),
+                    Err(TryLockError::WouldBlock) => {
+                        let mut text = String::new();
+                        let _ = file.read_to_string(&mut text);
+                        Ok(Some(match serde_json::from_str::<LockRecord>(&text) {
+                            Ok(r) => format!(
+                                "run {} on {}, pid {}, since {}",
+                                r.run_id, r.host, r.pid, r.since
+                            ),
+                            Err(_) => format!("a run that holds {}", path.display()),
+                        }))
+                    }
+                    Err(TryLockError::Error(_)) => Ok(None),
+                }
+            }
+            None => {
+                let rel = format!("{LOCKS}/{table}.lease");
+                let Some(bytes) = self.store.get_bytes(&rel).await? else {
+                    return Ok(None);
+                };
+                Ok(serde_json::from_slice::<LeaseRecord>(&bytes)
+                    .ok()
+                    .filter(|r| r.expires_unix_ms > now_ms())
+                    .map(|r| r.holder()))
+            }
+        }
+    }
+
     /// Takes the lock of `table` for a commit of `partition` (or for the table itself).
     pub(crate) async fn lock_table(
         &self,

@@ -22,6 +22,8 @@ pub struct DryRun {
     pub location: String,
     /// What the run does to the table, after the same check of its contract.
     pub table_check: Option<String>,
+    /// The run that holds the table's lock now, if any: the real run would wait for it.
+    pub locked_by: Option<String>,
     /// `soap` (SOAP 1.2, the key in the body) or `get` (HTTP GET, the key in the URL).
     pub protocol: String,
     /// The body of the first window's first request under SOAP, the key redacted.
@@ -103,6 +105,7 @@ impl DryRun {
             window: plan.window.to_string(),
             location: args.output.out.clone().unwrap_or_default(),
             table_check: None,
+            locked_by: None,
             protocol: protocol.to_string(),
             first_body,
             mode: args.output.mode.clone(),
@@ -120,6 +123,12 @@ impl DryRun {
         let _ = writeln!(out, "location: {}", self.location);
         if let Some(check) = &self.table_check {
             let _ = writeln!(out, "table:    {check}");
+        }
+        if let Some(holder) = &self.locked_by {
+            let _ = writeln!(
+                out,
+                "lock:     held by {holder}: the run would wait for it (up to the lock timeout)"
+            );
         }
         let _ = match self.protocol.as_str() {
             "soap" => writeln!(

@@ -128,8 +128,15 @@ fn dry_run(
 ) -> Result<String> {
     let protocol = client.protocol();
     let mut dry = super::dryrun::DryRun::new(plan, args, client.instance(), protocol);
-    let checked =
-        crate::runtime()?.block_on(cake_pipeline::preflight_dry(client, plan, sink, options));
+    let runtime = crate::runtime()?;
+    let checked = runtime.block_on(cake_pipeline::preflight_dry(client, plan, sink, options));
+    // Another run holding the table's lock makes the real run wait for it.
+    if checked.is_ok() {
+        let table = options.table_for(plan.report);
+        dry.locked_by = runtime
+            .block_on(sink.lock_holder(&table))
+            .map_err(cake_pipeline::PipelineError::from)?;
+    }
     dry.table_check = checked.as_ref().ok().map(|c| {
         match c {
             cake_sink::ContractCheck::Created => "a new table",
@@ -170,8 +177,6 @@ pub fn check_summary_path(path: Option<&std::path::Path>) -> Result<()> {
     Ok(())
 }
 
-/// Opens the output location, writing tables in `format`; a malformed location is a usage
-/// error.
 /// The local directories a dry run's checks create for its output location (opening a
 /// location creates it): removed again when the dry run ends, if they are still empty.
 pub struct NewDirectories(Vec<std::path::PathBuf>);
@@ -203,6 +208,8 @@ impl Drop for NewDirectories {
     }
 }
 
+/// Opens the output location, writing tables in `format`; a malformed location is a usage
+/// error.
 pub fn open_sink(location: &str, format: Format) -> Result<Sink> {
     let options = SinkOptions {
         format,

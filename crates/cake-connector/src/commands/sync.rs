@@ -256,6 +256,13 @@ async fn dry_run(
                     run.plan.requests.len(),
                     run.plan.window,
                 );
+                let locked_by = sink
+                    .lock_holder(&run.table)
+                    .await
+                    .map_err(cake_pipeline::PipelineError::from)?;
+                if let Some(holder) = &locked_by {
+                    let _ = writeln!(out, "  lock held by {holder}: the sync would wait for it");
+                }
                 if let Some(first) = &first {
                     // Under SOAP the parameters travel in the body: the text shows the
                     // address (`--json` has the whole first request).
@@ -274,6 +281,7 @@ async fn dry_run(
                     "window": run.plan.window.to_string(),
                     "first_run": run.previous.is_none(),
                     "first_request": first,
+                    "locked_by": locked_by,
                 }));
             }
             Err(e) => {

@@ -225,6 +225,32 @@ fn waiting_for_a_lock_says_who_holds_it() {
         r#"{"run_id":"1700000000000000-4242","host":"host-a","pid":4242,"since":"2024-03-07T10:00:00Z"}"#,
     )
     .unwrap();
+    // A dry run sees the lock without taking it, and names who holds it.
+    let dry = |out: &std::path::Path| {
+        let args = [
+            "pull",
+            "clicks",
+            "--date",
+            "2024-03-04",
+            "--domain",
+            &server.url(),
+            "--out",
+            s(out),
+            "--dry-run",
+        ];
+        run(&args, &[("CAKE_API_KEY", KEY)])
+    };
+    let r = dry(&out);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("lock:     held by run 1700000000000000-4242 on host-a, pid 4242"),
+        "{}",
+        r.stdout
+    );
+    let free = dir.path().join("free");
+    let r = dry(&free);
+    assert!(!r.stdout.contains("lock:"), "{}", r.stdout);
     let mut c = command(&[
         "pull",
         "clicks",
