@@ -253,7 +253,9 @@ pub enum ParseError {
     #[error("unknown option `{0}`: the options are {keys}", keys = option_keys())]
     UnknownKey(String), // String: the text as given, quoted back
     #[error(
-        "unknown time zone `{0}`: use an IANA name such as UTC, America/Los_Angeles or Europe/Berlin"
+        "unknown time zone `{0}`{hint}: use an IANA name such as UTC, America/Los_Angeles or \
+         Europe/Berlin",
+        hint = closest_timezone(.0).map(|tz| format!(" (did you mean {tz}?)")).unwrap_or_default()
     )]
     TimeZone(String), // String: the text as given, quoted back
 }
@@ -465,9 +467,52 @@ pub fn parse_timezone(s: &str) -> Result<Tz, ParseError> {
         .ok_or_else(|| ParseError::TimeZone(s.to_string()))
 }
 
+/// The IANA names closest to `given`: those it ends (`Berlin`: `Europe/Berlin`; `Eastern`:
+/// `Canada/Eastern or US/Eastern`, at most three), else the most similar spelling
+/// (`America/NewYork`: `America/New_York`), if any is close enough.
+fn closest_timezone(given: &str) -> Option<String> {
+    let wanted = given.trim().to_ascii_lowercase();
+    if wanted.is_empty() {
+        return None;
+    }
+    let names = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
+    let suffix = format!("/{wanted}");
+    let ending: Vec<&str> = names
+        .clone()
+        .filter(|n| n.to_ascii_lowercase().ends_with(&suffix))
+        .take(3)
+        .collect();
+    if !ending.is_empty() {
+        return Some(ending.join(" or "));
+    }
+    names
+        .map(|n| {
+            let score = strsim::normalized_damerau_levenshtein(&wanted, &n.to_ascii_lowercase());
+            (score, n)
+        })
+        .filter(|(score, _)| *score >= 0.75)
+        .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(a.1)))
+        .map(|(_, n)| n.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_time_zones_suggest_the_closest() {
+        for (given, want) in [
+            ("America/NewYork", Some("America/New_York")),
+            ("europe/berlim", Some("Europe/Berlin")),
+            ("Berlin", Some("Europe/Berlin")),
+            ("Eastern", Some("Canada/Eastern or US/Eastern")),
+            ("Mars/Base", None),
+        ] {
+            assert_eq!(closest_timezone(given).as_deref(), want, "{given}");
+        }
+        let e = parse_timezone("America/NewYork").unwrap_err().to_string();
+        assert!(e.contains("(did you mean America/New_York?)"), "{e}");
+    }
 
     #[test]
     fn the_table_names_every_option_once_and_in_order() {

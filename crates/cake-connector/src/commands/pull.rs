@@ -228,6 +228,13 @@ pub fn client_with_key(c: &ConnectionArgs, key: String) -> Result<Client> {
     if c.concurrency == 0 {
         return Err(UsageError::new("--concurrency must be at least 1").into());
     }
+    if c.requests_per_minute == Some(0) {
+        return Err(UsageError::new(
+            "--requests-per-minute must be at least 1 (`requests_per_minute` in a sync \
+             config); leave it out for no budget",
+        )
+        .into());
+    }
     let t = &c.transport;
     let options = ClientOptions {
         concurrency: c.concurrency,

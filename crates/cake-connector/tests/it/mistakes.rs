@@ -1292,6 +1292,23 @@ fn mistakes() -> Vec<Mistake> {
             phrase: "[possible values: bash, elvish, fish, powershell, zsh]",
             ..M
         },
+        Mistake {
+            name: "a budget of zero requests per minute",
+            args: &[
+                "pull",
+                "clicks",
+                "--past-days",
+                "1",
+                "--requests-per-minute",
+                "0",
+                "--domain",
+                DOMAIN,
+                "--out",
+                "{out}",
+            ],
+            phrase: "leave it out for no budget",
+            ..M
+        },
     ]
 }
 

@@ -1,6 +1,7 @@
 //! A file's encoder thread never outlives the file: finished, failed or dropped half-written,
-//! the thread is gone when the call returns. One test in its own process, so that no other
-//! test's encoder threads are counted.
+//! the thread is gone when the call returns. The test counts the process's threads, so it runs
+//! in a process of its own (the test binary run again for this test alone): no other test's
+//! threads are counted.
 
 use std::sync::Arc;
 
@@ -20,11 +21,28 @@ fn threads() -> usize {
     std::fs::read_dir("/proc/self/task").unwrap().count()
 }
 
+/// The check below, run alone in a child process of this test binary.
 #[test]
 fn encoder_threads_end_with_their_files() {
     if !std::path::Path::new("/proc/self/task").exists() {
         return;
     }
+    let name = "encoder_thread::encoder_threads_end_with_their_files_alone";
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--ignored", "--test-threads=1"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+#[ignore = "counts the process's threads: run alone by encoder_threads_end_with_their_files"]
+fn encoder_threads_end_with_their_files_alone() {
     let dir = tempfile::tempdir().unwrap();
     let options = || WriteOptions {
         max_row_group_rows: 100,
