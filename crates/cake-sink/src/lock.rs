@@ -242,7 +242,15 @@ impl Sink {
         };
         let mut poll = Poll::new();
         loop {
-            fs::create_dir_all(&dir).map_err(io)?;
+            match fs::create_dir_all(&dir) {
+                Ok(()) => {}
+                // `_locks` existed when made, and a holder removed it before it was checked:
+                // look again (a file named `_locks` is an error, not a loop).
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && !dir.exists() => {
+                    continue
+                }
+                Err(e) => return Err(io(e)),
+            }
             let mut file = match OpenOptions::new()
                 .read(true)
                 .write(true)
