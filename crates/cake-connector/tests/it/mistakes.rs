@@ -769,13 +769,6 @@ fn mistakes() -> Vec<Mistake> {
             ..M
         },
         Mistake {
-            name: "a domain that does not resolve",
-            args: &["check", "--domain", "cake.acme-typo.invalid"],
-            code: 4,
-            phrase: "check the domain name",
-            ..M
-        },
-        Mistake {
             name: "an instance that is not running",
             args: &["check", "--domain", "http://127.0.0.1:1"],
             code: 5,
