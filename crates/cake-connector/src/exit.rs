@@ -46,6 +46,12 @@ pub struct Failed {
     message: String,
 }
 
+/// The class with the highest exit code of `classes` (the last of equals), if any: what a run
+/// of several reports exits with.
+pub fn worst(classes: impl IntoIterator<Item = Class>) -> Option<Class> {
+    classes.into_iter().max_by_key(|c| code(*c))
+}
+
 impl Failed {
     pub fn new(class: Class, message: impl Into<String>) -> Failed {
         Failed {

@@ -30,6 +30,12 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
 /// The width the binary's lines wrap at: the terminal's when stderr is one, else `COLUMNS`
 /// when set, else [`WIDTH`]; never under 40.
 pub fn columns() -> usize {
+    static COLUMNS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *COLUMNS.get_or_init(measure_columns)
+}
+
+/// [`columns`], measured once per process (every printed line asks).
+fn measure_columns() -> usize {
     use std::io::IsTerminal as _;
     let terminal = std::io::stderr()
         .is_terminal()

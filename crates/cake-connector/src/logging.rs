@@ -51,9 +51,11 @@ pub fn clean(text: &str) -> String {
         .collect()
 }
 
-/// Prints `text` on stderr, cleaned.
+/// Prints `text` on stderr, cleaned, then wrapped at the terminal's width (scrubbed before it is
+/// cut: a secret split across two lines would escape the scrub).
 pub fn eprint(text: &str) {
-    let _ = io::stderr().lock().write_all(clean(text).as_bytes());
+    let folded = crate::fit::fold(&clean(text), crate::fit::columns());
+    let _ = io::stderr().lock().write_all(folded.as_bytes());
 }
 
 /// How a line of the binary's own output counts when logs are JSON.
@@ -75,8 +77,7 @@ pub fn line(kind: Line, text: &str) {
     }
     if !JSON.load(std::sync::atomic::Ordering::Relaxed) {
         // Scrubbed before it is cut: a secret split across two lines would escape the scrub.
-        let folded = crate::fit::fold(&clean(&format!("{text}\n")), crate::fit::columns());
-        let _ = io::stderr().lock().write_all(folded.as_bytes());
+        eprint(&format!("{text}\n"));
         return;
     }
     let text = text.trim_end();

@@ -34,7 +34,7 @@ fn parse() -> cli::Cli {
     match matches {
         Ok(cli) => cli,
         Err(e) => {
-            let text = fit::fold(&e.render().to_string(), width);
+            let text = e.render().to_string();
             if e.use_stderr() {
                 logging::eprint(&text);
             } else {

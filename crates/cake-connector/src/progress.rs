@@ -29,16 +29,12 @@ impl Reporter {
         }
     }
 
-    /// How far `report` got: windows committed, of the windows planned.
-    pub fn reached(&self, report: &str) -> Option<(usize, usize)> {
-        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        counts.get(report).map(|&(planned, done)| (done, planned))
-    }
-
-    /// The line that says where an interrupted report stopped and what picks it up.
+    /// The line that says where an interrupted report stopped (windows committed, of the
+    /// windows planned) and what picks it up.
     pub fn interrupted(&self, report: &str, resumes: &str) -> String {
-        match self.reached(report) {
-            Some((done, planned)) => format!(
+        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        match counts.get(report) {
+            Some(&(planned, done)) => format!(
                 "interrupted at {done}/{planned}: {done} window(s) committed and kept; {resumes}"
             ),
             None => format!("interrupted before its first window; {resumes}"),

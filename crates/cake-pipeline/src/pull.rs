@@ -31,7 +31,7 @@ use crate::decode::{DecodeFactory, DecodedPage};
 use crate::error::PipelineError;
 use crate::layout::{day_partition, partition_day, raw_path};
 use crate::rows::DateBounds;
-use crate::status::{record_run, RunRecord, RunStatus};
+use crate::status::{record_refusal, record_run, RunRecord};
 
 /// Receives progress as a job runs. Every method has an empty default.
 pub trait Progress: Send + Sync {
@@ -273,14 +273,8 @@ pub async fn pull(
     let contract = match preflight(client, plan, sink, options).await {
         Ok(contract) => contract,
         Err(e) => {
-            // A refusal is recorded on the table it refused; nothing else was touched.
-            let refused = Err(e);
-            if RunStatus::of(&refused) == RunStatus::Refused {
-                let covered = Some(crate::status::covered(plan));
-                let record = RunRecord::of(sink, covered, &refused, (0, 0), started.elapsed());
-                record_run(sink, &table, &record).await;
-            }
-            return refused;
+            let covered = Some(crate::status::covered(plan));
+            return Err(record_refusal(sink, &table, covered, e, started.elapsed()).await);
         }
     };
     let committed = std::sync::Mutex::new((0usize, 0u64));
@@ -303,7 +297,8 @@ pub async fn pull(
     let result = pull_windows(&job, started, &on_commit).await;
     let (windows, rows) = *committed.lock().unwrap_or_else(|p| p.into_inner());
     let covered = Some(crate::status::covered(plan));
-    let record = RunRecord::of(sink, covered, &result, (windows, rows), started.elapsed());
+    let error = result.as_ref().err();
+    let record = RunRecord::of(sink, covered, error, (windows, rows), started.elapsed());
     // A first run that committed nothing leaves the location as it was.
     let table_exists = windows > 0 || matches!(sink.table_contract(&table).await, Ok(Some(_)));
     if table_exists {

@@ -88,11 +88,12 @@ pub struct RunRecord {
 
 impl RunRecord {
     /// The record of a run into `sink` that was asked for `covered` (see [`covered`]) and
-    /// ended with `result` after `elapsed`, having committed `windows` windows of `rows` rows.
-    pub fn of<T>(
+    /// ended after `elapsed` with `error` (`None`: ok), having committed `windows` windows of
+    /// `rows` rows.
+    pub fn of(
         sink: &Sink,
         covered: Option<String>,
-        result: &Result<T, PipelineError>,
+        error: Option<&PipelineError>,
         (windows, rows): (usize, u64),
         elapsed: std::time::Duration,
     ) -> RunRecord {
@@ -100,12 +101,9 @@ impl RunRecord {
         RunRecord {
             run_id: sink.run_id().to_string(),
             finished_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            status: RunStatus::of(result),
-            error: result.as_ref().err().map(ToString::to_string),
-            class: result
-                .as_ref()
-                .err()
-                .map(|e| e.class().as_str().to_string()),
+            status: error.map_or(RunStatus::Ok, RunStatus::of_error),
+            error: error.map(ToString::to_string),
+            class: error.map(|e| e.class().as_str().to_string()),
             covered,
             windows,
             rows,
@@ -129,6 +127,23 @@ pub fn covered(plan: &cake_catalog::Plan) -> String {
             _ => "snapshot".to_string(),
         },
     }
+}
+
+/// Records a run that `error` stopped before it sent anything, when the table refused it (a
+/// contract that differs), so that `status` shows the refusal; any other error is the run's
+/// alone. Returns the error.
+pub async fn record_refusal(
+    sink: &Sink,
+    table: &str,
+    covered: Option<String>,
+    error: PipelineError,
+    elapsed: std::time::Duration,
+) -> PipelineError {
+    if RunStatus::of_error(&error) == RunStatus::Refused {
+        let record = RunRecord::of(sink, covered, Some(&error), (0, 0), elapsed);
+        record_run(sink, table, &record).await;
+    }
+    error
 }
 
 /// Runs kept in a table's history; older ones are removed as new ones are recorded.

@@ -227,48 +227,19 @@ impl Sink {
         contract: &TableContract,
         rebuild: bool,
     ) -> Result<ContractCheck, SinkError> {
-        let mismatch = |differences: Vec<ContractDifference>| SinkError::ContractMismatch {
-            table: table.to_string(),
-            location: self.store.location_of(table),
-            differences,
-        };
-        let differences = match self.delta_table(table).await? {
-            DeltaTable::Missing => {
-                if self
-                    .store
-                    .get_bytes(&format!("{table}/{CONTRACT}"))
-                    .await?
-                    .is_some()
-                {
-                    vec![format_difference(Format::Parquet, Format::Delta)]
-                } else {
-                    return Ok(ContractCheck::Created);
-                }
+        use crate::table::Compared;
+        match self.compare_table(table, contract, rebuild).await? {
+            // Nothing is written: the first commit creates the table with the contract.
+            Compared::Missing => Ok(ContractCheck::Created),
+            Compared::Same => Ok(ContractCheck::Matches),
+            Compared::Differs { differences, .. } if !rebuild => {
+                Err(self.mismatch(table, differences))
             }
-            DeltaTable::Found(s) => {
-                let stored = contract_of(&s);
-                if stored == *contract {
-                    return Ok(ContractCheck::Matches);
-                }
-                stored.differences(contract)
+            Compared::Differs { .. } => {
+                self.delete_table(lock, table, false).await?;
+                Ok(ContractCheck::Rebuilt)
             }
-            DeltaTable::Unreadable(why) => {
-                if !rebuild {
-                    return Err(SinkError::Delta {
-                        location: self.store.location_of(table),
-                        message: format!(
-                            "its Delta log cannot be read ({why}); if a rebuild was interrupted, rebuild the table again"
-                        ),
-                    });
-                }
-                Vec::new()
-            }
-        };
-        if !rebuild {
-            return Err(mismatch(differences));
         }
-        self.delete_table(lock, table, false).await?;
-        Ok(ContractCheck::Rebuilt)
     }
 
     /// The in-process queue of this run's writers of `table`.

@@ -6,12 +6,25 @@ use std::fs;
 use std::sync::atomic::Ordering;
 
 use crate::contract::{self, ContractCheck, TableContract, CONTRACT};
-use crate::delta::{format_difference, Format, DELTA_LOG};
+use crate::delta::{contract_of, format_difference, DeltaTable, Format, DELTA_LOG};
 use crate::file::SinkError;
 use crate::lock::TableLock;
 use crate::partition::{Manifest, MANIFEST};
 use crate::sink::{check_name, CommittedPartition, Sink, TableOverview, FILES};
 use crate::store::{sync_dir, write_atomic};
+
+/// What a table holds against a run's contract ([`Sink::compare_table`]).
+pub(crate) enum Compared {
+    /// No table of this name.
+    Missing,
+    /// A table with the run's contract.
+    Same,
+    /// A table with another contract: `other_format` when it is a table of the other format.
+    Differs {
+        differences: Vec<crate::contract::ContractDifference>,
+        other_format: bool,
+    },
+}
 
 impl Sink {
     /// The contract stored with `table` (`<table>/_table.json`), if it has one.
@@ -44,41 +57,54 @@ impl Sink {
         rebuild: bool,
     ) -> Result<ContractCheck, SinkError> {
         check_name(table)?;
-        // What the open paths of each format find, read only: a table of the other format
-        // differs by its format, an unreadable Delta log is refused unless rebuilt.
-        let differences = match self.options.format {
-            Format::Parquet => {
-                let rel = format!("{table}/{CONTRACT}");
-                match self.store.get_bytes(&rel).await? {
-                    None if self.has_delta_log(table).await? => {
-                        vec![format_difference(Format::Delta, Format::Parquet)]
-                    }
-                    None => return Ok(ContractCheck::Created),
-                    Some(bytes) => {
-                        let stored = contract::parse(&rel, &bytes)?;
-                        if stored == *contract {
-                            return Ok(ContractCheck::Matches);
-                        }
-                        stored.differences(contract)
-                    }
+        let compared = self.compare_table(table, contract, rebuild).await?;
+        match compared {
+            Compared::Missing => Ok(ContractCheck::Created),
+            Compared::Same => Ok(ContractCheck::Matches),
+            Compared::Differs { .. } if rebuild => Ok(ContractCheck::Rebuilt),
+            Compared::Differs { differences, .. } => Err(self.mismatch(table, differences)),
+        }
+    }
+
+    /// What `table` holds against a run's `contract`, read only: the one decision the open
+    /// paths of both formats and [`Sink::preview_table`] act on. A table of the other format
+    /// differs by its format; a Delta log that cannot be read is refused unless `rebuild`.
+    pub(crate) async fn compare_table(
+        &self,
+        table: &str,
+        contract: &TableContract,
+        rebuild: bool,
+    ) -> Result<Compared, SinkError> {
+        let rel = format!("{table}/{CONTRACT}");
+        let against = |stored: TableContract| {
+            if stored == *contract {
+                Compared::Same
+            } else {
+                Compared::Differs {
+                    differences: stored.differences(contract),
+                    other_format: false,
                 }
             }
+        };
+        let other_format = |from, to| Compared::Differs {
+            differences: vec![format_difference(from, to)],
+            other_format: true,
+        };
+        Ok(match self.options.format {
+            Format::Parquet => match self.store.get_bytes(&rel).await? {
+                None if self.has_delta_log(table).await? => {
+                    other_format(Format::Delta, Format::Parquet)
+                }
+                None => Compared::Missing,
+                Some(bytes) => against(contract::parse(&rel, &bytes)?),
+            },
             Format::Delta => match self.delta_table(table).await? {
-                crate::delta::DeltaTable::Missing => {
-                    let rel = format!("{table}/{CONTRACT}");
-                    if self.store.get_bytes(&rel).await?.is_none() {
-                        return Ok(ContractCheck::Created);
-                    }
-                    vec![format_difference(Format::Parquet, Format::Delta)]
+                DeltaTable::Missing if self.store.get_bytes(&rel).await?.is_some() => {
+                    other_format(Format::Parquet, Format::Delta)
                 }
-                crate::delta::DeltaTable::Found(snapshot) => {
-                    let stored = crate::delta::contract_of(&snapshot);
-                    if stored == *contract {
-                        return Ok(ContractCheck::Matches);
-                    }
-                    stored.differences(contract)
-                }
-                crate::delta::DeltaTable::Unreadable(why) if !rebuild => {
+                DeltaTable::Missing => Compared::Missing,
+                DeltaTable::Found(snapshot) => against(contract_of(&snapshot)),
+                DeltaTable::Unreadable(why) if !rebuild => {
                     return Err(SinkError::Delta {
                         location: self.store.location_of(table),
                         message: format!(
@@ -87,17 +113,25 @@ impl Sink {
                         ),
                     });
                 }
-                crate::delta::DeltaTable::Unreadable(_) => Vec::new(),
+                DeltaTable::Unreadable(_) => Compared::Differs {
+                    differences: Vec::new(),
+                    other_format: false,
+                },
             },
-        };
-        if rebuild {
-            return Ok(ContractCheck::Rebuilt);
-        }
-        Err(SinkError::ContractMismatch {
+        })
+    }
+
+    /// The refusal of a run whose contract differs from `table`'s.
+    pub(crate) fn mismatch(
+        &self,
+        table: &str,
+        differences: Vec<crate::contract::ContractDifference>,
+    ) -> SinkError {
+        SinkError::ContractMismatch {
             table: table.to_string(),
             location: self.store.location_of(table),
             differences,
-        })
+        }
     }
 
     /// The committed partitions of `table` (`date=2024-01-31`, ...), sorted: the directories
@@ -229,37 +263,18 @@ impl Sink {
         let rel = format!("{table}/{CONTRACT}");
         let json = serde_json::to_vec_pretty(contract)
             .map_err(|e| SinkError::Options(format!("cannot encode the contract: {e}")))?;
-        let stored = match self.store.get_bytes(&rel).await? {
-            None => None,
-            Some(bytes) => Some(contract::parse(&rel, &bytes)?),
-        };
-        if stored.is_none() && self.has_delta_log(table).await? {
-            // A Delta table of this name: another format.
-            if !rebuild {
-                return Err(SinkError::ContractMismatch {
-                    table: table.to_string(),
-                    location: self.store.location_of(table),
-                    differences: vec![format_difference(Format::Delta, Format::Parquet)],
-                });
-            }
-            self.delete_table(lock, table, false).await?;
-            lock.confirm().await?;
-            self.put_table_file(&rel, &json).await?;
-            return Ok(ContractCheck::Rebuilt);
-        }
-        match stored {
-            None => {
+        match self.compare_table(table, contract, rebuild).await? {
+            Compared::Missing => {
                 self.put_table_file(&rel, &json).await?;
                 Ok(ContractCheck::Created)
             }
-            Some(stored) if stored == *contract => Ok(ContractCheck::Matches),
-            Some(stored) if !rebuild => Err(SinkError::ContractMismatch {
-                table: table.to_string(),
-                location: self.store.location_of(table),
-                differences: stored.differences(contract),
-            }),
-            Some(_) => {
-                self.delete_table(lock, table, true).await?;
+            Compared::Same => Ok(ContractCheck::Matches),
+            Compared::Differs { differences, .. } if !rebuild => {
+                Err(self.mismatch(table, differences))
+            }
+            Compared::Differs { other_format, .. } => {
+                // A table of this format keeps its contract file until it is replaced.
+                self.delete_table(lock, table, !other_format).await?;
                 lock.confirm().await?;
                 self.put_table_file(&rel, &json).await?;
                 Ok(ContractCheck::Rebuilt)

@@ -7,11 +7,7 @@ use crate::cli::CheckArgs;
 pub fn run(args: &CheckArgs) -> Result<String> {
     let checked = check(args);
     if !args.json {
-        let report = checked?;
-        return Ok(crate::fit::fold(
-            &format!("{report}\n"),
-            crate::fit::columns(),
-        ));
+        return Ok(format!("{}\n", checked?));
     }
     // With --json, stdout says the outcome either way; the error also goes to stderr.
     let doc = match &checked {

@@ -171,15 +171,8 @@ impl DryRun {
                 .map(|c| format!(" (until {c}, the run's start)"))
                 .unwrap_or_default();
             let _ = writeln!(out, "{when}{until}: {verb} {}", w.partition);
-            // Under SOAP the parameters travel in the body, shown once below; the address is
-            // what the line is for (`--json` has the parameters of each window).
-            let (method, shown) = if self.protocol == "get" {
-                ("GET", w.first_request.as_str())
-            } else {
-                let address = w.first_request.split('?').next();
-                ("POST", address.unwrap_or(&w.first_request))
-            };
-            let _ = writeln!(out, "  {method} {shown}");
+            let protocol = self.protocol.parse().unwrap_or_default();
+            let _ = writeln!(out, "  {}", request_line(protocol, &w.first_request));
         }
         if let Some(body) = &self.first_body {
             let _ = writeln!(
@@ -191,6 +184,20 @@ impl DryRun {
             }
         }
         out
+    }
+}
+
+/// A request as a dry run's text shows it: under GET the whole URL (the key redacted); under
+/// SOAP the method's address, since the parameters travel in the body, shown once (`--json`
+/// has every request whole).
+pub fn request_line(protocol: Protocol, url: &str) -> String {
+    match protocol {
+        Protocol::Get => format!("GET {url}"),
+        _ => format!(
+            "{} {}",
+            protocol.http_method(),
+            url.split('?').next().unwrap_or(url)
+        ),
     }
 }
 

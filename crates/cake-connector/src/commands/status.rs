@@ -200,17 +200,11 @@ fn not_in_config(out: &mut String, view: &View) {
     };
     for t in view.tables {
         if view.in_config(&t.table) == Some(false) {
-            let line = format!("{}: not in {config}, no sync updates it", t.table);
-            for l in wrap(&line, 80) {
-                let _ = writeln!(out, "{l}");
-            }
+            let _ = writeln!(out, "{}: not in {config}, no sync updates it", t.table);
         }
     }
     for t in view.not_written() {
-        let line = format!("{t}: in {config}, not written yet");
-        for l in wrap(&line, 80) {
-            let _ = writeln!(out, "{l}");
-        }
+        let _ = writeln!(out, "{t}: in {config}, not written yet");
     }
 }
 

@@ -143,13 +143,10 @@ pub fn run(args: &SyncArgs) -> Result<String> {
     // The reports that completed are reported, then every failure, then one verdict whose
     // exit code is the highest of the failures'.
     crate::logging::print(&out);
-    let mut worst = Class::Internal;
+    let mut worst =
+        crate::exit::worst(run.failures.iter().map(|f| f.error.class())).unwrap_or(Class::Internal);
     for f in &run.failures {
-        let class = f.error.class();
-        let code = crate::exit::code(class);
-        if code >= crate::exit::code(worst) {
-            worst = class;
-        }
+        let code = crate::exit::code(f.error.class());
         let line = if RunStatus::of_error(&f.error) == RunStatus::Interrupted {
             format!(
                 "{}: {}",
@@ -231,18 +228,18 @@ async fn dry_run(
         .await;
         match planned {
             Ok(run) => {
-                let first = run.plan.requests.first().map(|req| {
+                let first_url = run.plan.requests.first().map(|req| {
                     let page = run.plan.page_size.map(|size| cake_transport::Page {
                         index: 0,
                         start_at_row: 1,
                         row_limit: size,
                     });
-                    format!(
-                        "{} {}",
-                        client.protocol().http_method(),
-                        client.display_url(run.plan.report, req, page)
-                    )
+                    client.display_url(run.plan.report, req, page)
                 });
+                let protocol = client.protocol();
+                let first = first_url
+                    .as_ref()
+                    .map(|url| format!("{} {url}", protocol.http_method()));
                 let since = if run.previous.is_some() {
                     "after its state"
                 } else {
@@ -263,14 +260,8 @@ async fn dry_run(
                 if let Some(holder) = &locked_by {
                     let _ = writeln!(out, "  lock held by {holder}: the sync would wait for it");
                 }
-                if let Some(first) = &first {
-                    // Under SOAP the parameters travel in the body: the text shows the
-                    // address (`--json` has the whole first request).
-                    let shown = match client.protocol() {
-                        cake_transport::Protocol::Soap => first.split('?').next(),
-                        _ => None,
-                    };
-                    let _ = writeln!(out, "  {}", shown.unwrap_or(first));
+                if let Some(url) = &first_url {
+                    let _ = writeln!(out, "  {}", super::dryrun::request_line(protocol, url));
                 }
                 reports.push(serde_json::json!({
                     "table": run.table,
@@ -315,11 +306,7 @@ async fn dry_run(
     }
     // The plan is printed, then the verdict the real run would end with.
     crate::logging::print(&text);
-    let worst = refused
-        .iter()
-        .map(|(_, c)| *c)
-        .max_by_key(|c| crate::exit::code(*c))
-        .unwrap_or(Class::Usage);
+    let worst = crate::exit::worst(refused.iter().map(|(_, c)| *c)).unwrap_or(Class::Usage);
     let tables: Vec<&str> = refused.iter().map(|(t, _)| t.as_str()).collect();
     Err(crate::exit::Failed::new(
         worst,

@@ -312,14 +312,8 @@ async fn sync_report(
     let run = match planned {
         Ok(run) => run,
         Err(e) => {
-            // A refusal is recorded on the table it refused: `status` shows it.
-            let refused = Err(e);
-            if crate::RunStatus::of(&refused) == crate::RunStatus::Refused {
-                let record =
-                    crate::status::RunRecord::of(sink, None, &refused, (0, 0), started.elapsed());
-                crate::status::record_run(sink, &sr.table, &record).await;
-            }
-            return refused;
+            let elapsed = started.elapsed();
+            return Err(crate::status::record_refusal(sink, &sr.table, None, e, elapsed).await);
         }
     };
     let options = PullOptions {
