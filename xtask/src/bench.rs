@@ -11,13 +11,13 @@ const BENCHES: &[(&str, &str, &str, &str)] = &[
         "decode",
         "cake-arrow",
         "bench_decode",
-        "Clicks XML: raw quick-xml scan, decoder to Arrow, convert to zstd Parquet on one thread and pipelined, peak memory",
+        "Clicks XML: raw quick-xml scan, then the decoder and convert to zstd Parquet on 1, 2 and every core (BENCH_THREADS), each against the scan, with CPU and peak memory",
     ),
     (
         "pull",
         "cake-pipeline",
         "bench_pull",
-        "one 50,000-row day of Clicks from the sandbox, with and without keep_raw",
+        "one 50,000-row day of Clicks from the sandbox: Parquet, keep_raw, Delta, and decoding on one thread; client CPU per million rows",
     ),
     (
         "transport",

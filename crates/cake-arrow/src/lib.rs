@@ -109,6 +109,16 @@ pub struct DecoderOptions {
     /// its elements match lands in the typed columns, the rest in `_extra`, and the summary
     /// names the version found. Without it such a document is refused as another answer.
     pub other_versions: bool,
+    /// Threads that decode one response (0, the default: the machine's available cores). With
+    /// more than one, the rows are cut into blocks of about `block_bytes` at a row's end tag
+    /// and decoded side by side, at most twice this many blocks at a time, on one pool of
+    /// threads (one per core) shared by every decoder of the process; the batches come out in
+    /// the document's order, with the same rows, values, summary and errors as on one thread.
+    /// One thread decodes as the data arrives; more hold up to a block before decoding it.
+    pub threads: usize,
+    /// Bytes of rows one thread decodes at a time when `threads` is not 1 (default 1 MiB).
+    /// Responses smaller than this are decoded on one thread.
+    pub block_bytes: usize,
 }
 
 impl Default for DecoderOptions {
@@ -124,6 +134,20 @@ impl Default for DecoderOptions {
             truncate_extra: false,
             personal_data: false,
             other_versions: false,
+            threads: 0,
+            block_bytes: 1 << 20,
+        }
+    }
+}
+
+impl DecoderOptions {
+    /// The threads a decoder with these options uses: `threads`, or the available cores when
+    /// it is 0.
+    pub fn decode_threads(&self) -> usize {
+        static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        match self.threads {
+            0 => *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            n => n,
         }
     }
 }
@@ -172,6 +196,15 @@ pub struct Rejected {
     pub example: String,
     /// Why it did not fit.
     pub reason: String,
+}
+
+/// Blocks of rows a [`Decoder`] gave to other threads (with [`DecoderOptions::threads`] other
+/// than 1): `merged` as they were, `redone` on the decoder's own thread because the copy that
+/// decoded the block failed or did not end between two rows (an end tag in a comment, say).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BlockCounts {
+    pub merged: u64,
+    pub redone: u64,
 }
 
 /// The schema of every batch decoded for `report`: exactly `report.arrow_schema()`.

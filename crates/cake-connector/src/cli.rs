@@ -443,6 +443,11 @@ pub struct DecodeArgs {
     /// marker and its size in _rejected, instead of failing its window.
     #[arg(long)]
     pub truncate_extra: bool,
+    /// Threads that decode one response (0: every available core). Large responses are cut
+    /// into blocks of rows decoded side by side; the rows, their order and the errors are the
+    /// same on any number.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub decode_threads: usize,
 }
 
 impl DecodeArgs {
@@ -454,6 +459,7 @@ impl DecodeArgs {
             personal_data: self.include_personal_data,
             max_extra_bytes: self.max_extra_bytes,
             truncate_extra: self.truncate_extra,
+            threads: self.decode_threads,
             ..cake_arrow::DecoderOptions::default()
         }
     }

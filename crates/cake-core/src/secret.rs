@@ -220,6 +220,15 @@ impl Scrubber {
     /// characters the bytes there stand for are a pair of some secret form.
     #[inline]
     fn pair_start(&self, bytes: &[u8], i: usize) -> bool {
+        // Two bytes that start no escape stand for themselves only (what `decode_at` gives
+        // them): the pair is looked up as it is, the usual case inside a window that holds an
+        // escape elsewhere.
+        if let (Some(&a), Some(&b)) = (bytes.get(i), bytes.get(i + 1)) {
+            if !ESCAPES.contains(&a) && !ESCAPES.contains(&b) {
+                let p = pair_index(a, b);
+                return self.starts[usize::from(a)] && self.pairs[p / 64] & (1 << (p % 64)) != 0;
+            }
+        }
         decode_at(bytes, i).as_slice().iter().any(|&(a, end)| {
             self.starts[usize::from(a)]
                 && decode_at(bytes, end).as_slice().iter().any(|&(b, _)| {
@@ -261,6 +270,11 @@ impl Scrubber {
     /// True when `text` holds a secret in any encoding.
     pub fn found_in(&self, text: &str) -> bool {
         self.find(text.as_bytes(), 0).is_some()
+    }
+
+    /// Whether `bytes` hold a secret, in any of its forms.
+    pub fn found_in_bytes(&self, bytes: &[u8]) -> bool {
+        self.find(bytes, 0).is_some()
     }
 
     /// `bytes` with every secret replaced by `replacement`.
@@ -316,38 +330,54 @@ impl Scrubber {
                 .filter(|&i| self.starts[usize::from(bytes[i])] || ESCAPES.contains(&bytes[i]))
                 .find_map(at);
         }
-        // Every match spans GRAM bytes or more. Written plainly, its first GRAM bytes are a run
-        // of some secret form: a rolling hash of the window rules most positions out. A window
-        // holding an escape is checked position by position.
         if bytes.len() < from + GRAM {
             return None;
         }
-        let fold = |b: u8| u32::from(b.to_ascii_lowercase());
-        let escape = |b: u8| u32::from(matches!(b, b'%' | b'&' | b'\\' | b'+'));
-        // The window `bytes[i..i + GRAM]`, folded, little-endian; the escapes in it.
-        let mut window = 0u32;
-        let mut escapes = 0u32;
-        for &b in &bytes[from..from + GRAM - 1] {
-            window = window >> 8 | fold(b) << 24;
-            escapes += escape(b);
-        }
-        for i in from..=bytes.len() - GRAM {
-            let entering = bytes[i + GRAM - 1];
-            window = window >> 8 | fold(entering) << 24;
-            escapes += escape(entering);
-            let hit = if escapes > 0 {
-                self.pair_start(bytes, i)
-            } else {
-                self.gram_hit(gram_hash(window)) && self.starts[usize::from(bytes[i])]
-            };
-            if hit {
-                if let Some(found) = at(i) {
-                    return Some(found);
+        // Every match spans `shortest` bytes or more, and up to its first escape its bytes
+        // stand for themselves. So the window of GRAM bytes that ends a chunk of `stride`
+        // positions lies inside the plain bytes of any match starting in the chunk, unless an
+        // escape comes first: a chunk without an escape whose last window is no run of a
+        // secret form holds no match, and is passed over. Other chunks are looked at position
+        // by position.
+        let stride = shortest + 1 - GRAM;
+        let last = bytes.len() - GRAM;
+        let escape_from = |i: usize| {
+            bytes[i..]
+                .iter()
+                .position(|b| ESCAPES.contains(b))
+                .map_or(bytes.len(), |n| i + n)
+        };
+        let mut next_escape = escape_from(from);
+        let mut q = from;
+        while q <= last {
+            let p = (q + stride - 1).min(last);
+            if next_escape < q {
+                next_escape = escape_from(q);
+            }
+            if next_escape < p + GRAM || self.gram_hit(gram_index(&bytes[p..p + GRAM])) {
+                for i in q..=p {
+                    if self.may_start(bytes, i) {
+                        if let Some(found) = at(i) {
+                            return Some(found);
+                        }
+                    }
                 }
             }
-            escapes -= escape(bytes[i]);
+            q = p + 1;
         }
         None
+    }
+
+    /// Whether a match may start at `i` (at least GRAM bytes before the end): a window
+    /// holding an escape is read through it, a plain one must be a run of a secret form.
+    #[inline]
+    fn may_start(&self, bytes: &[u8], i: usize) -> bool {
+        let window = &bytes[i..i + GRAM];
+        if window.iter().any(|b| ESCAPES.contains(b)) {
+            self.pair_start(bytes, i)
+        } else {
+            self.gram_hit(gram_index(window)) && self.starts[usize::from(bytes[i])]
+        }
     }
 }
 
@@ -791,6 +821,61 @@ mod tests {
                 String::from_utf8(out).unwrap(),
                 "<a>[redacted]</a><b>[redacted]</b><c>[redacted]</c>",
                 "chunks of {size}"
+            );
+        }
+    }
+    /// Every position looked at, as the scan did before chunks were passed over: the
+    /// reference the scan is held to.
+    fn find_everywhere(scrubber: &Scrubber, bytes: &[u8], from: usize) -> Option<(usize, usize)> {
+        let at = |i: usize| {
+            scrubber
+                .secrets
+                .iter()
+                .filter_map(|s| s.match_at(bytes, i))
+                .max()
+                .map(|end| (i, end))
+        };
+        (from..=bytes.len().checked_sub(GRAM)?)
+            .filter(|&i| scrubber.may_start(bytes, i))
+            .find_map(at)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+
+        /// Text made of pieces of the key's forms, escapes and other bytes: the scan finds
+        /// the first match the position-by-position scan finds, from any offset.
+        #[test]
+        fn passing_over_chunks_finds_what_every_position_finds(
+            key in "[a-zA-Z0-9_-]{8,20}",
+            pieces in proptest::collection::vec((0usize..8, 0usize..24, 1usize..12), 1..30),
+            from in 0usize..16,
+        ) {
+            let mut scrubber = Scrubber::default();
+            scrubber.add(&key);
+            proptest::prop_assume!(!scrubber.short);
+            let forms: Vec<Vec<u8>> = scrubber.secrets.iter().map(|s| s.bytes.clone()).collect();
+            let noise: &[&[u8]] = &[b"%20", b"&amp;", b"+", b"\\u00", b"<a>", b"xyz", b" ", b"%"];
+            let mut text = Vec::new();
+            for (kind, start, len) in pieces {
+                match kind {
+                    0..=3 => {
+                        let form = &forms[start % forms.len()];
+                        let s = start % form.len();
+                        text.extend_from_slice(&form[s..(s + len).min(form.len())]);
+                    }
+                    4 => {
+                        // A character of the key, percent-encoded.
+                        let b = key.as_bytes()[start % key.len()];
+                        text.extend_from_slice(format!("%{b:02X}").as_bytes());
+                    }
+                    _ => text.extend_from_slice(noise[(start + len) % noise.len()]),
+                }
+            }
+            let from = from.min(text.len());
+            proptest::prop_assert_eq!(
+                scrubber.find(&text, from),
+                find_everywhere(&scrubber, &text, from)
             );
         }
     }

@@ -1,26 +1,30 @@
 //! The pull benchmark (`cargo xtask bench pull`): one day of Clicks (`BENCH_ROWS` rows, default
-//! 50,000, in pages of 10,000) pulled from the sandbox into a local directory, with and without
-//! `keep_raw`, the way `cake-connector pull` runs it (a runtime of two worker threads, the
-//! default concurrency and page size).
+//! 50,000, in pages of 10,000) pulled from the sandbox into a local directory the way
+//! `cake-connector pull` runs it (a runtime of two worker threads, the default concurrency and
+//! page size), in five kinds: Parquet, Parquet with `keep_raw`, Delta, and Parquet and Delta
+//! with the decoder on one thread (`decoder.threads` 1; the others use every core).
 //!
 //! The sandbox runs in this process on a runtime of its own; each pull runs in a child process,
 //! so that the server and the client are two processes as in real use and each pull reports its
-//! own peak memory (`VmHWM`). Each pull runs `BENCH_RUNS` times (default 3), the two kinds
-//! taking turns, and the best time is shown: other processes on the machine only ever slow a
-//! run down. The CPU time of the best run is shown for the client (the pull's process) and
-//! for the server (the sandbox, this process, while the pull ran): on a machine of two cores
-//! their sum says how much of the machine the run took. Prints figures; asserts nothing.
+//! own peak memory (`VmHWM`). Each pull runs `BENCH_RUNS` times (default 3), the kinds taking
+//! turns, and the best time is shown: other processes on the machine only ever slow a run
+//! down. The CPU time of the best run is shown for the client (the pull's process) and for
+//! the server (the sandbox, this process, while the pull ran), and the client's CPU seconds
+//! per million rows: on a machine of two cores the sum of the two CPU times says how much of
+//! the machine the run took. Prints figures; asserts nothing.
 //!
-//! `--phase plain|raw URL` runs one pull against a sandbox at URL, for profiling.
+//! `BENCH_BLOCK` sets the decoder's `block_bytes`. `--phase NAME URL` runs one pull against a
+//! sandbox at URL, for profiling.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+use cake_arrow::DecoderOptions;
 use cake_catalog::{Context, Options};
 use cake_pipeline::{pull, PullOptions};
 use cake_sandbox::{Sandbox, SandboxConfig};
-use cake_sink::{Sink, SinkOptions};
+use cake_sink::{Format, Sink, SinkOptions};
 use cake_transport::{ApiKey, Client, ClientOptions, Instance};
 use chrono::NaiveDate;
 
@@ -65,19 +69,25 @@ fn main() -> Result<()> {
          concurrency 4, into a local directory"
     );
     println!(
-        "{:<9} {:>9} {:>10} {:>10} {:>12} {:>12} {:>13}",
-        "pull", "seconds", "body MB", "MB/s", "client CPU s", "server CPU s", "peak RSS MiB"
+        "{:<12} {:>8} {:>8} {:>7} {:>12} {:>12} {:>13} {:>12}",
+        "pull",
+        "seconds",
+        "body MB",
+        "MB/s",
+        "client CPU s",
+        "server CPU s",
+        "peak RSS MiB",
+        "CPU s/M rows"
     );
     println!("(best of BENCH_RUNS runs, default 3, one process per run)");
     let exe = std::env::current_exe()?;
-    let phases = ["plain", "raw"];
     // (best seconds, body bytes, highest peak KiB, client and server CPU seconds of the best
     // run) per phase.
-    let mut results = [(f64::MAX, 0.0, 0.0, 0.0, 0.0); 2];
+    let mut results = [(f64::MAX, 0.0, 0.0, 0.0, 0.0); PHASES.len()];
     for _ in 0..runs {
-        for (i, phase) in phases.iter().enumerate() {
+        for (i, phase) in PHASES.iter().enumerate() {
             let server_before = cpu_seconds();
-            let [seconds, bytes, hwm_kib, client] = run_child(&exe, phase, &url)?;
+            let [seconds, bytes, hwm_kib, client] = run_child(&exe, phase.0, &url)?;
             let server = cpu_seconds() - server_before;
             let r = &mut results[i];
             if seconds < r.0 {
@@ -87,17 +97,18 @@ fn main() -> Result<()> {
             r.2 = f64::max(r.2, hwm_kib);
         }
     }
-    for (phase, (seconds, bytes, hwm_kib, client, server)) in phases.iter().zip(results) {
-        let name = if *phase == "raw" { "keep-raw" } else { *phase };
+    for (phase, (seconds, bytes, hwm_kib, client, server)) in PHASES.iter().zip(results) {
         println!(
-            "{name:<9} {seconds:>9.2} {:>10.1} {:>10.1} {client:>12.2} {server:>12.2} {:>13.1}",
+            "{:<12} {seconds:>8.2} {:>8.1} {:>7.1} {client:>12.2} {server:>12.2} {:>13.1} {:>12.2}",
+            phase.0,
             bytes / 1e6,
             bytes / 1e6 / seconds,
-            hwm_kib / 1024.0
+            hwm_kib / 1024.0,
+            client / (f64::from(rows) / 1e6)
         );
     }
     println!(
-        "keep-raw/plain: {:.2}x (target <= 1.2x)",
+        "keep-raw/parquet: {:.2}x (target <= 1.2x)",
         results[1].0 / results[0].0
     );
     server.block_on(sandbox.shutdown());
@@ -122,12 +133,19 @@ fn run_child(exe: &Path, phase: &str, url: &str) -> Result<[f64; 4]> {
     <[f64; 4]>::try_from(fields).map_err(|_| format!("unexpected pull output {line:?}").into())
 }
 
+/// The kinds of pull: (name, keep_raw, Delta, decoder threads; 0: every core).
+const PHASES: &[(&str, bool, bool, usize)] = &[
+    ("parquet", false, false, 0),
+    ("keep-raw", true, false, 0),
+    ("delta", false, true, 0),
+    ("parquet@1", false, false, 1),
+    ("delta@1", false, true, 1),
+];
+
 /// One pull of yesterday's Clicks; prints `seconds body_bytes peak_rss_kib cpu_seconds`.
 fn run_phase(phase: &str, url: &str) -> Result<()> {
-    let keep_raw = match phase {
-        "plain" => false,
-        "raw" => true,
-        other => return Err(format!("unknown phase {other}").into()),
+    let Some(&(_, keep_raw, delta, threads)) = PHASES.iter().find(|p| p.0 == phase) else {
+        return Err(format!("unknown phase {phase}").into());
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -150,10 +168,29 @@ fn run_phase(phase: &str, url: &str) -> Result<()> {
         .and_utc();
     let plan = cake_catalog::plan(report, &options, &Context::new(now))?;
     let location = out.path().to_str().ok_or("a UTF-8 temporary directory")?;
-    let sink = Sink::open(location, SinkOptions::default())?;
+    let sink = Sink::open(
+        location,
+        SinkOptions {
+            format: if delta {
+                Format::Delta
+            } else {
+                Format::Parquet
+            },
+            ..SinkOptions::default()
+        },
+    )?;
+    let defaults = PullOptions::default();
     let options = PullOptions {
         keep_raw,
-        ..PullOptions::default()
+        decoder: DecoderOptions {
+            threads,
+            block_bytes: match std::env::var("BENCH_BLOCK") {
+                Ok(v) => v.parse()?,
+                Err(_) => defaults.decoder.block_bytes,
+            },
+            ..defaults.decoder
+        },
+        ..defaults
     };
     let started = Instant::now();
     let cpu_before = cpu_seconds();

@@ -99,6 +99,16 @@ fn redact_array(array: &dyn Array, scrubber: &Scrubber) -> Option<(ArrayRef, u64
     match array.data_type() {
         DataType::Utf8 => {
             let values = array.as_string::<i32>();
+            // One scan of the column's text: a value holds a secret only if their
+            // concatenation does (a match across two values is looked at value by value).
+            let offsets = values.value_offsets();
+            let (first, last) = (offsets[0], offsets[offsets.len() - 1]);
+            let text = values
+                .value_data()
+                .get(usize::try_from(first).ok()?..usize::try_from(last).ok()?)?;
+            if !scrubber.found_in_bytes(text) {
+                return None;
+            }
             let hits = values
                 .iter()
                 .flatten()
@@ -271,5 +281,65 @@ impl DateBounds {
             _ => {}
         }
         (dates, first)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "k3y-Secret-7f3a9c";
+
+    fn scrubber() -> Scrubber {
+        let mut s = Scrubber::default();
+        s.add(KEY);
+        s
+    }
+
+    fn redacted(values: &[Option<&str>], slice: (usize, usize)) -> (Vec<Option<String>>, u64) {
+        let array: ArrayRef = Arc::new(StringArray::from(values.to_vec()));
+        let array = array.slice(slice.0, slice.1);
+        match redact_array(array.as_ref(), &scrubber()) {
+            None => (
+                array
+                    .as_string::<i32>()
+                    .iter()
+                    .map(|v| v.map(str::to_string))
+                    .collect(),
+                0,
+            ),
+            Some((out, n)) => (
+                out.as_string::<i32>()
+                    .iter()
+                    .map(|v| v.map(str::to_string))
+                    .collect(),
+                n,
+            ),
+        }
+    }
+
+    #[test]
+    fn only_values_holding_the_key_are_redacted() {
+        let with = format!("agent {KEY} x");
+        let values = [Some("a"), Some(with.as_str()), None, Some("b")];
+        let (out, n) = redacted(&values, (0, 4));
+        assert_eq!(n, 1);
+        assert!(!out[1].as_deref().unwrap_or_default().contains(KEY));
+        assert_eq!(out[0].as_deref(), Some("a"));
+        assert_eq!(out[2], None);
+        // Sliced away, the value is not looked at.
+        let (out, n) = redacted(&values, (2, 2));
+        assert_eq!((out, n), (vec![None, Some("b".to_string())], 0));
+    }
+
+    #[test]
+    fn a_key_across_two_values_is_no_key() {
+        // Each part shorter than the shortest run the scrubber removes (8 characters); their
+        // concatenation holds 14 characters of the key.
+        let (head, tail) = (&KEY[..7], &KEY[7..14]);
+        let values = [Some(head), Some(tail)];
+        let (out, n) = redacted(&values, (0, 2));
+        assert_eq!(n, 0);
+        assert_eq!(out, vec![Some(head.to_string()), Some(tail.to_string())]);
     }
 }

@@ -31,7 +31,7 @@
 //! runtime of its own (two worker threads, created on first use).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use arrow_array::builder::{MapBuilder, MapFieldNames, StringBuilder};
@@ -122,15 +122,18 @@ const TXN_RETENTION: &str = "interval 7 days";
 pub(crate) type DeltaEngine = DefaultEngine<TokioMultiThreadExecutor>;
 
 /// The engine's I/O runtime, shared by every sink of the process and never shut down (a
-/// runtime cannot be dropped inside another one).
+/// runtime cannot be dropped inside another one). It is created once, under a lock: two sinks
+/// opened at once must not both create one, since the one left over would be dropped, inside
+/// their runtime.
 fn executor() -> Result<Arc<TokioMultiThreadExecutor>, SinkError> {
-    static EXECUTOR: OnceLock<Arc<TokioMultiThreadExecutor>> = OnceLock::new();
-    if let Some(e) = EXECUTOR.get() {
+    static EXECUTOR: Mutex<Option<Arc<TokioMultiThreadExecutor>>> = Mutex::new(None);
+    let mut slot = EXECUTOR.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(e) = slot.as_ref() {
         return Ok(e.clone());
     }
     let created = TokioMultiThreadExecutor::new_owned_runtime(Some(2), None)
         .map_err(|e| SinkError::Options(format!("cannot start the Delta engine's runtime: {e}")))?;
-    Ok(EXECUTOR.get_or_init(|| Arc::new(created)).clone())
+    Ok(slot.insert(Arc::new(created)).clone())
 }
 
 /// A table's Delta state as this sink found it.

@@ -389,6 +389,10 @@ impl Decoder {
         self.close(frame)?;
         self.name_ends.pop();
         let start = self.name_ends.last().copied().unwrap_or(0);
+        if frame == Frame::Row && self.row_name != self.names[start..] {
+            self.row_name.clear();
+            self.row_name.extend_from_slice(&self.names[start..]);
+        }
         self.names.truncate(start);
         if self.stack.is_empty() && self.doc == Doc::Open {
             self.doc = Doc::Closed;

@@ -11,13 +11,16 @@
 //! - `answer`: whether the document is the answer asked for (refusal, fault, other report or
 //!   version);
 //! - `extra`: elements of a row the catalog does not map, and JSON columns, kept as JSON with
-//!   their structure.
+//!   their structure;
+//! - `parallel`: one response decoded on several threads, in blocks of rows cut at a row's
+//!   end tag, with the sequential decoder's output and errors.
 
 mod answer;
 mod extra;
 mod input;
 mod layout;
 mod machine;
+mod parallel;
 mod sniff;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -35,7 +38,7 @@ use crate::batch::{Batch, Rejects, Span};
 use crate::error::{CakeRefusal, DecodeError};
 use crate::parse::ZoneCache;
 use crate::paths::{same, LevelId, NodeId, NodeKind, PathMap, Slot, ROW};
-use crate::{DecodeSummary, DecoderOptions, Envelope, Rejected};
+use crate::{BlockCounts, DecodeSummary, DecoderOptions, Envelope, Rejected};
 
 use answer::other_report;
 use extra::Capture;
@@ -123,7 +126,7 @@ enum Frame {
 pub struct Decoder {
     report: &'static Report,
     options: DecoderOptions,
-    map: PathMap,
+    map: Arc<PathMap>,
     schema: SchemaRef,
     zone: ZoneCache,
     /// Secrets removed from every excerpt the decoder quotes, before it is shortened.
@@ -204,12 +207,32 @@ pub struct Decoder {
     rejected: BTreeMap<String, Rejected>,
     failed: Option<DecodeError>,
     finished: bool,
+
+    /// The qualified name of the last row element closed, where a block of rows may be cut.
+    row_name: Vec<u8>,
+    /// The blocks decoded on other threads, when there are several.
+    parallel: Option<Box<parallel::Parallel>>,
+    blocks: BlockCounts,
 }
 
 impl Decoder {
     /// A decoder for one response of `report`.
     pub fn new(report: &'static Report, options: DecoderOptions) -> Decoder {
-        let map = PathMap::new(report, options.personal_data);
+        let map = Arc::new(PathMap::new(report, options.personal_data));
+        let schema = Arc::new(report.arrow_schema());
+        let mut decoder = Decoder::with_map(report, options, map, schema);
+        decoder.parallel = parallel::Parallel::new(&decoder.options);
+        decoder
+    }
+
+    /// A decoder on one thread with `map` and `schema` (shared with the decoder it is a copy
+    /// of).
+    fn with_map(
+        report: &'static Report,
+        options: DecoderOptions,
+        map: Arc<PathMap>,
+        schema: SchemaRef,
+    ) -> Decoder {
         let options = DecoderOptions {
             batch_size: options.batch_size.max(1),
             max_depth: options.max_depth.max(1),
@@ -219,7 +242,7 @@ impl Decoder {
         let levels = map.levels.len();
         Decoder {
             report,
-            schema: Arc::new(report.arrow_schema()),
+            schema,
             zone: ZoneCache::new(options.timezone),
             scrubber: None,
             hints: vec![0; map.nodes.len()],
@@ -274,6 +297,9 @@ impl Decoder {
             rejected: BTreeMap::new(),
             failed: None,
             finished: false,
+            row_name: Vec::new(),
+            parallel: None,
+            blocks: BlockCounts::default(),
         }
     }
 
@@ -304,6 +330,11 @@ impl Decoder {
         self.rows
     }
 
+    /// Blocks of rows given to other threads so far.
+    pub fn blocks(&self) -> BlockCounts {
+        self.blocks
+    }
+
     /// Takes the next completed batch, in document order.
     pub fn pop_batch(&mut self) -> Option<RecordBatch> {
         self.ready.pop_front()
@@ -321,7 +352,14 @@ impl Decoder {
                 offset: self.total,
             });
         }
-        let result = self.push_decoded(chunk);
+        let result = match self.parallel.take() {
+            Some(mut parallel) => {
+                let result = self.push_parallel(&mut parallel, chunk);
+                self.parallel = Some(parallel);
+                result
+            }
+            None => self.push_decoded(chunk),
+        };
         if let Err(e) = &result {
             self.failed = Some(e.clone());
         }
@@ -335,7 +373,12 @@ impl Decoder {
             return Err(e.clone());
         }
         if !self.finished {
-            let result = self.flush_encoding().and_then(|()| self.finish_inner());
+            let result = match self.parallel.take() {
+                Some(mut parallel) => self.finish_parallel(&mut parallel),
+                None => Ok(()),
+            }
+            .and_then(|()| self.flush_encoding())
+            .and_then(|()| self.finish_inner());
             if let Err(e) = result {
                 self.failed = Some(e.clone());
                 return Err(e);

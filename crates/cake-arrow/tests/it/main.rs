@@ -7,4 +7,5 @@ mod extra;
 mod fixtures;
 mod leaves;
 mod mutations;
+mod parallel;
 mod properties;

@@ -66,6 +66,8 @@ pub struct OutputConfig {
     /// Keep a truncation marker instead of failing a row whose `_extra` is larger.
     #[serde(default)]
     pub truncate_extra: bool,
+    /// Threads that decode one response (default 0: every available core).
+    pub decode_threads: Option<usize>,
 }
 
 impl OutputConfig {
@@ -78,6 +80,7 @@ impl OutputConfig {
             personal_data: self.include_personal_data,
             max_extra_bytes: self.max_extra_bytes.unwrap_or(defaults.max_extra_bytes),
             truncate_extra: self.truncate_extra,
+            threads: self.decode_threads.unwrap_or(defaults.threads),
             ..defaults
         }
     }

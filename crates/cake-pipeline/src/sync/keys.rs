@@ -83,7 +83,7 @@ pub const CONFIG_TABLES: [(&str, &str, bool); 4] = [
 
 /// Every key of a config file except a report entry's filters (those are the catalog's
 /// options, [`cake_catalog::OPTIONS`]).
-pub static CONFIG_KEYS: [ConfigKey; 22] = [
+pub static CONFIG_KEYS: [ConfigKey; 23] = [
     shown(key(
         "instance",
         "domain",
@@ -189,6 +189,13 @@ pub static CONFIG_KEYS: [ConfigKey; 22] = [
         KeyKind::Bool,
         "cut a larger _extra with a marker instead of failing the row (default false)",
         "false",
+    ),
+    key(
+        "output",
+        "decode_threads",
+        KeyKind::Int { min: 0 },
+        "threads that decode one response (default 0: every available core)",
+        "0",
     ),
     shown(key(
         "defaults",

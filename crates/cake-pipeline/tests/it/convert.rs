@@ -31,10 +31,11 @@ fn response(bytes: u64) -> Vec<u8> {
     out
 }
 
-/// Small batches and row groups, so that a small input makes many of both.
+/// Small batches, blocks and row groups, so that a small input makes many of each.
 fn decoder() -> DecoderOptions {
     DecoderOptions {
         batch_size: 64,
+        block_bytes: 64 << 10,
         ..DecoderOptions::default()
     }
 }
