@@ -144,12 +144,17 @@ impl DecoderOptions {
     /// The threads a decoder with these options uses: `threads`, or the available cores when
     /// it is 0.
     pub fn decode_threads(&self) -> usize {
-        static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
         match self.threads {
-            0 => *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            0 => cores(),
             n => n,
         }
     }
+}
+
+/// The machine's available cores, asked once per process.
+pub(crate) fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// The response envelope: what Cake says about the request, apart from the rows.

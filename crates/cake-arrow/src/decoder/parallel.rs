@@ -64,8 +64,8 @@ impl Pool {
         POOL.get_or_init(|| {
             let (jobs, queue) = mpsc::channel::<Job>();
             let queue = Arc::new(Mutex::new(queue));
-            let cores = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
-            for i in 0..cores {
+            // Two at least: a decoder asks for blocks only when it has more than one thread.
+            for i in 0..crate::cores().max(2) {
                 let queue = Arc::clone(&queue);
                 // A thread that cannot start leaves the others; with none, the queue is
                 // dropped with `queue` and every block is decoded by its own decoder.

@@ -41,32 +41,13 @@ fn decode(
     sizes: &[usize],
 ) -> (Content, BlockCounts) {
     let mut decoder = Decoder::new(report, options);
-    let mut batches = Vec::new();
-    let mut at = 0;
-    let mut i = 0;
-    let mut end = None;
-    while at < body.len() && end.is_none() {
-        let n = sizes[i % sizes.len()].max(1).min(body.len() - at);
-        i += 1;
-        if let Err(e) = decoder.push(&body[at..at + n]) {
-            end = Some(Err(e));
-        }
-        at += n;
-        while let Some(b) = decoder.pop_batch() {
-            batches.push(b);
-        }
-    }
-    let end = end.unwrap_or_else(|| decoder.finish());
-    while let Some(b) = decoder.pop_batch() {
-        batches.push(b);
-    }
-    let blocks = decoder.blocks();
+    let (batches, end) = decode_with(&mut decoder, body, sizes);
     (
         Content {
             rows: render(&batches),
             end,
         },
-        blocks,
+        decoder.blocks(),
     )
 }
 

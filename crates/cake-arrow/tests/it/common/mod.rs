@@ -58,6 +58,11 @@ pub fn decode_chunked(
     sizes: &[usize],
 ) -> Outcome {
     let mut decoder = Decoder::new(report, options);
+    decode_with(&mut decoder, body, sizes)
+}
+
+/// [`decode_chunked`] with the caller's decoder, which it can ask afterwards.
+pub fn decode_with(decoder: &mut Decoder, body: &[u8], sizes: &[usize]) -> Outcome {
     let mut batches = Vec::new();
     let mut at = 0;
     let mut i = 0;
