@@ -73,6 +73,7 @@ pub use options::{
 };
 pub use plan::{
     plan, Context, ParamValue, Plan, PlanError, PlannedDates, PlannedRequest, QueryParam,
+    ShardError,
 };
 
 /// The README's example, run as a doctest so that it stays true.

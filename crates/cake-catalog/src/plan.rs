@@ -261,6 +261,67 @@ impl fmt::Display for ParamValue {
     }
 }
 
+impl Plan {
+    /// The share `index` of `count` of this plan's windows: a deterministic subset, so that
+    /// `count` processes given `0/count` .. `count-1/count` split one pull with no coordination,
+    /// every window in exactly one share. A window's share follows from its own first day (its
+    /// day number, or its month number for monthly windows), not from its place in the plan:
+    /// processes that plan a moment apart still agree on every window both plan. A request
+    /// without a window (a snapshot, a change feed) belongs to share 0.
+    pub fn shard(&self, index: u32, count: u32) -> Result<Plan, ShardError> {
+        if count == 0 || index >= count {
+            return Err(ShardError { index, count });
+        }
+        let mut plan = self.clone();
+        plan.requests.retain(|r| {
+            Self::window_ordinal(r.window, self.window) % u64::from(count) == u64::from(index)
+        });
+        Ok(plan)
+    }
+
+    fn window_ordinal(window: Option<DateRange>, size: WindowSize) -> u64 {
+        let Some(w) = window else { return 0 };
+        let start = w.start();
+        let ordinal = match size {
+            WindowSize::Day => i64::from(start.num_days_from_ce()),
+            WindowSize::Month => i64::from(start.year()) * 12 + i64::from(start.month0()),
+        };
+        ordinal.unsigned_abs()
+    }
+
+    /// The options that plan `window` of this plan alone, with the plan's filters: the days of
+    /// the window for a range report (`start` and its last day as `end`), the change feed's
+    /// first day for a change feed, and `filters` (the options the plan was made from) without
+    /// their date choices. Planned with this plan's time zone and window size, they give one
+    /// request equal to this plan's request for `window`.
+    pub fn window_options(&self, filters: &Options, window: Option<DateRange>) -> Options {
+        let mut options = filters.filters_only();
+        match (self.dates, window) {
+            (_, Some(w)) => {
+                options.start = Some(w.start());
+                options.end = Some(w.last_day());
+            }
+            (PlannedDates::ChangesSince(d), None) => options.date = Some(d),
+            _ => {}
+        }
+        options
+    }
+}
+
+/// A share that does not exist (`--shard 4/4`, `--shard 0/0`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("shard {index}/{count} does not exist: give I/N with N at least 1 and I from 0 to N-1 (0/4, 1/4, 2/4, 3/4)")]
+pub struct ShardError {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl cake_core::failure::Classify for ShardError {
+    fn class(&self) -> cake_core::failure::Class {
+        cake_core::failure::Class::Usage
+    }
+}
+
 impl PlannedRequest {
     /// The value of a literal parameter.
     pub fn value(&self, name: &str) -> Option<&str> {
@@ -322,7 +383,7 @@ pub fn plan(report: &'static Report, options: &Options, ctx: &Context) -> Result
 /// The request windows of a range. A report laid out by window takes the context's window
 /// size; one whose partitions follow its rows' own days needs no more requests than Cake's
 /// window cap demands.
-fn windows_of(report: &Report, range: DateRange, size: crate::WindowSize) -> Vec<DateRange> {
+fn windows_of(report: &Report, range: DateRange, size: WindowSize) -> Vec<DateRange> {
     match (report.layout, report.dates) {
         (Layout::Window, _) => range.windows(size),
         (
@@ -330,7 +391,7 @@ fn windows_of(report: &Report, range: DateRange, size: crate::WindowSize) -> Vec
             DateSemantics::Range {
                 max_window: MaxWindow::Month,
             },
-        ) => range.windows(crate::WindowSize::Month),
+        ) => range.windows(WindowSize::Month),
         (Layout::RowDay(_), _) => vec![range],
     }
 }
@@ -338,16 +399,16 @@ fn windows_of(report: &Report, range: DateRange, size: crate::WindowSize) -> Vec
 /// With month windows, a report laid out by window covers whole calendar months: each
 /// partition is one month, whatever day a range starts or ends on, so two runs never write
 /// partitions that overlap.
-fn whole_months(report: &Report, dates: PlannedDates, size: crate::WindowSize) -> PlannedDates {
+fn whole_months(report: &Report, dates: PlannedDates, size: WindowSize) -> PlannedDates {
     let PlannedDates::Range(range) = dates else {
         return dates;
     };
-    if size != crate::WindowSize::Month || report.layout != Layout::Window {
+    if size != WindowSize::Month || report.layout != Layout::Window {
         return dates;
     }
     let first = range.start().with_day(1).unwrap_or(range.start());
     let end = range
-        .windows(crate::WindowSize::Month)
+        .windows(WindowSize::Month)
         .last()
         .and_then(|w| crate::dates::first_of_next_month(w.start()))
         .unwrap_or(range.end());

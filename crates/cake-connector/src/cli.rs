@@ -322,6 +322,21 @@ pub struct PullArgs {
     /// alone (shards for an orchestrator).
     #[arg(long, requires = "dry_run")]
     pub json: bool,
+    /// Pull only share I of N of the plan's windows (0/4 .. 3/4): N processes, each given its
+    /// share, together pull every window once into one table, with no coordination. A
+    /// window's share follows from its first day.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<(u32, u32)>,
+}
+
+/// `I/N`, as `--shard` takes it.
+fn parse_shard(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("{s:?}: give the share as I/N, such as 0/4 (the first of four)");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    Ok((
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    ))
 }
 
 /// Which Cake instance, with which key, in which form of request: the arguments of every

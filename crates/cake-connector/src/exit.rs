@@ -75,21 +75,7 @@ impl fmt::Display for Failed {
 
 impl std::error::Error for Failed {}
 
-/// An error and its causes, as anyhow's `{:#}` writes them (`a: b: c`), each cause once: a
-/// cause whose text an outer message already quotes is not repeated.
-pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
+pub use cake_core::failure::chain;
 
 /// `verify` found reports whose catalog entry differs from the instance: exits with [`DRIFT`].
 #[derive(Debug)]
@@ -210,6 +196,7 @@ impl From<cake_catalog::PlanError> for UsageError {
 usage_from!(
     cake_catalog::ParseError,
     cake_catalog::UnknownReport,
+    cake_catalog::ShardError,
     cake_transport::InstanceError,
     cake_transport::EmptyApiKey
 );

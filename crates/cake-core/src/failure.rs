@@ -137,6 +137,22 @@ impl fmt::Display for Class {
     }
 }
 
+/// An error and its causes, as anyhow's `{:#}` writes them (`a: b: c`), each cause once: a
+/// cause whose text an outer message already quotes is not repeated.
+pub fn chain(e: &(dyn StdError + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
 /// An error that knows its class.
 pub trait Classify {
     fn class(&self) -> Class;

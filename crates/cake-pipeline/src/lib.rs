@@ -65,6 +65,10 @@
 //!   [`RunStatus`] and [`record_run`] (a front end records its own runs' end); [`convert_file`]
 //!   / [`convert_reader`] with the saved-file readers ([`open_saved`], [`saved_reader`],
 //!   [`SavedReader`], [`SavedEncoding`]) and [`ConvertError`]; [`Cancel`].
+//! - **A read, written nowhere**: [`read`] with [`ReadOptions`] and [`ReadWindow`] (each window
+//!   whole and checked, as `pull` checks it), for front ends that hand Arrow over themselves
+//!   (the Python module); [`describe`], the catalog as the JSON of `reports --json` and
+//!   `describe --json`.
 //! - **Errors and their one classification**: [`PipelineError`], and [`Class`], [`Classify`],
 //!   [`Failure`] from `cake-core`, so that a front end maps failures to exit codes or
 //!   exceptions without another dependency.
@@ -81,11 +85,13 @@ mod check;
 mod contract;
 mod convert;
 mod decode;
+pub mod describe;
 mod error;
 pub mod layout;
 pub mod metadata;
 pub mod protocol;
 mod pull;
+mod read;
 mod rows;
 mod state;
 mod status;
@@ -107,6 +113,7 @@ pub use pull::{
     partition_of, preflight, preflight_dry, pull, NoProgress, Progress, PullOptions, PullSummary,
     WindowSummary,
 };
+pub use read::{read, ReadOptions, ReadWindow};
 pub use rows::DateBounds;
 pub use status::{
     covered, record_run, run_history, status, RunRecord, RunStatus, TableStatus, HISTORY_KEPT,

@@ -254,6 +254,38 @@ pub(crate) async fn check_contract(
         .map_err(|source| PipelineError::table(table, source))
 }
 
+impl WindowSummary {
+    /// What the fetch of `request` of `plan` found (no file written yet), from `started`.
+    pub(crate) fn of_window(
+        plan: &Plan,
+        request: &PlannedRequest,
+        result: &WindowResult,
+        started: Instant,
+    ) -> WindowSummary {
+        WindowSummary {
+            start: request
+                .window
+                .map(|w| w.start().to_string())
+                .or_else(|| match plan.dates {
+                    PlannedDates::ChangesSince(d) => Some(d.to_string()),
+                    _ => None,
+                }),
+            end: request.window.map(|w| w.end().to_string()),
+            path: partition_of(plan, request.window).unwrap_or_default(),
+            rows: result.rows,
+            row_count: result.row_count,
+            body_bytes: result.bytes,
+            pages: result.pages,
+            pulls: result.pulls,
+            requests: result.requests,
+            retries: result.retries,
+            seconds: started.elapsed().as_secs_f64(),
+            warnings: result.warnings.clone(),
+            ..WindowSummary::default()
+        }
+    }
+}
+
 /// Pulls every window of `plan` into `sink`, after [`preflight`]. Windows run concurrently
 /// and each is committed as a unit as soon as it is complete; `on_commit` hears of each (in
 /// completion order). A failure stops the pull: no new window starts, windows already fetched
@@ -476,13 +508,60 @@ struct WindowWriter<'a> {
     /// The days the window owns (inclusive): the only partitions it may write.
     owned: Option<(NaiveDate, NaiveDate)>,
     raws: Vec<(u32, NamedTempFile)>,
+    found: Found,
+    window_partition: Option<String>,
+}
+
+/// What the pages of a window found besides their rows, added up page by page.
+#[derive(Default)]
+pub(crate) struct Found {
     unknown: UnknownElements,
     withheld: BTreeMap<String, u64>,
     layout: Option<String>,
     rejected: BTreeMap<String, Rejected>,
     stripped: u64,
     redacted: u64,
-    window_partition: Option<String>,
+}
+
+impl Found {
+    pub(crate) fn add(&mut self, page: &DecodedPage) {
+        let summary = &page.summary;
+        self.unknown.merge(&summary.unknown);
+        for (k, v) in &summary.withheld {
+            *self.withheld.entry(k.clone()).or_insert(0) += v;
+        }
+        if self.layout.is_none() {
+            self.layout = summary.layout.clone();
+        }
+        self.stripped += summary.stripped_control_chars;
+        self.redacted += page.redacted_values;
+        add_rejected(&mut self.rejected, &summary.rejected);
+    }
+
+    /// Into the window's summary, with the warnings they call for.
+    pub(crate) fn into_summary(self, summary: &mut WindowSummary) {
+        if self.redacted > 0 {
+            summary.warnings.push(format!(
+                "{} text value(s) held the API key: it was replaced by <redacted> in them",
+                self.redacted
+            ));
+        }
+        if let Some(layout) = &self.layout {
+            summary.warnings.push(format!(
+                "layout drift: {layout}; the rows were read (`--strict` refuses another layout)"
+            ));
+        }
+        if summary.pulls > 1 {
+            summary.warnings.push(format!(
+                "the window was pulled {} times before its answer was consistent",
+                summary.pulls
+            ));
+        }
+        summary.unknown = self.unknown;
+        summary.rejected = self.rejected;
+        summary.stripped_control_chars = self.stripped;
+        summary.withheld = self.withheld;
+    }
 }
 
 impl<'a> WindowWriter<'a> {
@@ -509,12 +588,7 @@ impl<'a> WindowWriter<'a> {
             row_day,
             owned: bounds.map(|b| b.days()),
             raws: Vec::new(),
-            unknown: UnknownElements::default(),
-            withheld: BTreeMap::new(),
-            layout: None,
-            rejected: BTreeMap::new(),
-            stripped: 0,
-            redacted: 0,
+            found: Found::default(),
             window_partition,
         }
     }
@@ -573,7 +647,6 @@ impl<'a> WindowWriter<'a> {
         result: WindowResult,
         started: Instant,
     ) -> Result<WindowSummary, PipelineError> {
-        let mut warnings = result.warnings.clone();
         match self.row_day {
             None => {
                 // A window always commits its partition, empty or not.
@@ -615,50 +688,15 @@ impl<'a> WindowWriter<'a> {
             bytes += committed.bytes;
             partitions.push(committed.path);
         }
-        if self.redacted > 0 {
-            warnings.push(format!(
-                "{} text value(s) held the API key: it was replaced by <redacted> in them",
-                self.redacted
-            ));
-        }
-        if let Some(layout) = &self.layout {
-            warnings.push(format!(
-                "layout drift: {layout}; the rows were read (`--strict` refuses another layout)"
-            ));
-        }
-        if result.pulls > 1 {
-            warnings.push(format!(
-                "the window was pulled {} times before its answer was consistent",
-                result.pulls
-            ));
-        }
-        Ok(WindowSummary {
-            start: request
-                .window
-                .map(|w| w.start().to_string())
-                .or_else(|| match job.plan.dates {
-                    PlannedDates::ChangesSince(d) => Some(d.to_string()),
-                    _ => None,
-                }),
-            end: request.window.map(|w| w.end().to_string()),
+        let mut summary = WindowSummary {
             path: partitions.first().cloned().unwrap_or_default(),
             partitions,
-            rows: result.rows,
-            row_count: result.row_count,
             files,
             bytes,
-            body_bytes: result.bytes,
-            pages: result.pages,
-            pulls: result.pulls,
-            requests: result.requests,
-            retries: result.retries,
-            seconds: started.elapsed().as_secs_f64(),
-            warnings,
-            unknown: self.unknown,
-            rejected: self.rejected,
-            stripped_control_chars: self.stripped,
-            withheld: self.withheld,
-        })
+            ..WindowSummary::of_window(job.plan, request, &result, started)
+        };
+        self.found.into_summary(&mut summary);
+        Ok(summary)
     }
 }
 
@@ -672,16 +710,7 @@ impl PageSink for WindowWriter<'_> {
             .options
             .progress
             .page(report.id, page.summary.rows, 0);
-        self.unknown.merge(&page.summary.unknown);
-        for (k, v) in &page.summary.withheld {
-            *self.withheld.entry(k.clone()).or_insert(0) += v;
-        }
-        if self.layout.is_none() {
-            self.layout = page.summary.layout.clone();
-        }
-        self.stripped += page.summary.stripped_control_chars;
-        self.redacted += page.redacted_values;
-        add_rejected(&mut self.rejected, &page.summary.rejected);
+        self.found.add(&page);
         let index = page.page.page.map_or(0, |p| p.index);
         if let Some(raw) = page.raw.take() {
             self.raws.push((index, raw));

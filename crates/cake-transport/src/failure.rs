@@ -223,20 +223,8 @@ pub(crate) fn reqwest_failure(
     Failure::from(error)
 }
 
-/// An error and its sources, joined.
-pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
+/// An error and its sources, joined: the workspace's one way of writing them.
+pub(crate) use cake_core::failure::chain as error_chain;
 
 /// ASP.NET's answer to a missing or unconvertible parameter (HTTP 500, plain text): the caller's
 /// fault, never retried.

@@ -5,15 +5,18 @@ use std::fmt::Write as _;
 use cake_core::failure::Class;
 
 use crate::exit::{Result, WhileDoing};
-use cake_catalog::{ParamKind, Report, REPORTS};
-use serde_json::{json, Value};
+use cake_catalog::{ParamKind, REPORTS};
+use serde_json::Value;
 
 use crate::cli::{DescribeArgs, ReportsArgs};
 use crate::fit::hanging;
 
 pub fn reports(args: &ReportsArgs) -> Result<String> {
     if args.json {
-        let list: Vec<Value> = REPORTS.iter().map(|r| summary_json(r)).collect();
+        let list: Vec<Value> = REPORTS
+            .iter()
+            .map(|r| cake_pipeline::describe::report_json(r))
+            .collect();
         return Ok(crate::args::json(&list)? + "\n");
     }
     // 80 columns: the endpoint of each report is in `describe` and `reports --json`.
@@ -50,111 +53,10 @@ fn yes_no(b: bool) -> &'static str {
     }
 }
 
-fn summary_json(r: &Report) -> Value {
-    json!({
-        "id": r.id,
-        "name": r.name,
-        "service": r.endpoint.service.as_str(),
-        "method": r.endpoint.method,
-        "version": r.endpoint.version,
-        "dated": r.is_dated(),
-        "paged": r.is_paged(),
-        "verified": r.verified,
-    })
-}
-
-fn param_kind_text(kind: ParamKind) -> String {
-    match kind {
-        ParamKind::Enum(values) => format!("enum({})", values.join("|")),
-        other => other.as_str().to_string(),
-    }
-}
-
-/// A column (or a struct's field) as `describe --json` gives it, its fields nested.
-fn column_json(c: &cake_catalog::Column) -> Value {
-    let mut v = json!({
-        "name": c.name,
-        "type": c.ty.arrow_name(),
-        "nullable": c.nullable,
-        "path": c.path.join("/"),
-    });
-    if let Value::Object(o) = &mut v {
-        if !c.also.is_empty() {
-            o.insert(
-                "also".into(),
-                json!(c.also.iter().map(|p| p.join("/")).collect::<Vec<_>>()),
-            );
-        }
-        if c.personal {
-            o.insert("personal".into(), json!(true));
-        }
-        if let Some(fields) = c.fields() {
-            o.insert(
-                "fields".into(),
-                json!(fields.iter().map(column_json).collect::<Vec<_>>()),
-            );
-        }
-    }
-    v
-}
-
-fn describe_json(r: &Report) -> Value {
-    let mut v = summary_json(r);
-    let extra = json!({
-        "description": r.description,
-        "notes": r.notes,
-        "path": r.endpoint.path(),
-        "namespace": r.endpoint.namespace(),
-        "dates": match r.dates {
-            cake_catalog::DateSemantics::Range { max_window } =>
-                json!({"kind": "range", "max_window": max_window.as_str()}),
-            other => json!({"kind": other.as_str()}),
-        },
-        "paging": r.paging.map(|p| json!({
-            "start_at_row": "1-based",
-            "default_page_size": p.default_page_size,
-            "max_page_size": p.max_page_size,
-        })),
-        "menus": r.menus.iter().map(|m| json!({
-            "key": m.key(), "label": m.label(), "flags": m.flags(),
-        })).collect::<Vec<_>>(),
-        "parameters": r.params.iter().map(|p| json!({
-            "name": p.name,
-            "kind": param_kind_text(p.kind),
-            "default": p.default,
-            "menu": p.menu.map(|m| m.key()),
-        })).collect::<Vec<_>>(),
-        "response": {
-            "root": r.response.root,
-            "collection": r.response.collection,
-            "row": r.response.row,
-            "envelope": r.response.envelope,
-            "secret": r.response.secret,
-            "unmapped": r.response.unmapped,
-        },
-        "columns": r.columns.iter().map(column_json).chain(KEPT.iter().map(|(name, what)| json!({
-            "name": name,
-            "type": "Utf8",
-            "nullable": true,
-            "path": what,
-        }))).collect::<Vec<_>>(),
-        "primary_key": r.primary_key,
-        "table_key": r.table_key,
-        "date_field": r.date_field,
-        "cursor_field": r.cursor_field,
-        "partitions": partitions(r),
-        "contract": CONTRACT_FIELDS,
-    });
-    if let (Value::Object(a), Value::Object(b)) = (&mut v, extra) {
-        a.extend(b);
-    }
-    v
-}
-
 pub fn describe(args: &DescribeArgs) -> Result<String> {
     let r = crate::args::report(&args.report)?;
     if args.json {
-        return Ok(crate::args::json(&describe_json(r))? + "\n");
+        return Ok(crate::args::json(&cake_pipeline::describe::describe_json(r))? + "\n");
     }
     let mut out = String::new();
     let _ = writeln!(out, "{} ({})", r.name, r.id);
@@ -235,7 +137,10 @@ pub fn describe(args: &DescribeArgs) -> Result<String> {
             &match p.kind {
                 // One word per value, so that a long list wraps.
                 ParamKind::Enum(values) => format!("enum({}) {value}{menu}", values.join(" | ")),
-                other => format!("{} {value}{menu}", param_kind_text(other)),
+                other => format!(
+                    "{} {value}{menu}",
+                    cake_pipeline::describe::param_kind_text(other)
+                ),
             },
             24,
             6,
@@ -246,7 +151,11 @@ pub fn describe(args: &DescribeArgs) -> Result<String> {
     let name_width = rows
         .iter()
         .map(|(n, ..)| n.len())
-        .chain(KEPT.iter().map(|(n, _)| n.len()))
+        .chain(
+            cake_pipeline::describe::KEPT_COLUMNS
+                .iter()
+                .map(|(n, _)| n.len()),
+        )
         .max()
         .unwrap_or(0)
         .min(30);
@@ -265,7 +174,7 @@ pub fn describe(args: &DescribeArgs) -> Result<String> {
             6,
         );
     }
-    for (name, what) in KEPT {
+    for (name, what) in cake_pipeline::describe::KEPT_COLUMNS {
         hanging(
             &mut out,
             &format!("  {name:<name_width$} {:<type_width$} ", "Utf8"),
@@ -294,13 +203,17 @@ pub fn describe(args: &DescribeArgs) -> Result<String> {
     if let Some(c) = r.cursor_field {
         key(&mut out, "Cursor:", c);
     }
-    key(&mut out, "Partitions:", &partitions(r));
+    key(
+        &mut out,
+        "Partitions:",
+        &cake_pipeline::describe::partitions(r),
+    );
     key(
         &mut out,
         "Contract:",
         &format!(
             "a table records {}; a run that differs is refused (--table, --rebuild-table)",
-            CONTRACT_FIELDS.join(", ")
+            cake_pipeline::describe::CONTRACT_FIELDS.join(", ")
         ),
     );
     Ok(out)
@@ -333,44 +246,6 @@ fn column_rows(
         }
     }
     out
-}
-
-/// The columns after the catalog's, and what they hold.
-const KEPT: [(&str, &str); 2] = [
-    (
-        cake_catalog::EXTRA_COLUMN,
-        "(JSON: elements of the row the catalog does not map)",
-    ),
-    (
-        cake_catalog::REJECTED_COLUMN,
-        "(JSON: values that did not fit their column)",
-    ),
-];
-
-/// What a table's contract (`_table.json`) records; see `cake_pipeline::contract_for`.
-const CONTRACT_FIELDS: &[&str] = &[
-    "report",
-    "endpoint",
-    "schema",
-    "instance",
-    "timezone",
-    "layout",
-    "the value of every parameter an option sets",
-];
-
-/// How a report's table is partitioned.
-fn partitions(r: &cake_catalog::Report) -> String {
-    match (r.dates, r.layout) {
-        (cake_catalog::DateSemantics::None, _) => "none: each run replaces the table".into(),
-        (_, cake_catalog::Layout::RowDay(c)) => format!(
-            "{}=<day of {c}>: each run replaces the days it covers",
-            cake_catalog::PARTITION_DAY
-        ),
-        _ => format!(
-            "{}=<first day of each request window>",
-            cake_catalog::PARTITION_DAY
-        ),
-    }
 }
 
 /// A completion script for a shell, from the command-line definitions.

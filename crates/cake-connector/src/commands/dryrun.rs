@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use cake_catalog::{Layout, OptionName, Plan, PlannedDates};
+use cake_catalog::{Layout, Plan};
 use cake_transport::{Instance, Page, Protocol};
 use serde::Serialize;
 
@@ -210,23 +210,22 @@ fn shard(plan: &Plan, args: &PullArgs, window: Option<cake_catalog::DateRange>) 
         v.push(flag.to_string());
         v.push(value);
     };
-    match (plan.dates, window) {
-        (_, Some(w)) => {
-            push(OptionName::Start.flag(), w.start().to_string());
-            push(OptionName::End.flag(), w.last_day().to_string());
+    // The window's own days replace the date options; the filters are passed on.
+    let options = plan.window_options(&args.options.options, window);
+    let (dates, filters): (Vec<&cake_catalog::OptionSpec>, Vec<_>) =
+        options.chosen().into_iter().partition(|o| o.menu.is_date());
+    for spec in &dates {
+        if let Some(value) = options.text(spec.name) {
+            push(spec.flag, value);
         }
-        (PlannedDates::ChangesSince(d), None) => push(OptionName::Date.flag(), d.to_string()),
-        _ => {}
     }
     push("--timezone", plan.timezone.to_string());
     push("--window", plan.window.to_string());
     if let Some(size) = args.plan.page_size {
         push("--page-size", size.to_string());
     }
-    // The shard's own window replaces the date options; the filters are passed on.
-    let filters = args.options.options.filters_only();
-    for spec in filters.chosen() {
-        if let Some(value) = filters.text(spec.name) {
+    for spec in filters {
+        if let Some(value) = options.text(spec.name) {
             push(spec.flag, value);
         }
     }

@@ -25,6 +25,10 @@ pub fn run(args: &PullArgs) -> Result<String> {
     }
     let report = crate::args::report(&args.report)?;
     let plan = crate::args::validated_plan(report, &args.options, &args.plan, chrono::Utc::now())?;
+    let plan = match args.shard {
+        Some((index, count)) => plan.shard(index, count).map_err(UsageError::from)?,
+        None => plan,
+    };
     let client = client(&args.connection)?;
     let out = args.output.out.as_deref().ok_or_else(|| {
         UsageError::new(

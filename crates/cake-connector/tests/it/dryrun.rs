@@ -95,3 +95,72 @@ fn the_dry_run_is_what_runs() {
     assert_eq!(table_rows(&sharded, "clicks"), table_rows(&whole, "clicks"));
     assert!(!table_rows(&whole, "clicks").is_empty());
 }
+
+/// `pull --shard I/N`: the shares, each run alone into one location, write what one pull
+/// writes; their dry runs list every window once; a share that does not exist is refused.
+#[test]
+fn shares_together_write_what_one_pull_writes() {
+    let server = Server::start(SandboxConfig {
+        seed: 4,
+        api_key: KEY.into(),
+        rows_per_day: 15,
+        today: "2024-03-15".parse().unwrap(),
+        ..SandboxConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url();
+    let args = [
+        "clicks",
+        "--start",
+        "2024-03-01",
+        "--end",
+        "2024-03-07",
+        "--domain",
+        &url,
+    ];
+    let env = [("CAKE_API_KEY", KEY)];
+    let whole = dir.path().join("whole");
+    let mut one = vec!["pull", "--out", s(&whole)];
+    one.extend_from_slice(&args);
+    let r = run(&one, &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let sharded = dir.path().join("sharded");
+    let mut planned = Vec::new();
+    for share in ["0/3", "1/3", "2/3"] {
+        let mut dry = vec![
+            "pull",
+            "--dry-run",
+            "--json",
+            "--shard",
+            share,
+            "--out",
+            s(&sharded),
+        ];
+        dry.extend_from_slice(&args);
+        let r = run(&dry, &env);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let plan: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        for w in plan["windows"].as_array().unwrap() {
+            planned.push(w["partition"].as_str().unwrap().to_string());
+        }
+        let mut real = vec!["pull", "--shard", share, "--out", s(&sharded)];
+        real.extend_from_slice(&args);
+        let r = run(&real, &env);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    planned.sort();
+    let expected: Vec<String> = (1..=7)
+        .map(|d| format!("clicks/date=2024-03-0{d}"))
+        .collect();
+    assert_eq!(planned, expected, "every window in exactly one share");
+    assert_eq!(table_rows(&sharded, "clicks"), table_rows(&whole, "clicks"));
+
+    for bad in ["3/3", "0/0", "one/3"] {
+        let mut refused = vec!["pull", "--shard", bad, "--out", s(&sharded)];
+        refused.extend_from_slice(&args);
+        let r = run(&refused, &env);
+        assert_eq!(r.code, 2, "--shard {bad}: {}", r.stderr);
+        assert!(r.stderr.contains("I/N"), "--shard {bad}: {}", r.stderr);
+    }
+}

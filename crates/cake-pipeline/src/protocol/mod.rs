@@ -62,7 +62,7 @@ pub struct SourceConfig {
 }
 
 fn default_lookback() -> u32 {
-    7
+    crate::sync::DEFAULT_LOOKBACK_DAYS
 }
 
 impl SourceConfig {

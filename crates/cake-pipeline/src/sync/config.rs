@@ -105,8 +105,11 @@ impl Default for Defaults {
     }
 }
 
+/// Days an incremental run reads again before its state, unless a config says otherwise.
+pub const DEFAULT_LOOKBACK_DAYS: u32 = 7;
+
 fn default_lookback() -> u32 {
-    7
+    DEFAULT_LOOKBACK_DAYS
 }
 
 /// A day in a config file: `"2024-01-01"` (a string) or `2024-01-01` (a TOML date).
