@@ -1,8 +1,9 @@
 //! Rules of the code base that a reviewer would otherwise have to remember, checked on every
 //! `cargo test`: library code does not `unwrap`, `expect` or `dbg!` outside its tests (input
 //! decides those, and a panic is no answer), every module opens with a `//!` header that
-//! says what it is for, an error variant carries free text only with a reason, and each
-//! crate links its integration tests into one binary.
+//! says what it is for, an error variant carries free text only with a reason, each
+//! crate links its integration tests into one binary, and a table's format is chosen in the
+//! sink's `format` module only.
 
 use std::path::{Path, PathBuf};
 
@@ -26,7 +27,7 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// The library crates: everything but the binary.
-const LIBRARIES: [&str; 9] = [
+const LIBRARIES: [&str; 10] = [
     "cake-core",
     "cake-spec",
     "cake-verify",
@@ -36,6 +37,7 @@ const LIBRARIES: [&str; 9] = [
     "cake-sink",
     "cake-pipeline",
     "cake-sandbox",
+    "cake-python",
 ];
 
 #[test]
@@ -186,5 +188,37 @@ fn integration_tests_link_once() {
         "crates with more than one integration test binary (make them modules of \
          tests/it/main.rs):\n{}",
         crowded.join("\n")
+    );
+}
+
+/// A table format is chosen in one place: outside `cake-sink/src/format/`, no code names a
+/// format's variant to branch on it (a front end parses the format's name, and asks the format
+/// what it needs: `Format::described`, `Format::try_reading`).
+#[test]
+fn formats_are_chosen_in_one_place() {
+    let mut files = Vec::new();
+    sources(&workspace().join("crates"), &mut files);
+    let format_module = Path::new("cake-sink").join("src").join("format");
+    let mut found = Vec::new();
+    for file in files
+        .iter()
+        .filter(|f| f.components().any(|c| c.as_os_str() == "src"))
+        .filter(|f| {
+            !f.to_string_lossy()
+                .contains(&*format_module.to_string_lossy())
+        })
+    {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            if code.contains("Format::Delta") || code.contains("Format::Parquet") {
+                found.push(format!("{}:{}: {}", file.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "a table format chosen outside cake-sink's format module:\n{}",
+        found.join("\n")
     );
 }

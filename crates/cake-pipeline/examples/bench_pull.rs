@@ -24,7 +24,7 @@ use cake_arrow::DecoderOptions;
 use cake_catalog::{Context, Options};
 use cake_pipeline::{pull, PullOptions};
 use cake_sandbox::{Sandbox, SandboxConfig};
-use cake_sink::{Format, Sink, SinkOptions};
+use cake_sink::{Sink, SinkOptions};
 use cake_transport::{ApiKey, Client, ClientOptions, Instance};
 use chrono::NaiveDate;
 
@@ -171,11 +171,7 @@ fn run_phase(phase: &str, url: &str) -> Result<()> {
     let sink = Sink::open(
         location,
         SinkOptions {
-            format: if delta {
-                Format::Delta
-            } else {
-                Format::Parquet
-            },
+            format: if delta { "delta" } else { "parquet" }.parse()?,
             ..SinkOptions::default()
         },
     )?;

@@ -118,7 +118,7 @@ pub enum SinkError {
     #[error("another run is writing {table} ({holder}); try again once it has finished")]
     Locked { table: String, holder: String },
     /// A Delta commit found its version taken by other writers on every attempt (see
-    /// [`crate::Format::Delta`]); nothing of it was committed.
+    /// the `format` module); nothing of it was committed.
     #[error(
         "cannot commit {partition} of the Delta table {table} at {location} after {attempts} attempts: {message}; run again"
     )]

@@ -74,7 +74,7 @@
 //! instead, written with delta-io's kernel (`delta_kernel`): a commit is one Delta transaction
 //! (replace: remove the partition's files and add the new ones; append: add), put-if-absent
 //! on the log, redone on a fresh snapshot when another writer took the version; the contract
-//! lives in the table's `cake.*` properties. See the `delta` module.
+//! lives in the table's `cake.*` properties. See the `format` module.
 //!
 //! [`ParquetFile`] writes one local Parquet file atomically: into a temporary file beside the
 //! target (`.<name>.<pid>-<n>.tmp`), then fsync, rename over the target and fsync of the
@@ -85,8 +85,9 @@
 //! queue ([`WriteOptions::encode_queue`]): the caller prepares the next batch meanwhile.
 
 mod contract;
-mod delta;
 mod file;
+mod format;
+mod hooks;
 mod lock;
 mod partition;
 mod read;
@@ -98,9 +99,9 @@ mod table;
 
 pub use cake_core::failure::{Class, Classify};
 pub use contract::{ContractCheck, ContractDifference, TableContract, CONTRACT};
-pub use delta::Format;
 pub use file::{FileInfo, ParquetFile, SinkError, WriteOptions};
-pub use lock::CommitHooks;
+pub use format::kind::Format;
+pub use hooks::CommitHooks;
 pub use partition::{Committed, Manifest, ManifestFile, PartitionWriter, MANIFEST};
 pub use read::{read_parquet, ParquetContents};
 pub use sink::{CommittedPartition, Sink, SinkOptions, TableOverview, WriteMode};

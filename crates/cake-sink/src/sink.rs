@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::contract::TableContract;
-use crate::delta::{DeltaEngine, Format};
 use crate::file::{SinkError, WriteOptions};
-use crate::lock::{same_hooks, CommitHooks};
+use crate::format::kind::Format;
+use crate::hooks::{same_hooks, CommitHooks};
 use crate::staging::Staging;
 use crate::store::Store;
 
@@ -55,7 +55,7 @@ pub struct SinkOptions {
     /// over once it has expired (at once when its process, on this machine, is gone).
     pub lease_duration: Duration,
     /// How tables are written: plain Parquet with `_SUCCESS` manifests (the default), or Delta
-    /// Lake tables (see the `delta` module).
+    /// Lake tables (see the `format` module).
     pub format: Format,
     /// Delta tables only: a checkpoint every this many commits (the table property
     /// `delta.checkpointInterval`, set when the table is created; 0 leaves it unset, which
@@ -73,7 +73,7 @@ impl Default for SinkOptions {
             max_file_bytes: 1 << 30,
             lock_timeout: Duration::from_secs(10 * 60),
             lease_duration: Duration::from_secs(60),
-            format: Format::Parquet,
+            format: Format::default(),
             checkpoint_interval: 10,
             hooks: None,
         }
@@ -151,8 +151,9 @@ pub struct Sink {
     pub(crate) writers: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Whether the object store's conditional writes were checked.
     pub(crate) conditional_checked: tokio::sync::OnceCell<()>,
-    /// The Delta kernel's engine on this sink's store, once a Delta table is used.
-    pub(crate) delta_engine: std::sync::OnceLock<Arc<DeltaEngine>>,
+    /// The state a table format keeps for the sink's store (the Delta kernel's engine, once a
+    /// Delta table is used); the sink does not know what it is.
+    pub(crate) format_state: std::sync::OnceLock<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 pub(crate) static FILES: AtomicU64 = AtomicU64::new(0);
@@ -203,7 +204,7 @@ impl Sink {
             contracts: Mutex::new(HashMap::new()),
             writers: Mutex::new(HashMap::new()),
             conditional_checked: tokio::sync::OnceCell::new(),
-            delta_engine: std::sync::OnceLock::new(),
+            format_state: std::sync::OnceLock::new(),
         })
     }
 

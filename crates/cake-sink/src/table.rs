@@ -5,44 +5,24 @@
 use std::fs;
 use std::sync::atomic::Ordering;
 
-use crate::contract::{self, ContractCheck, TableContract, CONTRACT};
-use crate::delta::{contract_of, format_difference, DeltaTable, Format, DELTA_LOG};
+use crate::contract::{ContractCheck, TableContract, CONTRACT};
 use crate::file::SinkError;
+use crate::format::api::Compared;
+use crate::format::delta::DELTA_LOG;
 use crate::lock::TableLock;
-use crate::partition::{Manifest, MANIFEST};
-use crate::sink::{check_name, CommittedPartition, Sink, TableOverview, FILES};
+use crate::partition::MANIFEST;
+use crate::sink::{check_name, Sink, TableOverview, FILES};
 use crate::store::{sync_dir, write_atomic};
-
-/// What a table holds against a run's contract ([`Sink::compare_table`]).
-pub(crate) enum Compared {
-    /// No table of this name.
-    Missing,
-    /// A table with the run's contract.
-    Same,
-    /// A table with another contract: `other_format` when it is a table of the other format.
-    Differs {
-        differences: Vec<crate::contract::ContractDifference>,
-        other_format: bool,
-    },
-}
 
 impl Sink {
     /// The contract stored with `table` (`<table>/_table.json`), if it has one.
     ///
-    /// With [`Format::Delta`], the contract is the Delta table's `cake.*` properties. A table
+    /// In a Delta table, the contract is the table's `cake.*` properties. A table
     /// of the other format counts as one with a contract (an empty one when it has none), so
     /// that [`Sink::open_table`] refuses it (or rebuilds it).
     pub async fn table_contract(&self, table: &str) -> Result<Option<TableContract>, SinkError> {
         check_name(table)?;
-        if self.options.format == Format::Delta {
-            return self.delta_table_contract(table).await;
-        }
-        let rel = format!("{table}/{CONTRACT}");
-        match self.store.get_bytes(&rel).await? {
-            None if self.has_delta_log(table).await? => Ok(Some(TableContract::default())),
-            None => Ok(None),
-            Some(bytes) => contract::parse(&rel, &bytes).map(Some),
-        }
+        crate::format::contract(self, table).await
     }
 
     /// What [`Sink::open_table`] would find for `contract`, without locking or writing
@@ -57,68 +37,13 @@ impl Sink {
         rebuild: bool,
     ) -> Result<ContractCheck, SinkError> {
         check_name(table)?;
-        let compared = self.compare_table(table, contract, rebuild).await?;
+        let compared = crate::format::compare(self, table, contract, rebuild).await?;
         match compared {
             Compared::Missing => Ok(ContractCheck::Created),
             Compared::Same => Ok(ContractCheck::Matches),
             Compared::Differs { .. } if rebuild => Ok(ContractCheck::Rebuilt),
             Compared::Differs { differences, .. } => Err(self.mismatch(table, differences)),
         }
-    }
-
-    /// What `table` holds against a run's `contract`, read only: the one decision the open
-    /// paths of both formats and [`Sink::preview_table`] act on. A table of the other format
-    /// differs by its format; a Delta log that cannot be read is refused unless `rebuild`.
-    pub(crate) async fn compare_table(
-        &self,
-        table: &str,
-        contract: &TableContract,
-        rebuild: bool,
-    ) -> Result<Compared, SinkError> {
-        let rel = format!("{table}/{CONTRACT}");
-        let against = |stored: TableContract| {
-            if stored == *contract {
-                Compared::Same
-            } else {
-                Compared::Differs {
-                    differences: stored.differences(contract),
-                    other_format: false,
-                }
-            }
-        };
-        let other_format = |from, to| Compared::Differs {
-            differences: vec![format_difference(from, to)],
-            other_format: true,
-        };
-        Ok(match self.options.format {
-            Format::Parquet => match self.store.get_bytes(&rel).await? {
-                None if self.has_delta_log(table).await? => {
-                    other_format(Format::Delta, Format::Parquet)
-                }
-                None => Compared::Missing,
-                Some(bytes) => against(contract::parse(&rel, &bytes)?),
-            },
-            Format::Delta => match self.delta_table(table).await? {
-                DeltaTable::Missing if self.store.get_bytes(&rel).await?.is_some() => {
-                    other_format(Format::Parquet, Format::Delta)
-                }
-                DeltaTable::Missing => Compared::Missing,
-                DeltaTable::Found(snapshot) => against(contract_of(&snapshot)),
-                DeltaTable::Unreadable(why) if !rebuild => {
-                    return Err(SinkError::Delta {
-                        location: self.store.location_of(table),
-                        message: format!(
-                            "its Delta log cannot be read ({why}); if a rebuild was \
-                             interrupted, rebuild the table again"
-                        ),
-                    });
-                }
-                DeltaTable::Unreadable(_) => Compared::Differs {
-                    differences: Vec::new(),
-                    other_format: false,
-                },
-            },
-        })
     }
 
     /// The refusal of a run whose contract differs from `table`'s.
@@ -135,42 +60,11 @@ impl Sink {
     }
 
     /// The committed partitions of `table` (`date=2024-01-31`, ...), sorted: the directories
-    /// that hold a `_SUCCESS` manifest, or with [`Format::Delta`] the partitions of the
+    /// that hold a `_SUCCESS` manifest, or in a Delta table the partitions of the
     /// table's current files.
     pub async fn partitions(&self, table: &str) -> Result<Vec<String>, SinkError> {
         check_name(table)?;
-        if self.options.format == Format::Delta {
-            return self.delta_partitions(table).await;
-        }
-        Ok(self
-            .manifested(table)
-            .await?
-            .into_iter()
-            .flatten()
-            .collect())
-    }
-
-    /// The partitions of a Parquet table that hold a `_SUCCESS` manifest, sorted (`None`: the
-    /// manifest of an unpartitioned table).
-    async fn manifested(&self, table: &str) -> Result<Vec<Option<String>>, SinkError> {
-        let mut out: Vec<Option<String>> = self
-            .store
-            .list_recursive(table)
-            .await?
-            .iter()
-            .filter_map(|path| {
-                let rest = path.strip_prefix(table)?.strip_prefix('/')?;
-                if rest == MANIFEST {
-                    return Some(None);
-                }
-                let partition = rest.strip_suffix(MANIFEST)?.strip_suffix('/')?;
-                (!partition.is_empty() && !partition.contains('/'))
-                    .then(|| Some(partition.to_string()))
-            })
-            .collect();
-        out.sort();
-        out.dedup();
-        Ok(out)
+        crate::format::partitions(self, table).await
     }
 
     /// What `table` holds, in whichever format it was written (a table with a Delta log is
@@ -178,44 +72,7 @@ impl Sink {
     /// partitions. Nothing is locked; a partition being committed may or may not be listed.
     pub async fn overview(&self, table: &str) -> Result<TableOverview, SinkError> {
         check_name(table)?;
-        if self.has_delta_log(table).await? {
-            return self.delta_overview(table).await;
-        }
-        let rel = format!("{table}/{CONTRACT}");
-        let mut unreadable = Vec::new();
-        let contract = match self.store.get_bytes(&rel).await? {
-            None => None,
-            Some(bytes) => match contract::parse(&rel, &bytes) {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    unreadable.push(format!("{CONTRACT}: {e}"));
-                    None
-                }
-            },
-        };
-        let mut partitions = Vec::new();
-        for partition in self.manifested(table).await? {
-            match self.manifest(table, partition.as_deref()).await {
-                Ok(Some(m)) => partitions.push(CommittedPartition {
-                    partition,
-                    rows: Some(m.rows),
-                    files: m.files.len(),
-                    run_id: Some(m.run_id),
-                    written_ms: None,
-                    metadata: m.metadata,
-                }),
-                Ok(None) => {}
-                Err(e) => {
-                    unreadable.push(format!("{}: {e}", partition.as_deref().unwrap_or(MANIFEST)))
-                }
-            }
-        }
-        Ok(TableOverview {
-            format: Format::Parquet,
-            contract,
-            partitions,
-            unreadable,
-        })
+        crate::format::overview(self, table).await
     }
 
     /// Opens `table` under `contract`, under the table's lock. Without a stored contract,
@@ -236,9 +93,7 @@ impl Sink {
     ) -> Result<ContractCheck, SinkError> {
         check_name(table)?;
         let mut lock = self.lock_table(table, None).await?;
-        let result = self
-            .open_table_locked(&mut lock, table, contract, rebuild)
-            .await;
+        let result = crate::format::open_locked(self, &mut lock, table, contract, rebuild).await;
         lock.release().await;
         let check = result?;
         self.contracts
@@ -248,44 +103,10 @@ impl Sink {
         Ok(check)
     }
 
-    async fn open_table_locked(
-        &self,
-        lock: &mut TableLock,
-        table: &str,
-        contract: &TableContract,
-        rebuild: bool,
-    ) -> Result<ContractCheck, SinkError> {
-        if self.options.format == Format::Delta {
-            return self
-                .open_delta_table_locked(lock, table, contract, rebuild)
-                .await;
-        }
-        let rel = format!("{table}/{CONTRACT}");
-        let json = serde_json::to_vec_pretty(contract)
-            .map_err(|e| SinkError::Options(format!("cannot encode the contract: {e}")))?;
-        match self.compare_table(table, contract, rebuild).await? {
-            Compared::Missing => {
-                self.put_table_file(&rel, &json).await?;
-                Ok(ContractCheck::Created)
-            }
-            Compared::Same => Ok(ContractCheck::Matches),
-            Compared::Differs { differences, .. } if !rebuild => {
-                Err(self.mismatch(table, differences))
-            }
-            Compared::Differs { other_format, .. } => {
-                // A table of this format keeps its contract file until it is replaced.
-                self.delete_table(lock, table, !other_format).await?;
-                lock.confirm().await?;
-                self.put_table_file(&rel, &json).await?;
-                Ok(ContractCheck::Rebuilt)
-            }
-        }
-    }
-
     /// Writes a file at a table's root atomically. Locally its temporary copy is written in
     /// this run's staging directory, so a run killed in the middle leaves nothing in the table
     /// (a temporary file beside the target would stay there).
-    async fn put_table_file(&self, rel: &str, bytes: &[u8]) -> Result<(), SinkError> {
+    pub(crate) async fn put_table_file(&self, rel: &str, bytes: &[u8]) -> Result<(), SinkError> {
         match self.store.local_root() {
             Some(root) => {
                 let target = root.join(rel);
@@ -399,23 +220,5 @@ impl Sink {
             location: self.store.location_of(table),
             differences: stored.differences(&expected),
         })
-    }
-
-    /// The manifest of a committed partition, if there is one.
-    pub async fn manifest(
-        &self,
-        table: &str,
-        partition: Option<&str>,
-    ) -> Result<Option<Manifest>, SinkError> {
-        let rel = match partition {
-            Some(p) => format!("{table}/{p}/{MANIFEST}"),
-            None => format!("{table}/{MANIFEST}"),
-        };
-        match self.store.get_bytes(&rel).await? {
-            None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                SinkError::Options(format!("the manifest {rel} is not valid JSON: {e}"))
-            }),
-        }
     }
 }

@@ -111,24 +111,11 @@ pub fn run(args: &DemoArgs) -> Result<String> {
             "\n{} reports, {total} rows, written to {} as {} (dated reports: the past {} days, one partition per day).",
             rows.len(),
             sink.store().display(),
-            match format {
-                Format::Parquet => "Parquet",
-                Format::Delta => "Delta tables",
-            },
+            format.described(),
             args.days
         );
-        let _ = match format {
-            Format::Parquet => writeln!(
-                out,
-                "Try: duckdb -c \"SELECT count(*) FROM read_parquet('{}/clicks/*/*.parquet', hive_partitioning = true)\"",
-                sink.store().display()
-            ),
-            Format::Delta => writeln!(
-                out,
-                "Try: python -c \"import deltalake; print(deltalake.DeltaTable('{}/clicks').to_pyarrow_table().num_rows)\"",
-                sink.store().display()
-            ),
-        };
+        let clicks = format!("{}/clicks", sink.store().display());
+        let _ = writeln!(out, "Try: {}", format.try_reading(&clicks));
         Ok(out)
     })
 }

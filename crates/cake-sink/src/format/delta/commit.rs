@@ -1,526 +1,37 @@
-//! Delta Lake tables, written with delta-io's kernel for connectors (`delta_kernel`) and its
-//! default engine (Arrow, Tokio, `object_store`).
-//!
-//! With [`Format::Delta`], a table is a Delta table at `<location>/<table>`: its data files are
-//! the sink's own Parquet files (written into staging exactly as for [`Format::Parquet`]),
-//! uploaded (or, locally, moved) under `<table>/<partition>/` with names no other commit uses,
-//! then published by **one kernel transaction per commit**: a replace removes every file the
-//! partition holds in the snapshot it commits on and adds the new ones; an append only adds.
-//!
-//! - **Optimistic concurrency.** Commits are put-if-absent writes of the next log entry
-//!   (`_delta_log/<version>.json`; a conditional PUT, `If-None-Match: *`, on S3; an exclusive
-//!   create locally), so of two writers of one version exactly one succeeds. The loser reads
-//!   the table again and redoes its commit on the new snapshot (the files to remove are
-//!   computed again), a bounded number of times, then fails with [`SinkError::Conflict`]. No
-//!   table lock is taken for a commit: writers of different partitions both land, and of two
-//!   replaces of one partition the later one wins whole.
-//! - **Exactly once.** Every commit carries an application transaction id (`txn` action) unique
-//!   to its writer (`cake/<table>/<partition>/<run id>/<writer serial>`). Before each attempt
-//!   the snapshot is asked for it: a commit whose answer was lost but which landed is found
-//!   there and not applied again.
-//! - **Contract.** A table's [`TableContract`] is stored in the table's properties, one
-//!   `cake.<field>` property per field, written by the commit that creates the table (version
-//!   0). Every commit compares it with the contract the sink opened the table with, on the
-//!   snapshot it commits on.
-//! - **History.** Every commit records the run (`operationParameters`: mode, partition, run id,
-//!   the files' footer metadata; `operationMetrics`: files, rows and bytes added, files
-//!   removed). A checkpoint is written every `delta.checkpointInterval` commits (set from
-//!   [`crate::SinkOptions::checkpoint_interval`] when the table is created).
-//!
-//! The kernel's calls block: they run on Tokio's blocking pool, and the engine's I/O on a
-//! runtime of its own (two worker threads, created on first use).
+//! A partition's commit as one Delta transaction, tried again on a fresh snapshot when its
+//! version is taken, applied exactly once (see the module `delta`).
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use arrow_array::builder::{MapBuilder, MapFieldNames, StringBuilder};
-use arrow_array::{Array, ArrayRef, Int64Array, MapArray, RecordBatch, StringArray, StructArray};
+use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray, StructArray};
 use arrow_schema::{DataType as ArrowType, Field, Fields, Schema, SchemaRef};
-use delta_kernel::arrow::compute::concat;
 use delta_kernel::committer::{
     CommitMetadata, CommitResponse, Committer, FileSystemCommitter, PublishMetadata,
 };
 use delta_kernel::engine::arrow_conversion::TryFromArrow;
 use delta_kernel::engine::arrow_data::ArrowEngineData;
-use delta_kernel::expressions::ColumnName;
 use delta_kernel::schema::{DataType as DeltaType, StructField, StructType};
 use delta_kernel::transaction::create_table::create_table;
 use delta_kernel::transaction::data_layout::DataLayout;
 use delta_kernel::transaction::{CommitResult, UpdateTableOperation};
 use delta_kernel::{
     Engine, EngineData, FilteredEngineData, KernelError, KernelResult, KernelResultIterator,
-    Snapshot, SnapshotRef,
 };
-use delta_kernel_default_engine::executor::tokio::TokioMultiThreadExecutor;
-use delta_kernel_default_engine::stats::FileStatsAccumulator;
-use delta_kernel_default_engine::{DefaultEngine, DefaultEngineBuilder};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use url::Url;
 
-use crate::contract::{ContractCheck, ContractDifference, TableContract, CONTRACT};
+use super::engine::{
+    blocking, DeltaEngine, ENGINE_INFO, MAX_ATTEMPTS, PROPERTY_PREFIX, TXN_RETENTION,
+};
+use super::snapshot::{contract_of, latest, table_files, TableFile};
+use super::stats::FileStats;
+use crate::contract::TableContract;
 use crate::file::SinkError;
-use crate::lock::{now_ms, CommitHooks};
+use crate::hooks::CommitHooks;
+use crate::lock::now_ms;
 use crate::partition::{Manifest, ManifestFile, PartitionWriter};
-use crate::sink::{CommittedPartition, Sink, TableOverview, WriteMode};
-
-/// How a sink writes its tables (`parquet` or `delta` in configuration files).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    /// Plain Parquet in a hive layout, each partition with a `_SUCCESS` manifest (the default:
-    /// what every Parquet reader reads).
-    #[default]
-    Parquet,
-    /// A Delta Lake table per table: atomic commits, concurrent writers, history.
-    Delta,
-}
-
-impl Format {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Parquet => "parquet",
-            Format::Delta => "delta",
-        }
-    }
-}
-
-impl std::fmt::Display for Format {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Format {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "parquet" => Ok(Format::Parquet),
-            "delta" => Ok(Format::Delta),
-            other => Err(format!("invalid format `{other}`: use parquet or delta")),
-        }
-    }
-}
-
-/// The Delta log's directory in a table.
-pub(crate) const DELTA_LOG: &str = "_delta_log";
-
-/// Table properties that hold the contract's fields.
-const PROPERTY_PREFIX: &str = "cake.";
-
-/// How often a commit is tried on a fresh snapshot before it gives up.
-const MAX_ATTEMPTS: u32 = 10;
-
-/// Written to every commit (`engineInfo`).
-const ENGINE_INFO: &str = concat!("cake-sink/", env!("CARGO_PKG_VERSION"));
-
-/// How long a commit's application transaction id is remembered by the table: retries happen
-/// within seconds, and expired ids keep checkpoints small.
-const TXN_RETENTION: &str = "interval 7 days";
-
-pub(crate) type DeltaEngine = DefaultEngine<TokioMultiThreadExecutor>;
-
-/// The engine's I/O runtime, shared by every sink of the process and never shut down (a
-/// runtime cannot be dropped inside another one). It is created once, under a lock: two sinks
-/// opened at once must not both create one, since the one left over would be dropped, inside
-/// their runtime.
-fn executor() -> Result<Arc<TokioMultiThreadExecutor>, SinkError> {
-    static EXECUTOR: Mutex<Option<Arc<TokioMultiThreadExecutor>>> = Mutex::new(None);
-    let mut slot = EXECUTOR.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(e) = slot.as_ref() {
-        return Ok(e.clone());
-    }
-    let created = TokioMultiThreadExecutor::new_owned_runtime(Some(2), None)
-        .map_err(|e| SinkError::Options(format!("cannot start the Delta engine's runtime: {e}")))?;
-    Ok(slot.insert(Arc::new(created)).clone())
-}
-
-/// A table's Delta state as this sink found it.
-pub(crate) enum DeltaTable {
-    /// No Delta log.
-    Missing,
-    /// A readable table at its latest version.
-    Found(SnapshotRef),
-    /// A log that cannot be read (an interrupted rebuild, a log written by something else).
-    Unreadable(String),
-}
-
-impl Sink {
-    /// The kernel's engine for this sink's store (created on first use).
-    pub(crate) fn delta_engine(&self) -> Result<Arc<DeltaEngine>, SinkError> {
-        if let Some(e) = self.delta_engine.get() {
-            return Ok(e.clone());
-        }
-        let engine = DefaultEngineBuilder::new(self.store.object_store())
-            .with_task_executor(executor()?)
-            .build();
-        Ok(self.delta_engine.get_or_init(|| Arc::new(engine)).clone())
-    }
-
-    /// The table's root as the kernel addresses it (`file:///.../table/`,
-    /// `s3://bucket/prefix/table/`).
-    pub(crate) fn delta_url(&self, table: &str) -> Result<Url, SinkError> {
-        let fail = |message: String| SinkError::Location {
-            location: self.store.location_of(table),
-            message,
-        };
-        match self.store.local_root() {
-            Some(root) => Url::from_directory_path(root.join(table))
-                .map_err(|()| fail("not an absolute path".into())),
-            None => Url::parse(&format!("{}/", self.store.location_of(table)))
-                .map_err(|e| fail(format!("not a URL: {e}"))),
-        }
-    }
-
-    /// Whether `table` has a Delta log (one listing).
-    pub(crate) async fn has_delta_log(&self, table: &str) -> Result<bool, SinkError> {
-        Ok(!self
-            .store
-            .list(&format!("{table}/{DELTA_LOG}"))
-            .await?
-            .is_empty())
-    }
-
-    /// Reads the latest version of `table`.
-    pub(crate) async fn delta_table(&self, table: &str) -> Result<DeltaTable, SinkError> {
-        let engine = self.delta_engine()?;
-        let url = self.delta_url(table)?;
-        let read = blocking(move || latest(engine.as_ref(), &url)).await?;
-        match read {
-            Ok(Some(s)) => Ok(DeltaTable::Found(s)),
-            Ok(None) => Ok(DeltaTable::Missing),
-            Err(e) => match self.kernel_error(table, e) {
-                // Storage that cannot be reached is not a damaged table.
-                e @ SinkError::Storage { .. } => Err(e),
-                e => Ok(DeltaTable::Unreadable(e.to_string())),
-            },
-        }
-    }
-
-    /// The contract stored in a Delta table's properties (`None`: no Delta table), in a
-    /// Parquet table's `_table.json` when `table` is one (so a run in Delta format opens the
-    /// table and is told its format differs), or an empty one for a log that cannot be read.
-    pub(crate) async fn delta_table_contract(
-        &self,
-        table: &str,
-    ) -> Result<Option<TableContract>, SinkError> {
-        match self.delta_table(table).await? {
-            DeltaTable::Found(s) => Ok(Some(contract_of(&s))),
-            DeltaTable::Unreadable(_) => Ok(Some(TableContract::default())),
-            DeltaTable::Missing => {
-                let rel = format!("{table}/{CONTRACT}");
-                match self.store.get_bytes(&rel).await? {
-                    None => Ok(None),
-                    Some(bytes) => crate::contract::parse(&rel, &bytes).map(Some),
-                }
-            }
-        }
-    }
-
-    /// [`Sink::open_table`] for a Delta table, under the table's lock: nothing is written for
-    /// a table that does not exist yet (its first commit creates it with the contract as its
-    /// properties); a table whose contract differs is refused or, with `rebuild`, deleted
-    /// whole (log first) so that the next commit creates it again. A Parquet table of the
-    /// same name, or a log that cannot be read, is refused the same way.
-    pub(crate) async fn open_delta_table_locked(
-        &self,
-        lock: &mut crate::lock::TableLock,
-        table: &str,
-        contract: &TableContract,
-        rebuild: bool,
-    ) -> Result<ContractCheck, SinkError> {
-        use crate::table::Compared;
-        match self.compare_table(table, contract, rebuild).await? {
-            // Nothing is written: the first commit creates the table with the contract.
-            Compared::Missing => Ok(ContractCheck::Created),
-            Compared::Same => Ok(ContractCheck::Matches),
-            Compared::Differs { differences, .. } if !rebuild => {
-                Err(self.mismatch(table, differences))
-            }
-            Compared::Differs { .. } => {
-                self.delete_table(lock, table, false).await?;
-                Ok(ContractCheck::Rebuilt)
-            }
-        }
-    }
-
-    /// The in-process queue of this run's writers of `table`.
-    pub(crate) fn writer_queue(&self, table: &str) -> Arc<tokio::sync::Mutex<()>> {
-        self.writers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(table.to_string())
-            .or_default()
-            .clone()
-    }
-
-    /// A kernel error as a sink error: storage failures keep their explanations.
-    pub(crate) fn kernel_error(&self, table: &str, e: KernelError) -> SinkError {
-        match e {
-            KernelError::Backtraced { source, .. } => self.kernel_error(table, *source),
-            KernelError::ObjectStore(e) => self.store.object_error(table, e),
-            e => SinkError::Delta {
-                location: self.store.location_of(table),
-                message: e.to_string(),
-            },
-        }
-    }
-
-    /// [`Sink::overview`] of a table that has a Delta log: its contract from the table's
-    /// properties, its partitions from the current files (rows from their statistics).
-    pub(crate) async fn delta_overview(&self, table: &str) -> Result<TableOverview, SinkError> {
-        let snapshot = match self.delta_table(table).await? {
-            DeltaTable::Found(s) => s,
-            DeltaTable::Missing => {
-                return Ok(TableOverview {
-                    format: Format::Delta,
-                    contract: None,
-                    partitions: Vec::new(),
-                    unreadable: Vec::new(),
-                })
-            }
-            DeltaTable::Unreadable(message) => {
-                return Ok(TableOverview {
-                    format: Format::Delta,
-                    contract: None,
-                    partitions: Vec::new(),
-                    unreadable: vec![format!("{DELTA_LOG}: {message}")],
-                })
-            }
-        };
-        let contract = contract_of(&snapshot);
-        let engine = self.delta_engine()?;
-        let files = blocking(move || table_files(engine.as_ref(), &snapshot, None))
-            .await?
-            .map_err(|e| self.kernel_error(table, e))?;
-        let mut by_partition: BTreeMap<Option<String>, CommittedPartition> = BTreeMap::new();
-        for file in files.files {
-            let partition = (!file.partition_values.is_empty()).then(|| {
-                file.partition_values
-                    .iter()
-                    .map(|(k, v)| format!("{k}={}", v.as_deref().unwrap_or_default()))
-                    .collect::<Vec<_>>()
-                    .join("/")
-            });
-            let entry =
-                by_partition
-                    .entry(partition.clone())
-                    .or_insert_with(|| CommittedPartition {
-                        partition,
-                        rows: Some(0),
-                        files: 0,
-                        run_id: None,
-                        written_ms: None,
-                        metadata: Vec::new(),
-                    });
-            entry.files += 1;
-            entry.rows = entry.rows.zip(file.rows).map(|(a, b)| a + b);
-            entry.written_ms = entry.written_ms.max(file.modified_ms);
-        }
-        Ok(TableOverview {
-            format: Format::Delta,
-            contract: Some(contract),
-            partitions: by_partition.into_values().collect(),
-            unreadable: Vec::new(),
-        })
-    }
-
-    /// The distinct partitions (`name=value`) of a Delta table's current files.
-    pub(crate) async fn delta_partitions(&self, table: &str) -> Result<Vec<String>, SinkError> {
-        let DeltaTable::Found(snapshot) = self.delta_table(table).await? else {
-            return Ok(Vec::new());
-        };
-        let engine = self.delta_engine()?;
-        let files = blocking(move || table_files(engine.as_ref(), &snapshot, None))
-            .await?
-            .map_err(|e| self.kernel_error(table, e))?;
-        let mut out: Vec<String> = files
-            .files
-            .iter()
-            .flat_map(|f| {
-                f.partition_values
-                    .iter()
-                    .map(|(k, v)| format!("{k}={}", v.as_deref().unwrap_or_default()))
-            })
-            .collect();
-        out.sort();
-        out.dedup();
-        Ok(out)
-    }
-}
-
-/// `format: the table has parquet, this run delta`.
-pub(crate) fn format_difference(table: Format, run: Format) -> ContractDifference {
-    ContractDifference {
-        field: "format".into(),
-        table: Some(table.to_string()),
-        run: Some(run.to_string()),
-    }
-}
-
-/// The contract kept in a snapshot's properties.
-pub(crate) fn contract_of(snapshot: &Snapshot) -> TableContract {
-    TableContract {
-        fields: snapshot
-            .table_properties()
-            .unknown_properties
-            .iter()
-            .filter_map(|(k, v)| {
-                k.strip_prefix(PROPERTY_PREFIX)
-                    .map(|f| (f.to_string(), v.clone()))
-            })
-            .collect(),
-    }
-}
-
-/// Runs a blocking kernel call on Tokio's blocking pool.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, SinkError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| SinkError::Options(format!("a Delta operation failed: {e}")))
-}
-
-/// The latest snapshot, or `None` when the table has no log. The log is listed first (the
-/// kernel reports a missing table as an error, and logs it).
-fn latest(engine: &dyn Engine, url: &Url) -> KernelResult<Option<SnapshotRef>> {
-    // Only commits and checkpoints make a table: a log directory with nothing else (a local
-    // writer's temporary file while it creates version 0) is no table yet.
-    let log = url.join(&format!("{DELTA_LOG}/"))?;
-    let any = engine.storage_handler().list_from(&log)?.any(|f| {
-        f.is_ok_and(|f| {
-            let name = f.location.path().rsplit('/').next().unwrap_or_default();
-            name.len() > 20
-                && name.as_bytes()[..20].iter().all(u8::is_ascii_digit)
-                && (name.ends_with(".json") || name.ends_with(".parquet"))
-        })
-    });
-    if !any {
-        return Ok(None);
-    }
-    Snapshot::builder_for(url.as_str()).build(engine).map(Some)
-}
-
-/// One data file of a table, from its snapshot.
-#[derive(Debug, Clone)]
-pub(crate) struct TableFile {
-    pub path: String,
-    pub size: i64,
-    pub rows: Option<u64>,
-    /// Milliseconds since the epoch, as the add action says.
-    pub modified_ms: Option<i64>,
-    pub partition_values: Vec<(String, Option<String>)>,
-}
-
-/// A table's files, and the same rows as the kernel's scan metadata (selected: the files of
-/// the partition asked for), ready to be removed.
-pub(crate) struct Files {
-    pub files: Vec<TableFile>,
-    pub selected: Vec<FilteredEngineData>,
-}
-
-/// The current files of `snapshot`, restricted to the partition `name = value` when given
-/// (exactly: by the files' partition values, not by pruning).
-fn table_files(
-    engine: &dyn Engine,
-    snapshot: &SnapshotRef,
-    partition: Option<(&str, &str)>,
-) -> KernelResult<Files> {
-    let scan = snapshot.clone().scan_builder().build()?;
-    let mut out = Files {
-        files: Vec::new(),
-        selected: Vec::new(),
-    };
-    for metadata in scan.scan_metadata(engine)? {
-        let (data, selection) = metadata?.scan_files.into_parts();
-        let batch: RecordBatch = ArrowEngineData::try_from_engine_data(data)?.into();
-        let missing = |name: &str| KernelError::MissingColumn(format!("scan metadata: {name}"));
-        let paths = batch
-            .column_by_name("path")
-            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-            .ok_or_else(|| missing("path"))?;
-        let sizes = batch
-            .column_by_name("size")
-            .and_then(|c| c.as_any().downcast_ref::<Int64Array>());
-        let modified = batch
-            .column_by_name("modificationTime")
-            .and_then(|c| c.as_any().downcast_ref::<Int64Array>());
-        let stats = batch
-            .column_by_name("stats")
-            .and_then(|c| c.as_any().downcast_ref::<StringArray>());
-        let values = batch
-            .column_by_name("fileConstantValues")
-            .and_then(|c| c.as_any().downcast_ref::<StructArray>())
-            .and_then(|s| s.column_by_name("partitionValues"))
-            .and_then(|c| c.as_any().downcast_ref::<MapArray>())
-            .ok_or_else(|| missing("fileConstantValues.partitionValues"))?;
-        let mut keep = Vec::with_capacity(batch.num_rows());
-        for row in 0..batch.num_rows() {
-            let selected = selection.get(row).copied().unwrap_or(true) && paths.is_valid(row);
-            if !selected {
-                keep.push(false);
-                continue;
-            }
-            let partition_values = map_entries(values, row);
-            let matches = partition.is_none_or(|(name, value)| {
-                partition_values
-                    .iter()
-                    .any(|(k, v)| k == name && v.as_deref() == Some(value))
-            });
-            keep.push(matches);
-            if matches {
-                out.files.push(TableFile {
-                    path: paths.value(row).to_string(),
-                    size: sizes.map_or(0, |s| s.value(row)),
-                    modified_ms: modified.filter(|m| m.is_valid(row)).map(|m| m.value(row)),
-                    rows: stats
-                        .filter(|s| s.is_valid(row))
-                        .and_then(|s| num_records(s.value(row))),
-                    partition_values,
-                });
-            }
-        }
-        if keep.contains(&true) {
-            out.selected.push(FilteredEngineData::try_new(
-                Box::new(ArrowEngineData::new(batch)),
-                keep,
-            )?);
-        }
-    }
-    Ok(out)
-}
-
-/// The entries of row `row` of a map of strings.
-fn map_entries(map: &MapArray, row: usize) -> Vec<(String, Option<String>)> {
-    if map.is_null(row) {
-        return Vec::new();
-    }
-    let entries = map.value(row);
-    let (Some(keys), Some(values)) = (
-        entries.column(0).as_any().downcast_ref::<StringArray>(),
-        entries.column(1).as_any().downcast_ref::<StringArray>(),
-    ) else {
-        return Vec::new();
-    };
-    (0..entries.len())
-        .map(|i| {
-            (
-                keys.value(i).to_string(),
-                values.is_valid(i).then(|| values.value(i).to_string()),
-            )
-        })
-        .collect()
-}
-
-/// `numRecords` of a file's JSON statistics.
-fn num_records(stats: &str) -> Option<u64> {
-    serde_json::from_str::<serde_json::Value>(stats)
-        .ok()?
-        .get("numRecords")?
-        .as_u64()
-}
+use crate::sink::WriteMode;
 
 /// A data file uploaded for a commit.
 #[derive(Debug, Clone)]
@@ -767,6 +278,7 @@ fn commit(job: Job) -> Result<Landed, Refused> {
     let kernel = |unknown: bool| move |e: KernelError| refuse(unknown, KernelOrSink::Kernel(e));
     let mut versions = Vec::new();
     let mut stats = FileStats::default();
+    let locals: Vec<&std::path::Path> = job.files.iter().map(|f| f.local.as_path()).collect();
     for attempt in 0..MAX_ATTEMPTS {
         if attempt > 0 {
             // Writers that collided try again a little apart.
@@ -868,7 +380,7 @@ fn commit(job: Job) -> Result<Landed, Refused> {
                         txn.remove_files(files);
                     }
                 }
-                let file_stats = stats.get(&job, txn.stats_columns());
+                let file_stats = stats.get(&job.table, &job.schema, &locals, txn.stats_columns());
                 txn.add_files(add_files(&job, file_stats).map_err(kernel(unknown))?);
                 let before = current.files;
                 match txn.commit(engine) {
@@ -928,7 +440,7 @@ fn commit(job: Job) -> Result<Landed, Refused> {
                     }
                     Err(e) => return Err(refuse(unknown, KernelOrSink::Kernel(e))),
                 };
-                let file_stats = stats.get(&job, txn.stats_columns());
+                let file_stats = stats.get(&job.table, &job.schema, &locals, txn.stats_columns());
                 txn.add_files(add_files(&job, file_stats).map_err(kernel(unknown))?);
                 match txn.commit(engine) {
                     Ok(CommitResult::Committed(c)) => return Ok(finish(&job, c, Vec::new())),
@@ -1046,69 +558,6 @@ fn is_date(value: &str) -> bool {
         && b.iter()
             .enumerate()
             .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
-}
-
-/// The statistics of a commit's files (`numRecords`, and `nullCount`, `minValues`, `maxValues`
-/// and `tightBounds` of the table's statistics columns), for readers that skip files by them:
-/// read back from the local copies with the kernel's own statistics collector, once per set of
-/// columns (a retried commit asks again, the table's settings may have changed meanwhile).
-#[derive(Default)]
-struct FileStats {
-    columns: Option<Vec<ColumnName>>,
-    stats: Option<StructArray>,
-}
-
-impl FileStats {
-    /// One row per file of `job`, or `None` when they could not be read (the add actions then
-    /// carry the row count alone: readers read every file rather than skip one wrongly).
-    fn get(&mut self, job: &Job, columns: Vec<ColumnName>) -> Option<&StructArray> {
-        if self.columns.as_ref() != Some(&columns) {
-            self.stats = match collect_file_stats(job, &columns) {
-                Ok(stats) => Some(stats),
-                Err(e) => {
-                    tracing::warn!(
-                        table = job.table,
-                        error = %e,
-                        "the statistics of the new files could not be collected; their add actions carry the row count only"
-                    );
-                    None
-                }
-            };
-            self.columns = Some(columns);
-        }
-        self.stats.as_ref()
-    }
-}
-
-fn collect_file_stats(
-    job: &Job,
-    columns: &[ColumnName],
-) -> Result<StructArray, Box<dyn std::error::Error + Send + Sync>> {
-    let physical = StructType::try_from_arrow(job.schema.as_ref())?;
-    let mut rows = Vec::with_capacity(job.files.len());
-    for file in &job.files {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file.local)?)?
-            .with_batch_size(8192)
-            .build()?;
-        let mut accumulator = FileStatsAccumulator::new(columns, &physical);
-        let mut merged = false;
-        for batch in reader {
-            accumulator.merge(&batch?)?;
-            merged = true;
-        }
-        if !merged {
-            // A file of no rows still gets statistics (numRecords 0).
-            accumulator.merge(&RecordBatch::new_empty(job.schema.clone()))?;
-        }
-        rows.push(accumulator.finish()?.ok_or("no statistics")?);
-    }
-    let parts: Vec<&dyn Array> = rows.iter().map(|r| r as &dyn Array).collect();
-    let all = concat(&parts)?;
-    Ok(all
-        .as_any()
-        .downcast_ref::<StructArray>()
-        .ok_or("the statistics are not a struct")?
-        .clone())
 }
 
 /// The add-file metadata of the new files, in the layout of `Transaction::add_files_schema`, with
@@ -1233,14 +682,6 @@ impl Committer for Hooked {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formats_parse_and_print() {
-        assert_eq!("Delta".parse::<Format>(), Ok(Format::Delta));
-        assert_eq!(" parquet ".parse::<Format>(), Ok(Format::Parquet));
-        assert!("iceberg".parse::<Format>().is_err());
-        assert_eq!(Format::default().to_string(), "parquet");
-    }
 
     #[test]
     fn dates_and_paths() {
