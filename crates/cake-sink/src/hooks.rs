@@ -8,7 +8,7 @@ use std::sync::Arc;
 /// and may block it.
 pub trait CommitHooks: Send + Sync {
     /// The table's lock has just been taken, before anything of the table is read or written.
-    /// `partition` is `None` for an unpartitioned table and for [`Sink::open_table`].
+    /// `partition` is `None` for an unpartitioned table and for [`Sink::open_table`](crate::Sink::open_table).
     fn locked(&self, table: &str, partition: Option<&str>) {
         let _ = (table, partition);
     }
