@@ -292,8 +292,13 @@ fn matrix(
         let before = tree(&out);
         let started = Instant::now();
         // One window at a time where the outcome depends on which windows fail: after a
-        // failure no new window starts, so the windows committed are exactly those before it.
-        let concurrency = if case.expect == Expect::Fails { 1 } else { 4 };
+        // failure no new window starts, so the windows committed are exactly those before it
+        // (with several in flight, which of them finish before the failure is the machine's
+        // timing, and a loaded machine can let none of them finish).
+        let concurrency = match case.expect {
+            Expect::Fails | Expect::Partial => 1,
+            _ => 4,
+        };
         let r = pull(
             &server,
             report_args,
@@ -376,8 +381,7 @@ fn matrix(
                     case.name,
                     ids.len()
                 );
-                // Which windows were in flight when the first one failed depends on timing
-                // (no new window starts after a failure): the count is not part of the outcome.
+                // The windows before the first that fails: the draws decide it.
                 eprintln!("{replaced} of {} partitions replaced", ids.len());
                 "exit 10, some partitions replaced whole, the others kept".to_string()
             }
@@ -396,7 +400,7 @@ fn clicks_paged() {
     let t = matrix(
         "clicks",
         &["clicks", "--start", START, "--end", END, "--page-size", "7"],
-        ("HTTP 500/503 0.1, no retry", 0.1),
+        ("HTTP 500/503 0.05, no retry", 0.05),
         "soap",
     );
     insta::assert_snapshot!("matrix-clicks", t);
@@ -409,7 +413,7 @@ fn clicks_paged_over_get() {
     let t = matrix(
         "clicks",
         &["clicks", "--start", START, "--end", END, "--page-size", "7"],
-        ("HTTP 500/503 0.1, no retry", 0.1),
+        ("HTTP 500/503 0.05, no retry", 0.05),
         "get",
     );
     assert_eq!(outcomes(&t), committed_outcomes("faults", "matrix-clicks"));
