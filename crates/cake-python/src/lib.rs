@@ -205,8 +205,6 @@ fn sync<'py>(
         .ok_or_else(|| {
             usage("no domain: give domain=, set CAKE_DOMAIN, or put it in the config")
         })?;
-    let target =
-        cake_transport::Instance::parse(&domain, instance.allow_insecure_http).or_raise()?;
     let mut client_options = cake_transport::ClientOptions {
         concurrency: instance.concurrency.unwrap_or(4).max(1),
         requests_per_minute: instance.requests_per_minute,
@@ -215,12 +213,7 @@ fn sync<'py>(
     if let Some(p) = plan.protocol {
         client_options.protocol = p;
     }
-    let client = cake_transport::Client::new(
-        target,
-        cake_transport::ApiKey::new(key).or_raise()?,
-        client_options,
-    )
-    .or_raise()?;
+    let client = options::client(&domain, &key, instance.allow_insecure_http, client_options)?;
     let output = &plan.config.output;
     let sink = Sink::open(
         &output.location,

@@ -57,9 +57,14 @@ impl Kwargs {
         self.0.pop_first().map(|(k, _)| k)
     }
 
-    fn number<T: std::str::FromStr>(&self, key: &str, what: &str) -> PyResult<Option<T>> {
+    /// Takes a keyword out as a number; `what` says what to give instead of a bad value.
+    pub fn take_number<T: std::str::FromStr>(
+        &mut self,
+        key: &str,
+        what: &str,
+    ) -> PyResult<Option<T>> {
         self.0
-            .get(key)
+            .remove(key)
             .map(|v| {
                 v.trim()
                     .parse()
@@ -100,6 +105,18 @@ pub struct Job {
     pub decode_threads: usize,
 }
 
+/// The one place the module makes a client: the instance `domain`, `api_key`, and `options`.
+pub fn client(
+    domain: &str,
+    api_key: &str,
+    allow_insecure_http: bool,
+    options: ClientOptions,
+) -> PyResult<Client> {
+    let instance = Instance::parse(domain, allow_insecure_http).or_raise()?;
+    let key = ApiKey::new(api_key).or_raise()?;
+    Client::new(instance, key, options).or_raise()
+}
+
 /// Finds a report by id or display name.
 pub fn report(name: &str) -> PyResult<&'static Report> {
     find(name).or_raise()
@@ -124,16 +141,16 @@ impl Job {
                 .parse()
                 .map_err(|e: String| usage(format!("window={window:?}: {e}")))?;
         }
-        ctx.page_size = kwargs.number("page_size", "a whole number of rows")?;
+        ctx.page_size = kwargs.take_number("page_size", "a whole number of rows")?;
         let concurrency = kwargs
-            .number("concurrency", "a whole number of requests")?
+            .take_number("concurrency", "a whole number of requests")?
             .unwrap_or(4usize);
         if concurrency == 0 {
             return Err(usage("concurrency=0: give 1 or more requests at once"));
         }
-        let retries = kwargs.number("retries", "a whole number of retries")?;
+        let retries = kwargs.take_number("retries", "a whole number of retries")?;
         let decode_threads = kwargs
-            .number(
+            .take_number(
                 "decode_threads",
                 "a whole number of threads (0: every core)",
             )?
@@ -143,9 +160,6 @@ impl Job {
             Some("true" | "True" | "1")
         );
         let protocol = kwargs.take("protocol");
-        for key in ["page_size", "concurrency", "retries", "decode_threads"] {
-            kwargs.take(key);
-        }
         for (key, value) in &kwargs.0 {
             options
                 .set_key(key, value)
@@ -175,8 +189,6 @@ impl Job {
 
     /// The client of `domain` with `api_key` and this job's settings.
     pub fn client(&self, domain: &str, api_key: &str) -> PyResult<Client> {
-        let instance = Instance::parse(domain, self.allow_insecure_http).or_raise()?;
-        let key = ApiKey::new(api_key).or_raise()?;
         let mut options = ClientOptions {
             concurrency: self.concurrency,
             ..ClientOptions::default()
@@ -192,7 +204,7 @@ impl Job {
                 .parse()
                 .map_err(|e: String| usage(format!("protocol={p:?}: {e}")))?;
         }
-        Client::new(instance, key, options).or_raise()
+        client(domain, api_key, self.allow_insecure_http, options)
     }
 
     /// The keyword arguments that read the window `index` of the plan alone.

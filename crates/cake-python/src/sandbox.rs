@@ -20,17 +20,6 @@ pub struct Sandbox {
     today: String,
 }
 
-fn number<T: std::str::FromStr>(kwargs: &mut Kwargs, key: &str) -> PyResult<Option<T>> {
-    kwargs
-        .take(key)
-        .map(|v| {
-            v.trim()
-                .parse()
-                .map_err(|_| usage(format!("{key}={v:?}: give a number")))
-        })
-        .transpose()
-}
-
 #[pymethods]
 impl Sandbox {
     /// Starts a sandbox. Keywords: `seed`, `rows_per_day`, `today`, `api_key`, `latency_ms`,
@@ -45,10 +34,10 @@ impl Sandbox {
     ) -> PyResult<Sandbox> {
         let mut kw = Kwargs::of(kwargs)?;
         let mut config = SandboxConfig::default();
-        if let Some(seed) = number(&mut kw, "seed")? {
+        if let Some(seed) = kw.take_number("seed", "a number")? {
             config.seed = seed;
         }
-        if let Some(rows) = number(&mut kw, "rows_per_day")? {
+        if let Some(rows) = kw.take_number("rows_per_day", "a number")? {
             config.rows_per_day = rows;
         }
         if let Some(key) = kw.take("api_key") {
@@ -59,7 +48,7 @@ impl Sandbox {
                 .map_err(|e| usage(format!("today={today:?}: {e}")))?;
         }
         let mut faults = Faults::default();
-        if let Some(ms) = number::<u64>(&mut kw, "latency_ms")? {
+        if let Some(ms) = kw.take_number::<u64>("latency_ms", "a number")? {
             faults.latency = Duration::from_millis(ms);
         }
         for (key, rate) in [
@@ -68,7 +57,7 @@ impl Sandbox {
             ("reset_rate", &mut faults.reset_rate),
             ("truncate_rate", &mut faults.truncate_rate),
         ] {
-            if let Some(r) = number(&mut kw, key)? {
+            if let Some(r) = kw.take_number(key, "a number")? {
                 *rate = r;
             }
         }
@@ -78,7 +67,7 @@ impl Sandbox {
                     .map_err(|e| usage(format!("hostile {h:?}: {e}")))?,
             );
         }
-        if let Some(n) = number(&mut kw, "hostile_attempts")? {
+        if let Some(n) = kw.take_number("hostile_attempts", "a number")? {
             faults.hostile_attempts = n;
         }
         faults.validate().map_err(|e| usage(e.to_string()))?;
