@@ -21,9 +21,9 @@ const BENCHES: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "transport",
-        "cake-transport",
+        "cake-pipeline",
         "bench_transport",
-        "N pages with injected latency at concurrency C against the sandbox",
+        "one window of N pages with injected latency at concurrency C against the sandbox, through the window loop",
     ),
 ];
 

@@ -5,8 +5,8 @@
 use std::fmt;
 
 use cake_core::failure::{Class, Classify, Failure};
-use cake_pipeline::PipelineError;
-use cake_transport::{Inconsistency, TransportError};
+use cake_pipeline::{Inconsistency, PipelineError};
+use cake_transport::TransportError;
 
 /// What a command returns.
 pub type Result<T, E = Failure> = std::result::Result<T, E>;
@@ -223,10 +223,12 @@ pub fn code(class: Class) -> u8 {
 /// What to do next, for the failures whose message comes from deep below (the last attempt's
 /// error, a library that speaks of options rather than flags) and cannot say it.
 pub fn hint(error: &Failure) -> Option<&'static str> {
-    let table = matches!(
-        error.find::<PipelineError>(),
-        Some(PipelineError::Table { .. })
-    );
+    let pipeline = error.find::<PipelineError>();
+    let table = matches!(pipeline, Some(PipelineError::Table { .. }));
+    let inconsistency = match pipeline {
+        Some(PipelineError::Inconsistent { problem, .. }) => Some(problem),
+        _ => None,
+    };
     let transport = error
         .find::<TransportError>()
         .or_else(|| match error.find() {
@@ -254,18 +256,12 @@ pub fn hint(error: &Failure) -> Option<&'static str> {
              command again later, with fewer requests at once or more retries (pull: \
              --concurrency; sync: `concurrency` in [instance]; both: --retries, --retry-base-ms).",
         ),
-        Class::Inconsistent => Some(match transport {
-            Some(TransportError::Inconsistent {
-                problem: Inconsistency::RepeatedKey { .. },
-                ..
-            }) => {
+        Class::Inconsistent => Some(match inconsistency {
+            Some(Inconsistency::RepeatedKey { .. }) => {
                 "the failed window was left as it was. If the instance is known to repeat row \
                  keys, --allow-repeated-keys accepts them; otherwise run again later."
             }
-            Some(TransportError::Inconsistent {
-                problem: Inconsistency::OtherDates { .. },
-                ..
-            }) => {
+            Some(Inconsistency::OtherDates { .. }) => {
                 "the failed window was left as it was. Check the instance's time zone \
                  (--timezone); rows Cake dates outside the range asked for are accepted, in \
                  the window's own partitions, with --accept-rows-outside-window."

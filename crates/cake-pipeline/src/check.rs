@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use arrow_array::{Array, StringArray};
 use cake_arrow::DecoderOptions;
 use cake_catalog::{find, plan, Context, Options};
-use cake_transport::{Class, Classify, Client, PageSink};
+use cake_transport::{Class, Classify, Client};
+
+use crate::window::{fetch_window, PageSink};
 
 use crate::decode::{DecodeFactory, DecodedPage};
 use crate::error::PipelineError;
@@ -45,7 +47,6 @@ struct Names(Vec<String>);
 
 impl PageSink for Names {
     type Page = DecodedPage;
-    type Error = PipelineError;
 
     fn page(&mut self, page: DecodedPage) -> Result<(), PipelineError> {
         page.for_each_batch(|batch| {
@@ -103,9 +104,8 @@ async fn check_once(client: &Client, temp_dir: &Path) -> Result<CheckReport, Pip
         .ok_or_else(|| PipelineError::Config("Account Status has no request".into()))?;
     let factory = DecodeFactory::new(report, DecoderOptions::default(), temp_dir.to_path_buf());
     let started = Instant::now();
-    let (Names(names), _) = client
-        .fetch_window(&plan, request, &factory, || Ok(Names(Vec::new())))
-        .await?;
+    let (Names(names), _) =
+        fetch_window(client, &plan, request, &factory, || Ok(Names(Vec::new()))).await?;
     Ok(CheckReport {
         instance: client.instance().to_string(),
         url: client.display_url(report, request, None),

@@ -6,6 +6,7 @@ use cake_sink::SinkError;
 use cake_transport::TransportError;
 
 use crate::decode::SpillError;
+use crate::window::Inconsistency;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -14,6 +15,13 @@ pub enum PipelineError {
     Transport(#[from] TransportError),
     #[error(transparent)]
     Spill(#[from] SpillError),
+    /// A window's pages kept disagreeing with each other ([`crate::fetch_window`]).
+    #[error("the answer for {url} was still inconsistent after {pulls} pull(s) of the whole window: {problem}; nothing of this window was written")]
+    Inconsistent {
+        url: String,
+        pulls: u32,
+        problem: Inconsistency,
+    },
     #[error(transparent)]
     Sink(Box<SinkError>),
     /// The table refuses this run (its contract differs, or another run holds it). A table
@@ -97,6 +105,7 @@ impl Classify for PipelineError {
                 Class::Output
             }
             PipelineError::Config(_) | PipelineError::State(_) => Class::Usage,
+            PipelineError::Inconsistent { .. } => Class::Inconsistent,
             PipelineError::Interrupted => Class::Interrupted,
             PipelineError::ProtocolRefused { .. } => Class::Usage,
         }

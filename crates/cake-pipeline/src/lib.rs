@@ -1,8 +1,8 @@
 //! The connector's jobs: [`check`] an instance; pull a report into Parquet; sync many reports
 //! incrementally; convert saved responses into Parquet ([`convert_file`]).
 //!
-//! This crate is the glue between the layers: it plans with the catalog, fetches with the
-//! transport, decodes with cake-arrow inside the transport's page handler ([`DecodeFactory`]),
+//! This crate is the glue between the layers: it plans with the catalog, runs each window's
+//! loop over the transport's page attempts and checks its pages as a whole, decodes with cake-arrow inside the transport's page handler ([`DecodeFactory`]),
 //! and writes with the sink. It holds the logic a library user needs to run a job; the binary
 //! only turns flags and config into calls of these functions.
 //!
@@ -72,6 +72,10 @@
 //! - **Errors and their one classification**: [`PipelineError`], and [`Class`], [`Classify`],
 //!   [`Failure`] from `cake-core`, so that a front end maps failures to exit codes or
 //!   exceptions without another dependency.
+//! - **The window loop, for callers that write pages their own way**: [`fetch_window`] (every
+//!   page of one window, from the transport's page attempts, checked as a whole), [`PageSink`]
+//!   (where a pull's pages go), [`WindowResult`] and [`Inconsistency`] (what
+//!   [`PipelineError::Inconsistent`] names).
 //! - **The page handler, for callers that drive the transport themselves**: [`DecodeFactory`],
 //!   [`DecodeHandler`], [`DecodedPage`], [`SpillError`], [`body_error`] (a decoder error as the
 //!   transport's refusal), [`DateBounds`] (the days a window owns), [`RAW_ZSTD_LEVEL`].
@@ -96,6 +100,7 @@ mod rows;
 mod state;
 mod status;
 mod sync;
+mod window;
 
 pub use cake_core::failure::{Class, Classify, Failure};
 pub use cancel::Cancel;
@@ -123,6 +128,7 @@ pub use sync::{
     ConfigKey, KeyKind, ReportRun, ReportState, SyncConfig, SyncFailure, SyncPlan, SyncReport,
     SyncRun, SyncedReport, CONFIG_KEYS, CONFIG_TABLES,
 };
+pub use window::{fetch_window, Inconsistency, PageSink, WindowResult};
 
 /// The README's example, run as a doctest so that it stays true.
 #[cfg(doctest)]

@@ -19,7 +19,7 @@ use arrow_schema::{DataType, SchemaRef};
 use cake_arrow::{DecoderOptions, Rejected, UnknownElements};
 use cake_catalog::{DateRange, Layout, Plan, PlannedDates, PlannedRequest, Report};
 use cake_sink::{ContractCheck, PartitionWriter, Sink, TableContract, WriteMode};
-use cake_transport::{Client, PageSink, WindowResult};
+use cake_transport::Client;
 use chrono::NaiveDate;
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
@@ -32,6 +32,7 @@ use crate::error::PipelineError;
 use crate::layout::{day_partition, partition_day, raw_path};
 use crate::rows::DateBounds;
 use crate::status::{record_refusal, record_run, RunRecord};
+use crate::window::{fetch_window, PageSink, WindowResult};
 
 /// Receives progress as a job runs. Every method has an empty default.
 pub trait Progress: Send + Sync {
@@ -486,7 +487,7 @@ impl Job<'_> {
         let fetched = tokio::select! {
             biased;
             () = cancel.cancelled() => return Err(PipelineError::Interrupted),
-            r = self.client.fetch_window(self.plan, request, &factory, open) => r?,
+            r = fetch_window(self.client, self.plan, request, &factory, open) => r?,
         };
         // From here on the window is whole: it is committed even if a stop is asked for, so a
         // commit is never cut in the middle.
@@ -702,7 +703,6 @@ impl<'a> WindowWriter<'a> {
 
 impl PageSink for WindowWriter<'_> {
     type Page = DecodedPage;
-    type Error = PipelineError;
 
     fn page(&mut self, mut page: DecodedPage) -> Result<(), PipelineError> {
         let report = self.job.plan.report;

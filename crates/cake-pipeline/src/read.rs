@@ -14,7 +14,9 @@ use std::time::Instant;
 use arrow_array::RecordBatch;
 use cake_arrow::DecoderOptions;
 use cake_catalog::{Plan, PlannedRequest};
-use cake_transport::{Client, PageSink};
+use cake_transport::Client;
+
+use crate::window::{fetch_window, PageSink};
 use futures_util::stream::{self, Stream, StreamExt};
 
 use crate::cancel::Cancel;
@@ -73,7 +75,6 @@ struct Pages(Vec<DecodedPage>);
 
 impl PageSink for Pages {
     type Page = DecodedPage;
-    type Error = PipelineError;
 
     fn page(&mut self, page: DecodedPage) -> Result<(), PipelineError> {
         self.0.push(page);
@@ -123,7 +124,7 @@ async fn read_window(
     let (pages, result) = tokio::select! {
         biased;
         () = cancel.cancelled() => return Err(PipelineError::Interrupted),
-        r = client.fetch_window(plan, request, &factory, open) => r?,
+        r = fetch_window(client, plan, request, &factory, open) => r?,
     };
     let mut summary = WindowSummary::of_window(plan, request, &result, started);
     let mut found = Found::default();

@@ -1,5 +1,6 @@
 //! The client: one Cake instance, one key, bounded concurrency, and one page read with retries.
-//! Windows of pages are in `window.rs`; what a failure was, in `failure.rs`.
+//! What a failure was is in `failure.rs`. The window loop (paging a window and checking its
+//! pages against each other) is the caller's: cake-pipeline's `fetch_window`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -84,15 +85,16 @@ impl Default for ClientOptions {
 /// the window's pages draws from it, so a window ends within a known time whatever the server
 /// asks.
 #[derive(Debug)]
-pub(crate) struct WaitBudget(Mutex<Duration>);
+pub struct WaitBudget(Mutex<Duration>);
 
 impl WaitBudget {
-    pub(crate) fn new(total: Duration) -> WaitBudget {
+    /// A budget of `total` (the retry policy's `max_elapsed`).
+    pub fn new(total: Duration) -> WaitBudget {
         WaitBudget(Mutex::new(total))
     }
 
     /// Takes `wait` from the budget; false (and nothing taken) when it is not there.
-    pub(crate) fn spend(&self, wait: Duration) -> bool {
+    pub fn spend(&self, wait: Duration) -> bool {
         let mut left = self.0.lock().unwrap_or_else(|p| p.into_inner());
         match left.checked_sub(wait) {
             Some(rest) => {
@@ -125,7 +127,9 @@ pub struct PageResult<T> {
     pub attempts: u32,
     /// Body bytes of the accepted attempt.
     pub bytes: u64,
-    pub(crate) digest: u64,
+    /// A digest of the accepted attempt's body: two pages with the same digest are the same
+    /// bytes (the window loop refuses a page that repeats the one before it).
+    pub digest: u64,
 }
 
 /// A client for one Cake instance and key.
@@ -242,12 +246,13 @@ impl Client {
     }
 
     /// The wait before retry number `retry`, from the policy's jitter.
-    pub(crate) fn backoff(&self, retry: u32) -> Duration {
+    pub fn backoff(&self, retry: u32) -> Duration {
         let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
         self.options.retry.backoff(retry, &mut *rng)
     }
 
-    pub(crate) fn count_retry(&self) {
+    /// Counts a retry the caller makes (a window pulled again) in [`Client::stats`].
+    pub fn count_retry(&self) {
         self.retries.fetch_add(1, Ordering::SeqCst);
     }
 
@@ -265,7 +270,7 @@ impl Client {
     }
 
     /// [`Client::fetch_page`], its waits drawn from a window's budget.
-    pub(crate) async fn fetch_page_within<F: HandlerFactory>(
+    pub async fn fetch_page_within<F: HandlerFactory>(
         &self,
         report: &Report,
         request: &PlannedRequest,

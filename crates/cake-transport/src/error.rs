@@ -55,12 +55,6 @@ pub enum TransportError {
         limit: u32,
         period: Duration,
     },
-    #[error("the answer for {url} was still inconsistent after {attempts} pull(s) of the whole window: {problem}; nothing of this window was written")]
-    Inconsistent {
-        url: String,
-        attempts: u32,
-        problem: crate::window::Inconsistency,
-    },
     #[error("reading {url} failed on this machine: {source}")]
     Local {
         url: String,
@@ -92,8 +86,6 @@ pub enum TransportError {
          bytes a response head may have: the server, or a proxy before it, is at fault"
     )]
     HeadTooLarge { url: String, limit: usize },
-    #[error("paging {url} failed: {message}")]
-    Paging { url: String, message: String }, // String: the paging rule broken, composed from counts
     /// A page contradicts itself; the window it belongs to is pulled again whole.
     #[error("the reply to {url} contradicts itself: {message}")]
     Contradiction { url: String, message: String }, // String: the two readings that disagree, composed
@@ -134,17 +126,13 @@ impl Classify for TransportError {
             TransportError::Connection { .. } => Class::Connection,
             TransportError::Tls { .. } => Class::Tls,
             TransportError::Timeout { .. } | TransportError::SlowBody { .. } => Class::Timeout,
-            TransportError::NotCake { .. }
-            | TransportError::HeadTooLarge { .. }
-            | TransportError::Paging { .. } => Class::NotCake,
+            TransportError::NotCake { .. } | TransportError::HeadTooLarge { .. } => Class::NotCake,
             TransportError::Rejected { .. } => Class::Rejected,
             TransportError::Http { .. }
             | TransportError::Incomplete { .. }
             | TransportError::RetryAfterTooLong { .. } => Class::Unavailable,
             TransportError::Refused { class, .. } => *class,
-            TransportError::Inconsistent { .. } | TransportError::Contradiction { .. } => {
-                Class::Inconsistent
-            }
+            TransportError::Contradiction { .. } => Class::Inconsistent,
             TransportError::Local { .. } => Class::Output,
             TransportError::DocumentPath { .. } => Class::Usage,
             TransportError::RetriesExhausted { last, .. } => last.class().exhausted(),

@@ -136,8 +136,8 @@ impl std::fmt::Display for RowKey {
 #[non_exhaustive]
 pub enum BodyError {
     /// The body, read as Cake's answer, cannot be accepted; its class decides what the
-    /// transport does next: retry ([`Class::retryable`]), pull the window again
-    /// ([`Class::Inconsistent`]), or stop. The message quotes the server (the transport scrubs
+    /// transport does next: retry ([`Class::retryable`]), or stop and say so; the window loop
+    /// pulls the window again on [`Class::Inconsistent`]. The message quotes the server (the transport scrubs
     /// it before keeping it), hence a string.
     #[error("{message}")]
     Refused { class: Class, message: String }, // String: the page handler's words (server text, scrubbed)

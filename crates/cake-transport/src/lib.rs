@@ -1,12 +1,14 @@
 //! HTTP transport to a CAKE instance.
 //!
-//! **Invariant: knows nothing of Arrow.** The transport builds each request from a validated
-//! [`cake_catalog::Plan`] (every parameter, in the documented order), sends it with the key,
-//! pages with `start_at_row` (1-based) until Cake's `row_count` is reached, retries transient
-//! failures with exponential backoff and full jitter, bounds the requests in flight, and hands
-//! every body, chunk by chunk, to a [`PageHandler`] that the caller provides. It never holds a
-//! whole response in memory and never parses the XML itself: the handler says how many rows a
-//! body held and whether Cake accepted the request.
+//! **Invariant: knows nothing of Arrow.** The transport offers page attempts and their
+//! classification: it builds each request from a validated [`cake_catalog::Plan`] (every
+//! parameter, in the documented order, a page by `start_at_row` (1-based) and `row_limit`),
+//! sends it with the key, retries transient failures with exponential backoff and full jitter
+//! (within a window's [`WaitBudget`]), bounds the requests in flight, and hands every body,
+//! chunk by chunk, to a [`PageHandler`] that the caller provides. It never holds a whole
+//! response in memory and never parses the XML itself: the handler says how many rows a body
+//! held and whether Cake accepted the request. Which pages a window has and whether they agree
+//! with each other is the caller's window loop (cake-pipeline's `fetch_window`).
 //!
 //! Requests take one of the two forms Cake documents for every method ([`Protocol`]): SOAP 1.2
 //! (the default; `POST /api/N/svc.asmx`, the key in the body, never in a URL) or HTTP GET (the
@@ -23,8 +25,8 @@
 //! use cake_catalog::{find, parse_date, plan, Context, Options};
 //! use cake_sandbox::{Sandbox, SandboxConfig};
 //! use cake_transport::{
-//!     ApiKey, BodyError, Client, ClientOptions, HandlerFactory, Instance, PageHandler,
-//!     PageOutcome, PageRequest, PageSink, RowDates, TransportError,
+//!     ApiKey, BodyError, Client, ClientOptions, HandlerFactory, Instance, Page, PageHandler,
+//!     PageOutcome, PageRequest, RowDates,
 //! };
 //!
 //! /// Reads just enough of a body to page: its rows and Cake's `row_count`.
@@ -57,19 +59,6 @@
 //!     }
 //! }
 //!
-//! /// Receives the pages of one pull of a window, in order.
-//! #[derive(Default)]
-//! struct Pages(Vec<u64>);
-//!
-//! impl PageSink for Pages {
-//!     type Page = u64;
-//!     type Error = TransportError;
-//!     fn page(&mut self, rows: u64) -> Result<(), TransportError> {
-//!         self.0.push(rows);
-//!         Ok(())
-//!     }
-//! }
-//!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let sandbox = Sandbox::start(SandboxConfig {
@@ -86,7 +75,7 @@
 //! let instance = Instance::parse(&sandbox.url(), false)?;
 //! let client = Client::new(instance, ApiKey::new(sandbox.api_key())?, ClientOptions::default())?;
 //!
-//! // Yesterday's clicks, 50 rows a page.
+//! // Yesterday's clicks, in pages of 50 rows.
 //! let mut context = Context::new("2026-03-10T12:00:00Z".parse()?);
 //! context.page_size = Some(50);
 //! let options = Options { past_days: Some("1day".parse()?), ..Options::default() };
@@ -97,10 +86,11 @@
 //! assert!(shown.contains("/api/12/reports.asmx/Clicks?start_date=2026-03-09T00%3A00%3A00&"));
 //! assert!(!shown.contains("api_key"));
 //!
-//! let (pages, window) =
-//!     client.fetch_window(&plan, request, &CountRows, || Ok(Pages::default())).await?;
-//! assert_eq!(pages.0, [50, 50, 20]); // checked as a whole: full pages, rows add up to row_count
-//! assert_eq!((window.rows, window.row_count), (120, Some(120)));
+//! // The last page: rows 101 to 150 of the 120 Cake counts.
+//! let page = Page { index: 2, start_at_row: 101, row_limit: 50 };
+//! let last = client.fetch_page(plan.report, request, Some(page), &CountRows).await?;
+//! assert_eq!((last.outcome.rows, last.outcome.row_count), (20, Some(120)));
+//! assert_eq!(last.attempts, 1);
 //! sandbox.shutdown().await;
 //!
 //! // The key never shows: `Debug` is redacted, and the scrubber finds it in any encoding.
@@ -120,11 +110,10 @@ mod limiter;
 mod pace;
 mod query;
 mod retry;
-mod window;
 
 pub use cake_core::failure::{Class, Classify};
 pub use cake_core::secret::{ApiKey, EmptyApiKey, Scrubber, StreamScrubber, REDACTED};
-pub use client::{Client, ClientOptions, ClientStats, PageResult};
+pub use client::{Client, ClientOptions, ClientStats, PageResult, WaitBudget};
 pub use error::TransportError;
 pub use handler::{
     BodyError, HandlerFactory, LocalCause, Page, PageHandler, PageOutcome, PageRequest, RowDates,
@@ -134,7 +123,6 @@ pub use instance::{Instance, InstanceError};
 pub use pace::LowSpeed;
 pub use query::{display_body, display_url, Protocol, SOAP12_CONTENT_TYPE};
 pub use retry::{parse_retry_after, RetryPolicy};
-pub use window::{Inconsistency, PageSink, WindowResult};
 
 /// The README's example, run as a doctest so that it stays true.
 #[cfg(doctest)]

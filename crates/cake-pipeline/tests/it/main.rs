@@ -8,3 +8,4 @@ mod platforms;
 mod protocols;
 mod pull;
 mod sync;
+mod window;

@@ -6,8 +6,7 @@ use cake_transport::Class;
 use std::sync::Mutex;
 
 use cake_transport::{
-    BodyError, HandlerFactory, PageHandler, PageOutcome, PageRequest, PageSink, RowDates, RowKey,
-    TransportError,
+    BodyError, HandlerFactory, PageHandler, PageOutcome, PageRequest, RowDates, RowKey,
 };
 
 /// Collects the text of one leaf element per row (an id) and the envelope.
@@ -18,20 +17,6 @@ pub struct Scan {
 }
 
 pub struct Ids(pub Vec<String>);
-
-/// The ids of every page of one pull of a window, in order.
-#[derive(Default)]
-pub struct IdSink(pub Vec<String>);
-
-impl PageSink for IdSink {
-    type Page = Ids;
-    type Error = TransportError;
-
-    fn page(&mut self, page: Ids) -> Result<(), TransportError> {
-        self.0.extend(page.0);
-        Ok(())
-    }
-}
 
 impl PageHandler for Scan {
     type Output = Ids;

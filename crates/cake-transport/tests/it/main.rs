@@ -3,5 +3,4 @@
 
 mod common;
 mod document;
-mod sandbox;
 mod scripted;

@@ -139,12 +139,10 @@ fn client(url: &str, attempts: u32) -> Client {
 async fn fetch(client: &Client) -> Result<Vec<String>, TransportError> {
     let plan = account_status_plan();
     let factory = ScanFactory::new("account_status", "account_status_id");
-    let (ids, _) = client
-        .fetch_window(&plan, &plan.requests[0], &factory, || {
-            Ok::<_, TransportError>(common::IdSink::default())
-        })
+    let page = client
+        .fetch_page(plan.report, &plan.requests[0], None, &factory)
         .await?;
-    Ok(ids.0)
+    Ok(page.outcome.output.0)
 }
 
 fn assert_no_key(text: &str) {

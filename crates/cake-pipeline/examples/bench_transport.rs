@@ -1,5 +1,6 @@
-//! `cargo xtask bench transport`: N pages with L ms of injected latency at concurrency C, from
-//! the sandbox on loopback. Prints the wall time against the ideal N·L/C and their ratio (the
+//! `cargo xtask bench transport`: one window of N pages with L ms of injected latency at
+//! concurrency C, from the sandbox on loopback, through the window loop (`fetch_window`) over
+//! the transport's page attempts. Prints the wall time against the ideal N·L/C and their ratio (the
 //! target is at most 1.25 plus the time spent reading bodies).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,10 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cake_catalog::{find, plan, Context, Options};
+use cake_pipeline::{fetch_window, PageSink, PipelineError};
 use cake_sandbox::{Faults, Sandbox, SandboxConfig};
 use cake_transport::{
     ApiKey, BodyError, Client, ClientOptions, HandlerFactory, Instance, PageHandler, PageOutcome,
-    PageRequest, PageSink, TransportError,
+    PageRequest,
 };
 
 /// Counts row elements and reads `row_count`; no value decoding. The time spent reading
@@ -61,9 +63,8 @@ struct Rows(u64);
 
 impl PageSink for Rows {
     type Page = u64;
-    type Error = TransportError;
 
-    fn page(&mut self, rows: u64) -> Result<(), TransportError> {
+    fn page(&mut self, rows: u64) -> Result<(), PipelineError> {
         self.0 += rows;
         Ok(())
     }
@@ -140,12 +141,10 @@ async fn run() {
         let busy = Arc::new(AtomicU64::new(0));
         let counter = Counter { busy: busy.clone() };
         let started = Instant::now();
-        let (Rows(rows), _) = client
-            .fetch_window(&plan, &plan.requests[0], &counter, || {
-                Ok::<_, TransportError>(Rows(0))
-            })
-            .await
-            .expect("the window");
+        let (Rows(rows), _) =
+            fetch_window(&client, &plan, &plan.requests[0], &counter, || Ok(Rows(0)))
+                .await
+                .expect("the window");
         let wall = started.elapsed();
         assert_eq!(rows, u64::from(pages * page_size));
         let floor =

@@ -1,5 +1,5 @@
-//! One window: every page of one planned request, checked against each other before the
-//! window's rows may be kept.
+//! The window loop: every page of one planned request, fetched with the transport's page
+//! attempts and checked against each other before the window's rows may be kept.
 //!
 //! **The rule: a window is Cake's whole answer, or it is pulled again, or it fails.** Every page
 //! but the last holds exactly `row_limit` rows; the pages' rows add up to the first page's
@@ -14,11 +14,13 @@
 use std::fmt;
 
 use cake_catalog::{Plan, PlannedRequest, Report};
+use cake_transport::{
+    Client, HandlerFactory, Page, PageHandler, PageResult, RowDates, RowKey, TransportError,
+    WaitBudget,
+};
 use futures_util::stream::{self, StreamExt};
 
-use crate::client::{Client, PageResult, WaitBudget};
-use crate::error::TransportError;
-use crate::handler::{HandlerFactory, Page, PageHandler, RowDates, RowKey};
+use crate::error::PipelineError;
 
 /// Pages of a report without `row_count` are read one after another until a short page; this
 /// bounds a server that never sends one.
@@ -29,9 +31,8 @@ const MAX_SEQUENTIAL_PAGES: u32 = 100_000;
 /// leave nothing behind when dropped without being kept.
 pub trait PageSink {
     type Page;
-    type Error;
 
-    fn page(&mut self, page: Self::Page) -> Result<(), Self::Error>;
+    fn page(&mut self, page: Self::Page) -> Result<(), PipelineError>;
 }
 
 /// What the pages of one window held.
@@ -226,7 +227,7 @@ fn opt(v: Option<u64>) -> String {
 /// The checks between the pages of one pull of a window. Pure: it sees what each page held
 /// and says whether the window so far is consistent.
 #[derive(Debug)]
-pub(crate) struct WindowCheck {
+struct WindowCheck {
     paged: bool,
     page_size: u32,
     row_count: Option<u64>,
@@ -241,16 +242,16 @@ pub(crate) struct WindowCheck {
 
 /// What one page held, for the check.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct PageFacts {
+struct PageFacts {
     /// 0-based.
-    pub index: u32,
-    pub rows: u64,
-    pub row_count: Option<u64>,
-    pub digest: u64,
+    index: u32,
+    rows: u64,
+    row_count: Option<u64>,
+    digest: u64,
 }
 
 impl WindowCheck {
-    pub(crate) fn new(paged: bool, page_size: u32) -> WindowCheck {
+    fn new(paged: bool, page_size: u32) -> WindowCheck {
         WindowCheck {
             paged,
             page_size,
@@ -264,20 +265,20 @@ impl WindowCheck {
     }
 
     /// The rows' dates so far.
-    pub(crate) fn dates(&self) -> RowDates {
+    fn dates(&self) -> RowDates {
         self.dates.clone()
     }
 
     /// The pages the window has, once the first page is in (paged reports with `row_count`).
-    pub(crate) fn pages(&self) -> Option<u32> {
+    fn pages(&self) -> Option<u32> {
         self.pages
     }
 
-    pub(crate) fn row_count(&self) -> Option<u64> {
+    fn row_count(&self) -> Option<u64> {
         self.row_count
     }
 
-    pub(crate) fn accept(
+    fn accept(
         &mut self,
         page: PageFacts,
         keys: Vec<RowKey>,
@@ -339,7 +340,7 @@ impl WindowCheck {
     /// The window is complete: its totals and keys. Any row dated outside the window is an
     /// inconsistency unless `accept_outside`; with `allow_repeated_keys`, a repeated key is not
     /// one either (the count of repeats comes back instead).
-    pub(crate) fn finish(
+    fn finish(
         mut self,
         report: &Report,
         allow_repeated_keys: bool,
@@ -388,19 +389,19 @@ impl WindowCheck {
 }
 
 /// Why one pull of a window stopped.
-enum Abort<E> {
+enum Abort {
     Inconsistent(Inconsistency),
-    Failed(E),
+    Failed(PipelineError),
 }
 
-impl<E: From<TransportError>> From<TransportError> for Abort<E> {
-    fn from(e: TransportError) -> Abort<E> {
+impl From<TransportError> for Abort {
+    fn from(e: TransportError) -> Abort {
         Abort::Failed(e.into())
     }
 }
 
 /// A failed page of a pull: a page that contradicts itself makes the pull inconsistent.
-fn page_failure<E: From<TransportError>>(e: TransportError, index: u32) -> Abort<E> {
+fn page_failure(e: TransportError, index: u32) -> Abort {
     match e {
         TransportError::Contradiction { message, .. } => {
             Abort::Inconsistent(Inconsistency::Contradiction {
@@ -426,217 +427,191 @@ impl Tally {
     }
 }
 
-impl Client {
-    /// Every page of one planned request (one window), handed in page order to a sink that
-    /// `open` makes for each pull of the window, and checked as a whole (see the module
-    /// documentation). Pages after the first run concurrently (within the client's bound) once
-    /// the first page's `row_count` tells how many there are; reports without `row_count` are
-    /// paged one after another until a short page. At most `concurrency` pages are read ahead
-    /// of the sink, so memory stays bounded whatever the window's size.
-    ///
-    /// Returns the sink of the consistent pull with what the window held. On an error, every
-    /// sink opened was dropped without being returned.
-    pub async fn fetch_window<F, S, E>(
-        &self,
-        plan: &Plan,
-        request: &PlannedRequest,
-        factory: &F,
-        mut open: impl FnMut() -> Result<S, E>,
-    ) -> Result<(S, WindowResult), E>
-    where
-        F: HandlerFactory,
-        S: PageSink<Page = <F::Handler as PageHandler>::Output, Error = E>,
-        E: From<TransportError>,
-    {
-        let policy = self.options().retry;
-        let most = policy.window_attempts.clamp(1, policy.max_attempts.max(1));
-        // Every wait of the window (retries of its pages, pulls again) draws from one budget.
-        let budget = WaitBudget::new(policy.max_elapsed);
-        let mut tally = Tally::default();
-        let mut warnings = Vec::new();
-        let mut pull = 1;
-        loop {
-            let mut sink = open()?;
-            match self
-                .pull_window(plan, request, factory, &mut sink, &mut tally, &budget)
-                .await
-            {
-                Ok(mut result) => {
-                    result.pulls = pull;
-                    result.requests = tally.requests;
-                    result.retries = tally.retries;
-                    warnings.append(&mut result.warnings);
-                    result.warnings = warnings;
-                    return Ok((sink, result));
+/// Every page of one planned request (one window), handed in page order to a sink that `open`
+/// makes for each pull of the window, and checked as a whole (see the module documentation).
+/// Pages after the first run concurrently (within the client's bound) once the first page's
+/// `row_count` tells how many there are; reports without `row_count` are paged one after
+/// another until a short page. At most `concurrency` pages are read ahead of the sink, so
+/// memory stays bounded whatever the window's size.
+///
+/// Returns the sink of the consistent pull with what the window held. On an error, every sink
+/// opened was dropped without being returned.
+pub async fn fetch_window<F, S>(
+    client: &Client,
+    plan: &Plan,
+    request: &PlannedRequest,
+    factory: &F,
+    mut open: impl FnMut() -> Result<S, PipelineError>,
+) -> Result<(S, WindowResult), PipelineError>
+where
+    F: HandlerFactory,
+    S: PageSink<Page = <F::Handler as PageHandler>::Output>,
+{
+    let policy = client.options().retry;
+    let most = policy.window_attempts.clamp(1, policy.max_attempts.max(1));
+    // Every wait of the window (retries of its pages, pulls again) draws from one budget.
+    let budget = WaitBudget::new(policy.max_elapsed);
+    let mut tally = Tally::default();
+    let mut warnings = Vec::new();
+    let mut pull = 1;
+    loop {
+        let mut sink = open()?;
+        let pulled = pull_window(
+            client, plan, request, factory, &mut sink, &mut tally, &budget,
+        )
+        .await;
+        match pulled {
+            Ok(mut result) => {
+                result.pulls = pull;
+                result.requests = tally.requests;
+                result.retries = tally.retries;
+                warnings.append(&mut result.warnings);
+                result.warnings = warnings;
+                return Ok((sink, result));
+            }
+            Err(Abort::Failed(e)) => return Err(e),
+            Err(Abort::Inconsistent(problem)) => {
+                drop(sink);
+                let url = client.display_url(plan.report, request, None);
+                let delay = client.backoff(pull);
+                if pull >= most || !budget.spend(delay) {
+                    return Err(PipelineError::Inconsistent {
+                        url,
+                        pulls: pull,
+                        problem,
+                    });
                 }
-                Err(Abort::Failed(e)) => return Err(e),
-                Err(Abort::Inconsistent(problem)) => {
-                    drop(sink);
-                    let url = self.display_url(plan.report, request, None);
-                    let delay = self.backoff(pull);
-                    if pull >= most || !budget.spend(delay) {
-                        return Err(TransportError::Inconsistent {
-                            url,
-                            attempts: pull,
-                            problem,
-                        }
-                        .into());
-                    }
-                    tracing::warn!(url = %url, pull, ?delay, "pulling the window again: {problem}");
-                    warnings.push(format!(
-                        "pull {pull} of the window was inconsistent and was pulled again: {problem}"
-                    ));
-                    tally.retries += 1;
-                    self.count_retry();
-                    tokio::time::sleep(delay).await;
-                    pull += 1;
-                }
+                tracing::warn!(url = %url, pull, ?delay, "pulling the window again: {problem}");
+                warnings.push(format!(
+                    "pull {pull} of the window was inconsistent and was pulled again: {problem}"
+                ));
+                tally.retries += 1;
+                client.count_retry();
+                tokio::time::sleep(delay).await;
+                pull += 1;
             }
         }
     }
+}
 
-    /// One pull of a window into `sink`.
-    async fn pull_window<F, S, E>(
-        &self,
-        plan: &Plan,
-        request: &PlannedRequest,
-        factory: &F,
-        sink: &mut S,
-        tally: &mut Tally,
-        budget: &WaitBudget,
-    ) -> Result<WindowResult, Abort<E>>
-    where
-        F: HandlerFactory,
-        S: PageSink<Page = <F::Handler as PageHandler>::Output, Error = E>,
-        E: From<TransportError>,
-    {
-        let report = plan.report;
-        let (page_size, paged) = match plan.page_size {
-            Some(size) if report.is_paged() => (size.max(1), true),
-            _ => (0, false),
-        };
-        let page_at = |index: u32| Page {
+/// One pull of a window into `sink`.
+async fn pull_window<F, S>(
+    client: &Client,
+    plan: &Plan,
+    request: &PlannedRequest,
+    factory: &F,
+    sink: &mut S,
+    tally: &mut Tally,
+    budget: &WaitBudget,
+) -> Result<WindowResult, Abort>
+where
+    F: HandlerFactory,
+    S: PageSink<Page = <F::Handler as PageHandler>::Output>,
+{
+    let report = plan.report;
+    let (page_size, paged) = match plan.page_size {
+        Some(size) if report.is_paged() => (size.max(1), true),
+        _ => (0, false),
+    };
+    let page_at = |index: u32| Page {
+        index,
+        start_at_row: 1 + u64::from(index) * u64::from(page_size),
+        row_limit: page_size,
+    };
+    let fetch =
+        |page: Option<Page>| client.fetch_page_within(report, request, page, factory, Some(budget));
+    let mut check = WindowCheck::new(paged, page_size.max(1));
+    let mut bytes = 0;
+    let mut pages = 0;
+    let mut take = |check: &mut WindowCheck,
+                    r: PageResult<<F::Handler as PageHandler>::Output>,
+                    index: u32|
+     -> Result<u64, Abort> {
+        tally.add(&r);
+        bytes += r.bytes;
+        pages += 1;
+        let facts = PageFacts {
             index,
-            start_at_row: 1 + u64::from(index) * u64::from(page_size),
-            row_limit: page_size,
+            rows: r.outcome.rows,
+            row_count: r.outcome.row_count,
+            digest: r.digest,
         };
-        let mut check = WindowCheck::new(paged, page_size.max(1));
-        let mut bytes = 0;
-        let mut pages = 0;
-        let mut take = |check: &mut WindowCheck,
-                        r: PageResult<<F::Handler as PageHandler>::Output>,
-                        index: u32|
-         -> Result<u64, Abort<E>> {
-            tally.add(&r);
-            bytes += r.bytes;
-            pages += 1;
-            let facts = PageFacts {
-                index,
-                rows: r.outcome.rows,
-                row_count: r.outcome.row_count,
-                digest: r.digest,
-            };
-            check
-                .accept(facts, r.outcome.keys, r.outcome.dates)
-                .map_err(Abort::Inconsistent)?;
-            sink.page(r.outcome.output).map_err(Abort::Failed)?;
-            Ok(facts.rows)
-        };
-        let first = self
-            .fetch_page_within(
-                report,
-                request,
-                paged.then(|| page_at(0)),
-                factory,
-                Some(budget),
-            )
-            .await
-            .map_err(|e| page_failure(e, 0))?;
-        let mut last_rows = take(&mut check, first, 0)?;
-        if paged {
-            match check.pages() {
-                Some(n) if n > 1 => {
-                    let mut rest = stream::iter(1..n)
-                        .map(|i| {
-                            self.fetch_page_within(
-                                report,
-                                request,
-                                Some(page_at(i)),
-                                factory,
-                                Some(budget),
-                            )
-                        })
-                        .buffered(self.options().concurrency.max(1))
-                        .enumerate();
-                    while let Some((i, page)) = rest.next().await {
-                        let index = i as u32 + 1;
-                        let page = page.map_err(|e| page_failure(e, index))?;
-                        take(&mut check, page, index)?;
-                    }
+        check
+            .accept(facts, r.outcome.keys, r.outcome.dates)
+            .map_err(Abort::Inconsistent)?;
+        sink.page(r.outcome.output).map_err(Abort::Failed)?;
+        Ok(facts.rows)
+    };
+    let first = fetch(paged.then(|| page_at(0)))
+        .await
+        .map_err(|e| page_failure(e, 0))?;
+    let mut last_rows = take(&mut check, first, 0)?;
+    if paged {
+        match check.pages() {
+            Some(n) if n > 1 => {
+                let mut rest = stream::iter(1..n)
+                    .map(|i| fetch(Some(page_at(i))))
+                    .buffered(client.options().concurrency.max(1))
+                    .enumerate();
+                while let Some((i, page)) = rest.next().await {
+                    let index = i as u32 + 1;
+                    let page = page.map_err(|e| page_failure(e, index))?;
+                    take(&mut check, page, index)?;
                 }
-                Some(_) => {}
-                None => {
-                    let mut index = 0;
-                    while last_rows == u64::from(page_size) {
-                        index += 1;
-                        if index >= MAX_SEQUENTIAL_PAGES {
-                            return Err(Abort::Inconsistent(Inconsistency::Endless {
-                                pages: index,
-                            }));
-                        }
-                        let next = self
-                            .fetch_page_within(
-                                report,
-                                request,
-                                Some(page_at(index)),
-                                factory,
-                                Some(budget),
-                            )
-                            .await
-                            .map_err(|e| page_failure(e, index))?;
-                        last_rows = take(&mut check, next, index)?;
+            }
+            Some(_) => {}
+            None => {
+                let mut index = 0;
+                while last_rows == u64::from(page_size) {
+                    index += 1;
+                    if index >= MAX_SEQUENTIAL_PAGES {
+                        return Err(Abort::Inconsistent(Inconsistency::Endless { pages: index }));
                     }
+                    let next = fetch(Some(page_at(index)))
+                        .await
+                        .map_err(|e| page_failure(e, index))?;
+                    last_rows = take(&mut check, next, index)?;
                 }
             }
         }
-        let row_count = check.row_count();
-        let rows = check.rows;
-        let dates = check.dates();
-        let options = self.options();
-        let repeated = check
-            .finish(
-                report,
-                options.allow_repeated_keys,
-                options.accept_rows_outside_window,
-            )
-            .map_err(Abort::Inconsistent)?;
-        let mut warnings = Vec::new();
-        if dates.outside > 0 {
-            warnings.push(format!(
-                "{} of {} rows are dated outside the window (the first: {}); kept in the \
-                 window's own partitions because --accept-rows-outside-window was given",
-                dates.outside,
-                dates.dated,
-                dates.first_outside.as_deref().unwrap_or("?")
-            ));
-        }
-        if repeated > 0 {
-            warnings.push(format!(
-                "{repeated} row key(s) ({}) repeat in this window; kept as sent because repeated keys are allowed",
-                report.primary_key.join(", ")
-            ));
-        }
-        Ok(WindowResult {
-            pages,
-            rows,
-            row_count,
-            pulls: 1,
-            requests: 0,
-            retries: 0,
-            bytes,
-            warnings,
-        })
     }
+    let row_count = check.row_count();
+    let rows = check.rows;
+    let dates = check.dates();
+    let options = client.options();
+    let repeated = check
+        .finish(
+            report,
+            options.allow_repeated_keys,
+            options.accept_rows_outside_window,
+        )
+        .map_err(Abort::Inconsistent)?;
+    let mut warnings = Vec::new();
+    if dates.outside > 0 {
+        warnings.push(format!(
+            "{} of {} rows are dated outside the window (the first: {}); kept in the \
+             window's own partitions because --accept-rows-outside-window was given",
+            dates.outside,
+            dates.dated,
+            dates.first_outside.as_deref().unwrap_or("?")
+        ));
+    }
+    if repeated > 0 {
+        warnings.push(format!(
+            "{repeated} row key(s) ({}) repeat in this window; kept as sent because repeated keys are allowed",
+            report.primary_key.join(", ")
+        ));
+    }
+    Ok(WindowResult {
+        pages,
+        rows,
+        row_count,
+        pulls: 1,
+        requests: 0,
+        retries: 0,
+        bytes,
+        warnings,
+    })
 }
 
 #[cfg(test)]

@@ -1,15 +1,37 @@
-//! The transport against the sandbox: paging exactness, every retryable fault recovered with the
-//! same rows, authentication never retried, the concurrency bound held, the key never shown.
-
-use crate::common;
+//! The window loop over the transport's page attempts, against the sandbox: paging exactness,
+//! every retryable fault recovered with the same rows, authentication never retried, the
+//! concurrency bound held, the key never shown.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use arrow_array::{Array, Int64Array};
+use cake_arrow::DecoderOptions;
 use cake_catalog::{find, plan, Context, Options, Plan};
+use cake_pipeline::{fetch_window, DecodeFactory, DecodedPage, PageSink, PipelineError};
 use cake_sandbox::{Faults, Sandbox, SandboxConfig};
 use cake_transport::{ApiKey, Class, Classify, Client, ClientOptions, Instance, RetryPolicy};
-use common::{IdSink, ScanFactory};
+
+/// The click ids of every page of one pull of a window, in order.
+#[derive(Default)]
+struct IdSink(Vec<String>);
+
+impl PageSink for IdSink {
+    type Page = DecodedPage;
+
+    fn page(&mut self, page: DecodedPage) -> Result<(), PipelineError> {
+        page.for_each_batch(|batch| {
+            let column = batch.column_by_name("click_id").expect("a click_id column");
+            let ids = column
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .expect("click ids are integers");
+            self.0
+                .extend((0..ids.len()).map(|i| ids.value(i).to_string()));
+            Ok::<(), PipelineError>(())
+        })
+    }
+}
 
 const KEY: &str = "sandbox-secret-0042";
 
@@ -62,18 +84,17 @@ fn clicks_plan(page_size: u32, days: u32) -> Plan {
 }
 
 /// Every click id of every window of the plan, in order.
-async fn click_ids(
-    client: &Client,
-    plan: &Plan,
-) -> Result<Vec<String>, cake_transport::TransportError> {
-    let factory = ScanFactory::new("click", "click_id");
+async fn click_ids(client: &Client, plan: &Plan) -> Result<Vec<String>, PipelineError> {
+    let temp = tempfile::tempdir().unwrap();
+    let factory = DecodeFactory::new(
+        plan.report,
+        DecoderOptions::default(),
+        temp.path().to_path_buf(),
+    );
     let mut ids = Vec::new();
     for request in &plan.requests {
-        let (sink, _) = client
-            .fetch_window(plan, request, &factory, || {
-                Ok::<_, cake_transport::TransportError>(IdSink::default())
-            })
-            .await?;
+        let open = || Ok(IdSink::default());
+        let (sink, _) = fetch_window(client, plan, request, &factory, open).await?;
         ids.extend(sink.0);
     }
     Ok(ids)
