@@ -2,8 +2,8 @@
 //! `cargo test`: library code does not `unwrap`, `expect` or `dbg!` outside its tests (input
 //! decides those, and a panic is no answer), every module opens with a `//!` header that
 //! says what it is for, an error variant carries free text only with a reason, each
-//! crate links its integration tests into one binary, and a table's format is chosen in the
-//! sink's `format` module only.
+//! crate links its integration tests into one binary, a table's format is chosen in the
+//! sink's `format` module only, and the code left unoptimized is one list in every profile.
 
 use std::path::{Path, PathBuf};
 
@@ -220,5 +220,64 @@ fn formats_are_chosen_in_one_place() {
         found.is_empty(),
         "a table format chosen outside cake-sink's format module:\n{}",
         found.join("\n")
+    );
+}
+
+/// The code the release profile leaves unoptimized is one list: Cargo's profiles cannot share
+/// package settings, so three profiles name it, and this keeps them alike. The dev profile
+/// leaves the same dependencies unoptimized (the workspace's own crates are unoptimized there
+/// anyway), and the dist profile optimizes exactly that list, for size.
+#[test]
+fn unoptimized_code_is_one_list() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let manifest = std::fs::read_to_string(workspace().join("Cargo.toml")).unwrap();
+    let members: BTreeSet<String> = std::fs::read_dir(workspace().join("crates"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    // (profile, package) -> opt-level, as written.
+    let mut levels: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut section = String::new();
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            section = line.trim_matches(['[', ']']).to_string();
+        } else if let Some(level) = line.replace(' ', "").strip_prefix("opt-level=") {
+            let profile_package = section
+                .strip_prefix("profile.")
+                .and_then(|rest| rest.split_once(".package."));
+            if let Some((profile, package)) = profile_package {
+                levels.insert((profile.into(), package.into()), level.into());
+            }
+        }
+    }
+    let listed = |profile: &str, keep: &dyn Fn(&str, &str) -> bool| -> BTreeSet<String> {
+        levels
+            .iter()
+            .filter(|((p, package), level)| p == profile && keep(package, level))
+            .map(|((_, package), _)| package.clone())
+            .collect()
+    };
+    let release = listed("release", &|_, level| level == "0");
+    assert!(!release.is_empty(), "no unoptimized package in Cargo.toml");
+    let dev = listed("dev", &|package, level| {
+        level == "0" && !members.contains(package)
+    });
+    let release_deps: BTreeSet<String> = release.difference(&members).cloned().collect();
+    assert_eq!(
+        release_deps, dev,
+        "the dependencies left unoptimized differ between [profile.release.package.*] and \
+         [profile.dev.package.*]"
+    );
+    let dist = listed("dist", &|_, level| level != "0");
+    let dist_all = listed("dist", &|_, _| true);
+    assert_eq!(
+        release, dist,
+        "[profile.dist.package.*] must optimize exactly what the release profile leaves \
+         unoptimized"
+    );
+    assert_eq!(
+        dist, dist_all,
+        "the dist profile leaves something unoptimized"
     );
 }
