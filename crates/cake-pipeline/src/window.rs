@@ -394,12 +394,6 @@ enum Abort {
     Failed(PipelineError),
 }
 
-impl From<TransportError> for Abort {
-    fn from(e: TransportError) -> Abort {
-        Abort::Failed(e.into())
-    }
-}
-
 /// A failed page of a pull: a page that contradicts itself makes the pull inconsistent.
 fn page_failure(e: TransportError, index: u32) -> Abort {
     match e {
